@@ -1,0 +1,66 @@
+#pragma once
+/// The executor: walks a plan's DAG, runs independent actions in parallel,
+/// skips the dependents of a failed action, reports what was done and what was
+/// not, and verifies the result against the desired state.
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "virtform/plan.h"
+
+namespace virtform {
+
+/// The host side the executor drives: implemented by the libvirt/netlink
+/// adapters, and by in-memory fakes in the planner and executor tests.
+class Provider {
+public:
+    virtual ~Provider() = default;
+    /// Everything visible on the host, owned by the lab or not.
+    virtual Live read() = 0;
+    /// Carries out one action; throws virtform::Error on failure. Called
+    /// concurrently for actions that do not depend on each other.
+    virtual void apply(const Action& action) = 0;
+};
+
+enum class Outcome { pending, done, failed, skipped };
+const char* to_string(Outcome outcome);
+
+struct ActionResult {
+    Outcome outcome = Outcome::pending;
+    std::string message;  ///< the error, or why it was skipped
+    std::chrono::steady_clock::time_point started{};
+    std::chrono::steady_clock::time_point finished{};
+    double seconds() const { return std::chrono::duration<double>(finished - started).count(); }
+};
+
+struct ExecEvent {
+    enum class Type { started, finished };
+    Type type;
+    std::size_t index;
+    const Action& action;
+    const ActionResult& result;
+};
+
+struct ExecOptions {
+    /// How many actions may run at once (>= 1).
+    int parallelism = 4;
+    /// Called (serialised, never concurrently) as actions start and finish.
+    std::function<void(const ExecEvent&)> on_event;
+};
+
+struct ExecResult {
+    std::vector<ActionResult> results;  ///< one per plan action, same index
+    int count(Outcome outcome) const;
+    bool ok() const { return count(Outcome::failed) == 0 && count(Outcome::skipped) == 0; }
+};
+
+ExecResult execute(const Plan& plan, Provider& provider, const ExecOptions& options = {});
+
+/// After an apply: what still differs for the objects the plan touched, one
+/// line per object ("network.labnat: ipv4.address is ... want ..."). Empty
+/// when the host matches.
+std::vector<std::string> verify(const Plan& executed, const ExecResult& result,
+                                const Desired& desired, const Live& after);
+
+}  // namespace virtform

@@ -1,0 +1,80 @@
+#pragma once
+/// The planner: a pure function of (Desired, Live) -> Plan. No I/O, no clock,
+/// no globals. Every changed attribute is classified as live, restart or
+/// replace, with the reason, and the actions are ordered by their dependencies.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "virtform/model.h"
+
+namespace virtform {
+
+/// How a change reaches the running object.
+enum class ChangeClass {
+    live,     ///< applied to the running object, no interruption
+    restart,  ///< redefine; takes effect when the object restarts
+    replace,  ///< delete, then create anew
+};
+const char* to_string(ChangeClass cls);
+
+enum class ActionType { create, update, replace, destroy };
+const char* to_string(ActionType type);
+
+/// One attribute of an object, flattened: "ipv4.dhcp.host[52:54:00:00:00:10]".
+struct Attribute {
+    std::string path;
+    std::string value;
+    ChangeClass cls = ChangeClass::live;
+    std::string reason;      ///< why a change of it has this class
+    bool computed = false;   ///< desired side: unset, the host picks; never diffed
+    bool sensitive = false;  ///< shown as (sensitive)
+};
+/// The attributes of any resource, in display order.
+std::vector<Attribute> attributes_of(const Resource& resource);
+
+struct AttributeChange {
+    std::string path;
+    std::optional<std::string> before;  ///< nullopt: the attribute is new
+    std::optional<std::string> after;   ///< nullopt: the attribute goes away
+    ChangeClass cls = ChangeClass::live;
+    std::string reason;
+    bool sensitive = false;
+};
+
+struct Action {
+    ResourceId id;
+    ActionType type = ActionType::create;
+    /// The strongest class among the changes (update/replace), live for create/destroy.
+    ChangeClass cls = ChangeClass::live;
+    std::string reason;
+    std::vector<AttributeChange> changes;
+    std::optional<Resource> before;  ///< live object (update, replace, destroy)
+    std::optional<Resource> after;   ///< desired object (create, update, replace)
+    /// Indexes (into Plan::actions) of the actions that must finish first.
+    std::vector<std::size_t> depends_on;
+};
+
+struct Plan {
+    std::string lab;
+    /// In a valid execution order; depends_on points backwards only.
+    std::vector<Action> actions;
+
+    bool empty() const { return actions.empty(); }
+    /// Terraform's counts: a replace adds one and destroys one.
+    int to_add() const;
+    int to_change() const;
+    int to_destroy() const;
+};
+
+struct PlanOptions {
+    /// Plan only these objects (and what they depend on); empty: everything.
+    std::vector<ResourceId> targets;
+};
+
+/// Diffs desired against live. Throws ValidationError when the manifests
+/// cannot be reconciled with the host (a name held by an object the lab does
+/// not own, a bridge already in use, ...), naming the object.
+Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& options = {});
+
+}  // namespace virtform

@@ -1,0 +1,53 @@
+#include "virtform/adapters/libvirt/provider.h"
+
+#include <filesystem>
+
+#include "libvirt_util.h"
+#include "network_ops.h"
+
+namespace virtform::libvirt {
+
+struct LibvirtProvider::Impl {
+    std::string uri;
+    std::string lab;
+    ConnectPtr conn;
+    RoundTrips trips;
+};
+
+LibvirtProvider::LibvirtProvider(const std::string& uri, std::string lab)
+    : impl_(std::make_unique<Impl>()) {
+    impl_->uri = uri;
+    impl_->lab = std::move(lab);
+    impl_->conn = open_connection(uri);
+    impl_->trips.add();
+}
+
+LibvirtProvider::~LibvirtProvider() = default;
+
+void LibvirtProvider::read_into(Live& live) { read_networks(impl_->conn.get(), live, impl_->trips); }
+
+Live LibvirtProvider::read() {
+    Live live;
+    read_into(live);
+    // Interface names, for bridge-mode networks over host bridges (no libvirt call).
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/sys/class/net", ec)) {
+        live.host_interfaces.insert(entry.path().filename().string());
+    }
+    return live;
+}
+
+void LibvirtProvider::apply(const Action& action) {
+    switch (action.id.kind) {
+        case Kind::network:
+            apply_network(impl_->conn.get(), impl_->lab, action, impl_->trips);
+            return;
+        default:
+            throw Error("the libvirt adapter cannot act on " + action.id.str());
+    }
+}
+
+long LibvirtProvider::round_trips() const { return impl_->trips.count(); }
+const std::string& LibvirtProvider::uri() const { return impl_->uri; }
+
+}  // namespace virtform::libvirt

@@ -1,0 +1,87 @@
+// virtform's command line: parses arguments, wires the adapters to the core,
+// and is the only place that prints.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+    using namespace virtform::cli;
+    CLI::App app{
+        "virtform: declarative KVM labs. Describe networks (and VMs, bridges) in YAML;\n"
+        "`plan` shows what would change on this host, `apply` makes it so, `destroy` removes\n"
+        "everything the lab owns. Objects without the lab's mark are never touched.\n\n"
+        "  virtform validate lab.yaml\n"
+        "  virtform plan lab.yaml\n"
+        "  virtform apply --auto-approve lab.yaml\n"
+        "  virtform destroy --auto-approve lab.yaml\n",
+        "virtform"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "virtform 0.1.0");
+
+    GlobalOptions global;
+    const char* env_uri = std::getenv("VIRTFORM_CONNECT");
+    global.uri = env_uri != nullptr && *env_uri != '\0' ? env_uri : "qemu:///system";
+    app.add_option("-c,--connect", global.uri, "libvirt URI (default qemu:///system, or $VIRTFORM_CONNECT)");
+    app.add_flag("-v,--verbose", global.verbosity, "more log output on stderr (-vv for debug)");
+    app.add_flag("--no-color", global.no_color, "plain output even on a terminal");
+
+    ManifestOptions manifests;
+    auto add_manifest_options = [&](CLI::App* sub) {
+        sub->add_option("-f,--file", manifests.paths, "manifest file or directory (repeatable)");
+        sub->add_option("manifests", manifests.positional, "manifest files or directories");
+    };
+
+    auto* validate = app.add_subcommand("validate", "check manifests without connecting to libvirt");
+    add_manifest_options(validate);
+
+    PlanOptionsCli plan_opts;
+    auto* plan = app.add_subcommand("plan", "show what apply would change");
+    add_manifest_options(plan);
+    plan->add_flag("--detailed-exitcode", plan_opts.detailed_exitcode,
+                   "exit 0 when nothing would change, 2 when something would, 1 on error");
+    plan->add_flag("--json", plan_opts.json, "print the plan as JSON (docs/json.md)");
+    plan->add_option("--target", plan_opts.targets, "plan only KIND.NAME and what it needs (repeatable)");
+
+    ApplyOptionsCli apply_opts;
+    auto* apply = app.add_subcommand("apply", "change the host to match the manifests");
+    add_manifest_options(apply);
+    apply->add_flag("--auto-approve", apply_opts.auto_approve, "do not ask for confirmation");
+    apply->add_option("--parallelism", apply_opts.parallelism, "actions run at once (default 4)")
+        ->check(CLI::Range(1, 64));
+    apply->add_option("--target", apply_opts.targets, "apply only KIND.NAME and what it needs (repeatable)");
+
+    ApplyOptionsCli destroy_opts;
+    auto* destroy = app.add_subcommand("destroy", "remove everything the lab owns");
+    add_manifest_options(destroy);
+    destroy->add_flag("--auto-approve", destroy_opts.auto_approve, "do not ask for confirmation");
+
+    auto* status = app.add_subcommand("status", "list the lab's objects and their state");
+    add_manifest_options(status);
+
+    CLI11_PARSE(app, argc, argv);
+
+    auto logger = spdlog::stderr_color_mt("virtform");
+    spdlog::set_default_logger(logger);
+    spdlog::set_pattern("%^%l%$: %v");
+    spdlog::set_level(global.verbosity >= 2   ? spdlog::level::debug
+                      : global.verbosity == 1 ? spdlog::level::info
+                                              : spdlog::level::warn);
+    global.color = !global.no_color && isatty(STDOUT_FILENO) != 0 && std::getenv("NO_COLOR") == nullptr;
+    manifests.paths.insert(manifests.paths.end(), manifests.positional.begin(),
+                           manifests.positional.end());
+
+    return run_guarded([&] {
+        if (*validate) return cmd_validate(global, manifests);
+        if (*plan) return cmd_plan(global, manifests, plan_opts);
+        if (*apply) return cmd_apply(global, manifests, apply_opts);
+        if (*destroy) return cmd_destroy(global, manifests, destroy_opts);
+        if (*status) return cmd_status(global, manifests);
+        return 1;
+    });
+}

@@ -1,0 +1,637 @@
+#include "virtform/manifest.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace virtform {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// The file being read and where its problems go.
+struct Context {
+    std::string file;
+    Diagnostics& diags;
+
+    Location at(const YAML::Node& node) const {
+        const YAML::Mark mark = node.Mark();
+        if (mark.is_null()) return Location{file, 0, 0};
+        return Location{file, mark.line + 1, mark.column + 1};
+    }
+    void error(const YAML::Node& node, std::string message) const {
+        diags.error(at(node), std::move(message));
+    }
+};
+
+const char* type_name(const YAML::Node& node) {
+    switch (node.Type()) {
+        case YAML::NodeType::Null: return "nothing";
+        case YAML::NodeType::Scalar: return "a scalar";
+        case YAML::NodeType::Sequence: return "a list";
+        case YAML::NodeType::Map: return "a mapping";
+        case YAML::NodeType::Undefined: return "nothing";
+    }
+    return "something else";
+}
+
+/// Reads one mapping: every key asked for is "known"; finish() reports the rest
+/// as unknown, with the closest known key as a suggestion.
+class MapReader {
+public:
+    MapReader(const Context& ctx, const YAML::Node& node, std::string what)
+        : ctx_(ctx), node_(node), what_(std::move(what)) {
+        if (!node_.IsMap()) {
+            ctx_.error(node_, fmt::format("{} must be a mapping, got {}", what_, type_name(node_)));
+            ok_ = false;
+            return;
+        }
+        std::map<std::string, YAML::Node> first;
+        for (const auto& kv : node_) {
+            const std::string key = kv.first.Scalar();
+            auto [it, inserted] = first.emplace(key, kv.first);
+            if (!inserted) {
+                ctx_.error(kv.first, fmt::format("duplicate key '{}' in {} (first at line {})", key,
+                                                 what_, ctx_.at(it->second).line));
+            }
+        }
+    }
+
+    bool ok() const { return ok_; }
+    const YAML::Node& node() const { return node_; }
+    const std::string& what() const { return what_; }
+
+    /// The value under `key`, or an undefined node when absent.
+    YAML::Node get(const std::string& key) {
+        known_.push_back(key);
+        if (!ok_) return YAML::Node(YAML::NodeType::Undefined);
+        for (const auto& kv : node_) {
+            if (kv.first.Scalar() == key) return kv.second;
+        }
+        return YAML::Node(YAML::NodeType::Undefined);
+    }
+
+    std::optional<std::string> str(const std::string& key) {
+        YAML::Node v = get(key);
+        if (!v.IsDefined()) return std::nullopt;
+        if (!v.IsScalar()) {
+            ctx_.error(v, fmt::format("'{}' in {} must be a string, got {}", key, what_, type_name(v)));
+            return std::nullopt;
+        }
+        return v.Scalar();
+    }
+
+    std::optional<long long> integer(const std::string& key, long long min, long long max) {
+        YAML::Node v = get(key);
+        if (!v.IsDefined()) return std::nullopt;
+        long long value = 0;
+        const std::string s = v.IsScalar() ? v.Scalar() : "";
+        auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+        if (!v.IsScalar() || ec != std::errc() || ptr != s.data() + s.size() || s.empty()) {
+            ctx_.error(v, fmt::format("'{}' in {} must be an integer, got {}", key, what_,
+                                      v.IsScalar() ? "'" + s + "'" : type_name(v)));
+            return std::nullopt;
+        }
+        if (value < min || value > max) {
+            ctx_.error(v, fmt::format("'{}' in {} must be between {} and {}, got {}", key, what_, min,
+                                      max, value));
+            return std::nullopt;
+        }
+        return value;
+    }
+
+    std::optional<bool> boolean(const std::string& key) {
+        YAML::Node v = get(key);
+        if (!v.IsDefined()) return std::nullopt;
+        if (v.IsScalar()) {
+            std::string s = v.Scalar();
+            std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+            if (s == "true" || s == "yes" || s == "on") return true;
+            if (s == "false" || s == "no" || s == "off") return false;
+        }
+        ctx_.error(v, fmt::format("'{}' in {} must be true or false, got {}", key, what_,
+                                  v.IsScalar() ? "'" + v.Scalar() + "'" : type_name(v)));
+        return std::nullopt;
+    }
+
+    /// A nested mapping or list, type-checked; undefined when absent or wrong.
+    YAML::Node map(const std::string& key) { return typed(key, YAML::NodeType::Map, "a mapping"); }
+    YAML::Node list(const std::string& key) { return typed(key, YAML::NodeType::Sequence, "a list"); }
+
+    void finish() {
+        if (!ok_) return;
+        for (const auto& kv : node_) {
+            const std::string key = kv.first.Scalar();
+            if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
+            std::string hint = closest_match(key, known_);
+            std::string message = fmt::format("unknown key '{}' in {}", key, what_);
+            if (!hint.empty()) message += fmt::format("; did you mean '{}'?", hint);
+            ctx_.error(kv.first, message);
+        }
+    }
+
+private:
+    YAML::Node typed(const std::string& key, YAML::NodeType::value type, const char* expected) {
+        YAML::Node v = get(key);
+        if (!v.IsDefined()) return v;
+        if (v.Type() != type) {
+            ctx_.error(v, fmt::format("'{}' in {} must be {}, got {}", key, what_, expected, type_name(v)));
+            return YAML::Node(YAML::NodeType::Undefined);
+        }
+        return v;
+    }
+
+    const Context& ctx_;
+    YAML::Node node_;
+    std::string what_;
+    std::vector<std::string> known_;
+    bool ok_ = true;
+};
+
+bool is_name_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.' ||
+           c == '+';
+}
+
+std::optional<Cidr> read_cidr(const Context& ctx, MapReader& r, const std::string& key, int family) {
+    auto text = r.str(key);
+    if (!text) return std::nullopt;
+    std::string why;
+    auto cidr = Cidr::parse(*text, &why);
+    if (!cidr) {
+        ctx.error(r.get(key), fmt::format("'{}' in {} is not an address with prefix ({}): '{}'", key,
+                                          r.what(), why, *text));
+        return std::nullopt;
+    }
+    if (cidr->address.family != family) {
+        ctx.error(r.get(key), fmt::format("'{}' in {} must be an IPv{} address, got '{}'", key,
+                                          r.what(), family, *text));
+        return std::nullopt;
+    }
+    if (cidr->prefix == cidr->address.max_prefix() ||
+        (family == 4 && cidr->prefix >= 31)) {
+        ctx.error(r.get(key), fmt::format("'{}' in {}: prefix /{} leaves no room for guests", key,
+                                          r.what(), cidr->prefix));
+        return std::nullopt;
+    }
+    if (cidr->address == cidr->network() ||
+        (family == 4 && cidr->address == cidr->address.last_in(cidr->prefix))) {
+        ctx.error(r.get(key), fmt::format("'{}' in {}: {} is the subnet's {} address, not a host "
+                                          "address",
+                                          key, r.what(), cidr->address.str(),
+                                          cidr->address == cidr->network() ? "network" : "broadcast"));
+        return std::nullopt;
+    }
+    return cidr;
+}
+
+std::optional<IpAddress> parse_ip_node(const Context& ctx, const YAML::Node& node,
+                                       const std::string& what) {
+    if (!node.IsScalar()) {
+        ctx.error(node, fmt::format("{} must be an IP address, got {}", what, type_name(node)));
+        return std::nullopt;
+    }
+    auto ip = IpAddress::parse(node.Scalar());
+    if (!ip) ctx.error(node, fmt::format("{} is not an IP address: '{}'", what, node.Scalar()));
+    return ip;
+}
+
+bool is_host_address(const Cidr& subnet, const IpAddress& ip) {
+    if (!subnet.contains(ip)) return false;
+    if (ip == subnet.network()) return false;
+    if (ip.family == 4 && ip == subnet.address.last_in(subnet.prefix)) return false;
+    return true;
+}
+
+bool valid_dns_name(const std::string& name) {
+    if (name.empty() || name.size() > 253) return false;
+    std::size_t label = 0;
+    for (char c : name) {
+        if (c == '.') {
+            if (label == 0) return false;
+            label = 0;
+        } else if (std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-') {
+            if (++label > 63) return false;
+        } else {
+            return false;
+        }
+    }
+    return name.front() != '-' && name.back() != '.';
+}
+
+void read_dhcp(const Context& ctx, const YAML::Node& node, IpConfig& ip, const std::string& what,
+               int family) {
+    MapReader r(ctx, node, what);
+    if (!r.ok()) return;
+    const YAML::Node range = r.get("range");
+    if (range.IsDefined()) {
+        // "start-end" or {start: , end: }
+        std::optional<IpAddress> start, end;
+        if (range.IsScalar()) {
+            const std::string s = range.Scalar();
+            // IPv6 addresses contain no '-', so the first '-' separates the two ends.
+            const auto dash = s.find('-');
+            if (dash == std::string::npos) {
+                ctx.error(range, fmt::format("'range' in {} must read 'first-last', got '{}'", what, s));
+            } else {
+                start = IpAddress::parse(s.substr(0, dash));
+                end = IpAddress::parse(s.substr(dash + 1));
+                if (!start || !end) {
+                    ctx.error(range, fmt::format("'range' in {} is not two IP addresses: '{}'", what, s));
+                    start.reset();
+                }
+            }
+        } else if (range.IsMap()) {
+            MapReader rr(ctx, range, "the DHCP range of " + what);
+            const YAML::Node s = rr.get("start");
+            const YAML::Node e = rr.get("end");
+            if (!s.IsDefined() || !e.IsDefined()) {
+                ctx.error(range, fmt::format("the DHCP range of {} needs 'start' and 'end'", what));
+            } else {
+                start = parse_ip_node(ctx, s, "'start'");
+                end = parse_ip_node(ctx, e, "'end'");
+            }
+            rr.finish();
+        } else {
+            ctx.error(range, fmt::format("'range' in {} must be 'first-last' or a mapping with start "
+                                         "and end, got {}",
+                                         what, type_name(range)));
+        }
+        if (start && end) {
+            if (start->family != family || end->family != family) {
+                ctx.error(range, fmt::format("the DHCP range of {} must hold IPv{} addresses", what,
+                                             family));
+            } else if (!is_host_address(ip.address, *start) || !is_host_address(ip.address, *end)) {
+                ctx.error(range, fmt::format("the DHCP range {}-{} of {} is outside the subnet {}",
+                                             start->str(), end->str(), what,
+                                             Cidr{ip.address.network(), ip.address.prefix}.str()));
+            } else if (*end < *start) {
+                ctx.error(range, fmt::format("the DHCP range {}-{} of {} is reversed: the first "
+                                             "address is after the last",
+                                             start->str(), end->str(), what));
+            } else {
+                ip.dhcp_range = DhcpRange{*start, *end};
+            }
+        }
+    }
+    const YAML::Node hosts = r.list("hosts");
+    if (hosts.IsDefined() && family == 6) {
+        ctx.error(hosts, fmt::format("static DHCP hosts in {} are supported for IPv4 only", what));
+    } else if (hosts.IsDefined()) {
+        std::map<std::string, YAML::Node> by_mac, by_ip, by_name;
+        for (const auto& h : hosts) {
+            MapReader hr(ctx, h, "a DHCP host of " + what);
+            if (!hr.ok()) continue;
+            DhcpHost host;
+            bool ok = true;
+            const YAML::Node mac = hr.get("mac");
+            if (!mac.IsDefined()) {
+                ctx.error(h, fmt::format("a DHCP host of {} needs 'mac'", what));
+                ok = false;
+            } else if (auto m = normalize_mac(mac.IsScalar() ? mac.Scalar() : ""); !m) {
+                ctx.error(mac, fmt::format("'mac' of a DHCP host of {} is not a MAC address: '{}'", what,
+                                           mac.IsScalar() ? mac.Scalar() : type_name(mac)));
+                ok = false;
+            } else {
+                host.mac = *m;
+            }
+            const YAML::Node ipn = hr.get("ip");
+            if (!ipn.IsDefined()) {
+                ctx.error(h, fmt::format("a DHCP host of {} needs 'ip'", what));
+                ok = false;
+            } else if (auto a = parse_ip_node(ctx, ipn, "'ip' of a DHCP host"); !a) {
+                ok = false;
+            } else if (!is_host_address(ip.address, *a)) {
+                ctx.error(ipn, fmt::format("DHCP host address {} is outside the subnet {} of {}",
+                                           a->str(), Cidr{ip.address.network(), ip.address.prefix}.str(),
+                                           what));
+                ok = false;
+            } else if (*a == ip.address.address) {
+                ctx.error(ipn, fmt::format("DHCP host address {} is the network's own address", a->str()));
+                ok = false;
+            } else {
+                host.ip = *a;
+            }
+            if (auto n = hr.str("name")) {
+                if (!valid_dns_name(*n)) {
+                    ctx.error(hr.get("name"), fmt::format("'name' of a DHCP host of {} is not a valid "
+                                                          "host name: '{}'",
+                                                          what, *n));
+                    ok = false;
+                }
+                host.name = *n;
+            }
+            hr.finish();
+            if (!ok) continue;
+            auto dup = [&](std::map<std::string, YAML::Node>& seen, const std::string& key,
+                           const YAML::Node& at, const char* field) {
+                auto [it, inserted] = seen.emplace(key, at);
+                if (!inserted) {
+                    ctx.error(at, fmt::format("DHCP host {} '{}' in {} is duplicated (first at line {})",
+                                              field, key, what, ctx.at(it->second).line));
+                    return true;
+                }
+                return false;
+            };
+            bool duplicated = dup(by_mac, host.mac, mac, "mac");
+            duplicated = dup(by_ip, host.ip.str(), ipn, "ip") || duplicated;
+            if (!host.name.empty()) duplicated = dup(by_name, host.name, hr.get("name"), "name") || duplicated;
+            if (!duplicated) ip.hosts.push_back(host);
+        }
+    }
+    r.finish();
+}
+
+std::optional<IpConfig> read_ip(const Context& ctx, const YAML::Node& node, const std::string& what,
+                                int family) {
+    MapReader r(ctx, node, what);
+    if (!r.ok()) return std::nullopt;
+    std::optional<IpConfig> out;
+    auto address = read_cidr(ctx, r, "address", family);
+    if (!r.get("address").IsDefined()) ctx.error(node, fmt::format("{} needs 'address'", what));
+    const YAML::Node dhcp = r.map("dhcp");
+    if (address) {
+        out = IpConfig{*address, std::nullopt, {}};
+        if (dhcp.IsDefined()) read_dhcp(ctx, dhcp, *out, "the DHCP of " + what, family);
+    }
+    r.finish();
+    return out;
+}
+
+void read_dns(const Context& ctx, const YAML::Node& node, Network& net, const std::string& what) {
+    MapReader r(ctx, node, what);
+    const YAML::Node hosts = r.list("hosts");
+    std::map<std::string, YAML::Node> seen;
+    if (hosts.IsDefined()) {
+        for (const auto& h : hosts) {
+            MapReader hr(ctx, h, "a DNS host of " + what);
+            if (!hr.ok()) continue;
+            DnsHost host;
+            const YAML::Node ipn = hr.get("ip");
+            auto ip = ipn.IsDefined() ? parse_ip_node(ctx, ipn, "'ip' of a DNS host") : std::nullopt;
+            if (!ipn.IsDefined()) ctx.error(h, fmt::format("a DNS host of {} needs 'ip'", what));
+            const YAML::Node names = hr.list("names");
+            if (!hr.get("names").IsDefined() || (names.IsDefined() && names.size() == 0)) {
+                ctx.error(h, fmt::format("a DNS host of {} needs at least one name in 'names'", what));
+            }
+            if (names.IsDefined()) {
+                for (const auto& n : names) {
+                    if (!n.IsScalar() || !valid_dns_name(n.Scalar())) {
+                        ctx.error(n, fmt::format("DNS name '{}' in {} is not a valid host name",
+                                                 n.IsScalar() ? n.Scalar() : type_name(n), what));
+                    } else {
+                        host.names.push_back(n.Scalar());
+                    }
+                }
+            }
+            hr.finish();
+            if (!ip) continue;
+            host.ip = *ip;
+            auto [it, inserted] = seen.emplace(ip->str(), ipn);
+            if (!inserted) {
+                ctx.error(ipn, fmt::format("DNS host '{}' in {} is duplicated (first at line {})",
+                                           ip->str(), what, ctx.at(it->second).line));
+                continue;
+            }
+            net.dns_hosts.push_back(std::move(host));
+        }
+    }
+    r.finish();
+}
+
+Network read_network(const Context& ctx, const std::string& name, const YAML::Node& key,
+                     const YAML::Node& node) {
+    const std::string what = fmt::format("network '{}'", name);
+    Network net;
+    net.name = name;
+    net.where = ctx.at(key);
+    if (!valid_object_name(name)) {
+        ctx.error(key, fmt::format("network name '{}' is not valid: use letters, digits, '-', '_', "
+                                   "'.' or '+', starting with a letter or digit (at most 64)",
+                                   name));
+    }
+    MapReader r(ctx, node.IsNull() ? YAML::Node(YAML::NodeType::Map) : node, what);
+    if (!r.ok()) return net;
+    if (auto mode = r.str("mode")) {
+        if (auto m = network_mode_from_string(*mode)) {
+            net.mode = *m;
+        } else {
+            std::string hint = closest_match(*mode, {"nat", "route", "isolated", "open", "bridge"});
+            ctx.error(r.get("mode"), fmt::format("'mode' of {} must be one of nat, route, isolated, "
+                                                 "open, bridge; got '{}'{}",
+                                                 what, *mode,
+                                                 hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+        }
+    }
+    if (auto bridge = r.str("bridge")) {
+        if (auto problem = interface_name_problem(*bridge); !problem.empty()) {
+            ctx.error(r.get("bridge"), fmt::format("'bridge' of {}: {}", what, problem));
+        }
+        net.bridge = *bridge;
+    }
+    if (YAML::Node n = r.map("ipv4"); n.IsDefined()) net.ipv4 = read_ip(ctx, n, "the ipv4 of " + what, 4);
+    if (YAML::Node n = r.map("ipv6"); n.IsDefined()) net.ipv6 = read_ip(ctx, n, "the ipv6 of " + what, 6);
+    if (YAML::Node n = r.map("dns"); n.IsDefined()) read_dns(ctx, n, net, "the DNS of " + what);
+    if (auto domain = r.str("domain")) {
+        if (!valid_dns_name(*domain)) {
+            ctx.error(r.get("domain"), fmt::format("'domain' of {} is not a valid DNS name: '{}'", what,
+                                                   *domain));
+        }
+        net.domain = *domain;
+    }
+    if (auto mtu = r.integer("mtu", 68, 65535)) net.mtu = static_cast<int>(*mtu);
+    if (auto stp = r.boolean("stp")) net.stp = *stp;
+    if (auto autostart = r.boolean("autostart")) net.autostart = *autostart;
+    if (auto active = r.boolean("active")) net.active = *active;
+
+    // Combinations libvirt would refuse, said in the manifest's terms.
+    if (net.mode == NetworkMode::bridge) {
+        if (!net.bridge) ctx.error(node, fmt::format("{} is in mode bridge and needs 'bridge': the "
+                                                     "name of an existing or declared host bridge",
+                                                     what));
+        for (const char* k : {"ipv4", "ipv6", "dns", "domain", "mtu", "stp"}) {
+            if (r.get(k).IsDefined()) {
+                ctx.error(r.get(k), fmt::format("'{}' cannot be set on {}: in mode bridge the host "
+                                                "bridge's own configuration applies",
+                                                k, what));
+            }
+        }
+    } else if ((net.mode == NetworkMode::nat || net.mode == NetworkMode::route) && !net.ipv4 &&
+               !net.ipv6 && !r.get("ipv4").IsDefined() && !r.get("ipv6").IsDefined()) {
+        ctx.error(node, fmt::format("{} is in mode {} and needs an 'ipv4' (or 'ipv6') address to "
+                                    "route for",
+                                    what, to_string(net.mode)));
+    }
+    r.finish();
+    net.normalize();
+    return net;
+}
+
+/// Checks across objects (and files): shared bridges, overlapping subnets.
+void cross_check(const Desired& desired, Diagnostics& diags) {
+    std::map<std::string, const Network*> bridges;
+    std::vector<const Network*> nets;
+    for (const auto& [name, net] : desired.networks) nets.push_back(&net);
+    for (const Network* net : nets) {
+        if (!net->bridge || net->mode == NetworkMode::bridge) continue;
+        auto [it, inserted] = bridges.emplace(*net->bridge, net);
+        if (!inserted) {
+            diags.error(net->where, fmt::format("network '{}' claims bridge '{}', which network '{}' "
+                                                "({}) already uses",
+                                                net->name, *net->bridge, it->second->name,
+                                                it->second->where.str()));
+        }
+    }
+    for (std::size_t i = 0; i < nets.size(); ++i) {
+        for (std::size_t j = 0; j < i; ++j) {
+            for (auto member : {&Network::ipv4, &Network::ipv6}) {
+                const auto& a = nets[i]->*member;
+                const auto& b = nets[j]->*member;
+                if (a && b && a->address.overlaps(b->address)) {
+                    diags.error(nets[i]->where,
+                                fmt::format("network '{}' ({}) overlaps network '{}' ({}, {})",
+                                            nets[i]->name, a->address.str(), nets[j]->name,
+                                            b->address.str(), nets[j]->where.str()));
+                }
+            }
+        }
+    }
+}
+
+}  // namespace
+
+bool valid_object_name(const std::string& name) {
+    if (name.empty() || name.size() > 64) return false;
+    if (std::isalnum(static_cast<unsigned char>(name.front())) == 0) return false;
+    return std::all_of(name.begin(), name.end(), is_name_char);
+}
+
+std::string interface_name_problem(const std::string& name) {
+    if (name.empty()) return "an interface name cannot be empty";
+    if (name.size() > 15) {
+        return fmt::format("interface name '{}' is {} characters; Linux allows at most 15", name,
+                           name.size());
+    }
+    if (name == "." || name == "..") return fmt::format("'{}' is not a valid interface name", name);
+    for (char c : name) {
+        if (c == '/' || c == ':' || std::isspace(static_cast<unsigned char>(c)) != 0 ||
+            std::isprint(static_cast<unsigned char>(c)) == 0) {
+            return fmt::format("interface name '{}' contains '{}', which Linux rejects", name, c);
+        }
+    }
+    return {};
+}
+
+std::vector<ManifestSource> read_manifest_sources(const std::vector<std::string>& paths,
+                                                  Diagnostics& diags) {
+    std::vector<ManifestSource> out;
+    auto read_one = [&](const fs::path& p) {
+        std::ifstream in(p);
+        if (!in) {
+            diags.error(Location{p.string(), 0, 0}, "cannot read the file");
+            return;
+        }
+        std::ostringstream text;
+        text << in.rdbuf();
+        out.push_back({p.string(), text.str()});
+    };
+    for (const auto& arg : paths) {
+        std::error_code ec;
+        const fs::path p(arg);
+        if (fs::is_directory(p, ec)) {
+            std::vector<fs::path> files;
+            for (const auto& entry : fs::directory_iterator(p, ec)) {
+                const auto ext = entry.path().extension();
+                if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml")) files.push_back(entry.path());
+            }
+            std::sort(files.begin(), files.end());
+            if (files.empty()) diags.error(Location{arg, 0, 0}, "the directory holds no *.yaml or *.yml file");
+            for (const auto& f : files) read_one(f);
+        } else if (fs::exists(p, ec)) {
+            read_one(p);
+        } else {
+            diags.error(Location{arg, 0, 0}, "no such file or directory");
+        }
+    }
+    return out;
+}
+
+Desired load_manifests(const std::vector<ManifestSource>& sources) {
+    Diagnostics diags;
+    Desired desired;
+    Location lab_where;
+    bool lab_declared = false;  // present, even if invalid: no second error for it
+    bool all_parsed = true;
+    if (sources.empty()) diags.error({}, "no manifest given (use -f FILE or a directory)");
+    for (const auto& src : sources) {
+        desired.files.push_back(src.name);
+        Context ctx{src.name, diags};
+        YAML::Node root;
+        try {
+            root = YAML::Load(src.text);
+        } catch (const YAML::Exception& e) {
+            diags.error(Location{src.name, e.mark.line + 1, e.mark.column + 1},
+                        "YAML syntax: " + e.msg);
+            all_parsed = false;
+            continue;
+        }
+        if (root.IsNull()) continue;  // an empty file declares nothing
+        MapReader r(ctx, root, "the manifest");
+        if (!r.ok()) continue;
+        lab_declared = lab_declared || r.get("lab").IsDefined();
+        if (auto lab = r.str("lab")) {
+            if (!valid_object_name(*lab) || lab->size() > 32) {
+                ctx.error(r.get("lab"), fmt::format("lab name '{}' is not valid: use at most 32 letters, "
+                                                    "digits, '-', '_', '.' or '+'",
+                                                    *lab));
+            } else if (desired.lab.empty()) {
+                desired.lab = *lab;
+                lab_where = ctx.at(r.get("lab"));
+            } else if (desired.lab != *lab) {
+                ctx.error(r.get("lab"), fmt::format("lab '{}' differs from lab '{}' declared at {}; one "
+                                                    "manifest set describes one lab",
+                                                    *lab, desired.lab, lab_where.str()));
+            }
+        }
+        const YAML::Node networks = r.map("networks");
+        if (networks.IsDefined()) {
+            MapReader nr(ctx, networks, "networks");  // reports duplicate names in this file
+            for (const auto& kv : networks) {
+                const std::string name = kv.first.Scalar();
+                Network net = read_network(ctx, name, kv.first, kv.second);
+                auto it = desired.networks.find(name);
+                if (it != desired.networks.end()) {
+                    if (it->second.where.file != src.name) {
+                        ctx.error(kv.first, fmt::format("network '{}' is declared twice (first at {})",
+                                                        name, it->second.where.str()));
+                    }
+                    continue;
+                }
+                desired.networks.emplace(name, std::move(net));
+            }
+        }
+        r.finish();
+    }
+    if (!lab_declared && all_parsed && !sources.empty()) {
+        diags.error(Location{sources.front().name, 1, 1},
+                    "the manifest needs 'lab: NAME', the mark of everything this lab owns");
+    }
+    cross_check(desired, diags);
+    diags.throw_if_any();
+    return desired;
+}
+
+Desired load_manifest_files(const std::vector<std::string>& paths) {
+    Diagnostics diags;
+    auto sources = read_manifest_sources(paths, diags);
+    diags.throw_if_any();
+    return load_manifests(sources);
+}
+
+}  // namespace virtform

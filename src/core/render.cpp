@@ -1,0 +1,136 @@
+#include "virtform/render.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace virtform {
+namespace {
+
+constexpr const char* kSensitive = "(sensitive)";
+
+struct Palette {
+    const char* green = "";
+    const char* yellow = "";
+    const char* red = "";
+    const char* bold = "";
+    const char* reset = "";
+};
+
+Palette palette(const TextStyle& style) {
+    if (!style.color) return {};
+    return {"\033[32m", "\033[33m", "\033[31m", "\033[1m", "\033[0m"};
+}
+
+std::string quoted(const std::optional<std::string>& v, bool sensitive) {
+    if (!v) return "(none)";
+    if (sensitive) return kSensitive;
+    return fmt::format("\"{}\"", *v);
+}
+
+std::string headline(const Action& a) {
+    switch (a.type) {
+        case ActionType::create: return fmt::format("# {} will be created", a.id.str());
+        case ActionType::destroy: return fmt::format("# {} will be destroyed", a.id.str());
+        case ActionType::replace: return fmt::format("# {} must be replaced", a.id.str());
+        case ActionType::update:
+            if (a.cls == ChangeClass::restart) {
+                return fmt::format("# {} will be updated and requires a restart", a.id.str());
+            }
+            return fmt::format("# {} will be updated in place (live)", a.id.str());
+    }
+    return {};
+}
+
+}  // namespace
+
+std::string render_plan_summary(const Plan& plan) {
+    if (plan.empty()) return "No changes. The lab matches the manifests.";
+    return fmt::format("Plan: {} to add, {} to change, {} to destroy.", plan.to_add(),
+                       plan.to_change(), plan.to_destroy());
+}
+
+std::string render_plan_text(const Plan& plan, const TextStyle& style) {
+    const Palette p = palette(style);
+    std::string out;
+    if (plan.empty()) return render_plan_summary(plan) + "\n";
+    out += fmt::format("virtform will perform the following actions on lab '{}':\n", plan.lab);
+    for (const auto& a : plan.actions) {
+        out += "\n";
+        out += fmt::format("  {}{}{}\n", p.bold, headline(a), p.reset);
+        if (!a.reason.empty() && a.type != ActionType::create) {
+            out += fmt::format("  # ({}: {})\n",
+                               a.type == ActionType::destroy ? "why" : to_string(a.cls), a.reason);
+        }
+        const char* colour = a.type == ActionType::create    ? p.green
+                             : a.type == ActionType::destroy ? p.red
+                                                             : p.yellow;
+        const char* sign = a.type == ActionType::create    ? "+"
+                           : a.type == ActionType::destroy ? "-"
+                           : a.type == ActionType::replace ? "-/+"
+                                                           : "~";
+        const std::string kind = to_string(a.id.kind);
+        if (a.type == ActionType::destroy) {
+            out += fmt::format("{}{:>3} {} \"{}\"{}\n", colour, sign, kind, a.id.name, p.reset);
+            continue;
+        }
+        out += fmt::format("{}{:>3} {} \"{}\"{} {{\n", colour, sign, kind, a.id.name, p.reset);
+        std::size_t width = 0;
+        for (const auto& c : a.changes) width = std::max(width, c.path.size());
+        for (const auto& c : a.changes) {
+            const char* csign = !c.before ? "+" : !c.after ? "-" : "~";
+            const char* ccol = !c.before ? p.green : !c.after ? p.red : p.yellow;
+            std::string value;
+            if (!c.before) value = quoted(c.after, c.sensitive);
+            else if (!c.after) value = quoted(c.before, c.sensitive) + " -> (none)";
+            else value = quoted(c.before, c.sensitive) + " -> " + quoted(c.after, c.sensitive);
+            std::string note;
+            if (a.type != ActionType::create) {
+                note = c.cls == ChangeClass::replace ? "  # forces replacement"
+                                                     : fmt::format("  # {}", to_string(c.cls));
+            }
+            out += fmt::format("      {}{}{} {:<{}} = {}{}\n", ccol, csign, p.reset, c.path, width,
+                               value, note);
+        }
+        out += "    }\n";
+    }
+    out += "\n" + render_plan_summary(plan) + "\n";
+    return out;
+}
+
+nlohmann::json plan_to_json(const Plan& plan) {
+    using nlohmann::json;
+    json actions = json::array();
+    for (const auto& a : plan.actions) {
+        json changes = json::array();
+        for (const auto& c : a.changes) {
+            auto value = [&](const std::optional<std::string>& v) -> json {
+                if (!v) return nullptr;
+                return c.sensitive ? json(kSensitive) : json(*v);
+            };
+            changes.push_back({{"path", c.path},
+                               {"before", value(c.before)},
+                               {"after", value(c.after)},
+                               {"class", to_string(c.cls)},
+                               {"reason", c.reason},
+                               {"sensitive", c.sensitive}});
+        }
+        json deps = json::array();
+        for (std::size_t d : a.depends_on) deps.push_back(plan.actions[d].id.str());
+        actions.push_back({{"address", a.id.str()},
+                           {"kind", to_string(a.id.kind)},
+                           {"name", a.id.name},
+                           {"action", to_string(a.type)},
+                           {"class", to_string(a.cls)},
+                           {"reason", a.reason},
+                           {"depends_on", deps},
+                           {"changes", changes}});
+    }
+    return {{"format_version", "1"},
+            {"lab", plan.lab},
+            {"actions", actions},
+            {"summary",
+             {{"add", plan.to_add()}, {"change", plan.to_change()}, {"destroy", plan.to_destroy()}}}};
+}
+
+}  // namespace virtform
