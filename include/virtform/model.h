@@ -3,6 +3,7 @@
 /// state (from libvirt and netlink). Values are normalised when they are built
 /// (canonical addresses, lower-case MACs, bytes for sizes), so equality here is
 /// equality in meaning.
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -89,8 +90,141 @@ struct Network {
     bool operator==(const Network& other) const;
 };
 
+
+// ---------------------------------------------------------------------------
+// Storage (libvirt directory pools and their volumes)
+
+/// A directory pool. Ownership: a mark file `.virtform-lab` in the directory
+/// (libvirt pools have no <metadata>).
+struct Pool {
+    std::string name;
+    std::string path;
+    bool autostart = true;
+    bool active = true;
+    /// Live only: bytes free in the pool (for doctor and status).
+    std::uint64_t available = 0;
+
+    std::string owner;
+    Location where;
+    bool operator==(const Pool& o) const {
+        return name == o.name && path == o.path && autostart == o.autostart && active == o.active;
+    }
+};
+
+enum class DiskFormat { qcow2, raw };
+const char* to_string(DiskFormat format);
+
+/// A disk image in a pool. Desired volumes come from VM disks; the volume of
+/// disk `root` of VM `web1` is `web1-root.qcow2`. Identity: "pool/name".
+struct Volume {
+    std::string pool;
+    std::string name;
+    std::uint64_t capacity = 0;  ///< bytes
+    DiskFormat format = DiskFormat::qcow2;
+    /// Linked clone of this image (qcow2 backing file). Creation-time only.
+    std::optional<std::string> backing;
+    /// Desired only: copy this local image into the volume when creating it.
+    std::optional<std::string> import_from;
+    /// The VM whose disk this is.
+    std::string vm;
+    /// Survives the deletion of its VM (or of the disk from the manifest).
+    bool keep = false;
+
+    std::string owner;
+    Location where;
+    std::string id_name() const { return pool + "/" + name; }
+    bool operator==(const Volume& o) const {
+        return pool == o.pool && name == o.name && capacity == o.capacity && format == o.format &&
+               backing == o.backing && vm == o.vm && keep == o.keep;
+    }
+};
+
+// ---------------------------------------------------------------------------
+// Virtual machines (libvirt domains)
+
+enum class Accel { auto_, kvm, qemu };
+const char* to_string(Accel accel);
+enum class Firmware { bios, uefi };
+const char* to_string(Firmware firmware);
+enum class Graphics { none, vnc, spice };
+const char* to_string(Graphics graphics);
+enum class VmState { running, stopped };
+const char* to_string(VmState state);
+enum class DiskBus { virtio, sata, scsi, ide };
+const char* to_string(DiskBus bus);
+
+struct Disk {
+    enum class Type { volume, cdrom, file };
+    Type type = Type::volume;
+    std::string name;    ///< manifest name ("root"); for cdrom/file: derived from the path
+    std::string pool;    ///< volume disks
+    std::string volume;  ///< volume disks: the volume's name in the pool
+    std::string path;    ///< cdrom/file disks: the image path; volume disks: filled from live
+    DiskBus bus = DiskBus::virtio;
+    std::string target;  ///< guest device (vda, sda, hdc), assigned in order per bus
+    bool keep = false;
+    bool operator==(const Disk& o) const {
+        return type == o.type && pool == o.pool && volume == o.volume &&
+               (type == Type::volume || path == o.path) && bus == o.bus && target == o.target;
+    }
+};
+
+struct Nic {
+    enum class Type { network, bridge };
+    Type type = Type::network;
+    std::string source;  ///< libvirt network name or host bridge name
+    std::optional<std::string> mac;  ///< unset: libvirt generates one (then it is kept)
+    std::string model = "virtio";
+    bool operator==(const Nic& o) const {
+        return type == o.type && source == o.source && mac == o.mac && model == o.model;
+    }
+};
+
+struct CloudInit {
+    std::string user_data;  ///< sensitive
+    std::string meta_data;
+    std::string network_config;
+    std::vector<std::string> ssh_authorized_keys;
+    bool operator==(const CloudInit&) const = default;
+};
+
+struct Vm {
+    std::string name;
+    int cpus = 1;
+    std::optional<int> max_cpus;  ///< hot-plug head-room; unset: = cpus
+    std::uint64_t memory = 512ULL << 20;  ///< bytes, current (balloon)
+    std::optional<std::uint64_t> max_memory;  ///< unset: = memory
+    /// Desired: as written (auto resolves with Live::kvm_usable). Live: kvm or qemu.
+    Accel accel = Accel::auto_;
+    std::optional<std::string> machine;   ///< "q35" or "pc"; unset: libvirt's default
+    std::optional<std::string> cpu_mode;  ///< host-passthrough, host-model, maximum; unset: default
+    Firmware firmware = Firmware::bios;
+    std::vector<Disk> disks;
+    std::vector<std::string> boot;  ///< "hd", "cdrom", "network"
+    std::optional<std::string> kernel;
+    std::optional<std::string> initrd;
+    std::optional<std::string> cmdline;
+    std::vector<Nic> nics;
+    Graphics graphics = Graphics::none;
+    std::optional<std::string> console_file;  ///< serial console to a file; unset: pty
+    std::optional<CloudInit> cloud_init;
+    /// Desired: the seed ISO path virtform builds for cloud_init; live: the
+    /// cdrom it found holding a seed.
+    std::optional<std::string> seed_iso;
+    /// Desired only: digest of the seed's content, so a changed user_data shows
+    /// as a change without printing it.
+    std::string seed_digest;
+    VmState state = VmState::running;
+    bool autostart = false;
+    int shutdown_timeout = 60;  ///< seconds of graceful shutdown before a forced stop
+
+    std::string owner;
+    Location where;
+    bool operator==(const Vm& o) const;
+};
+
 /// Any object a plan can act on. Grows with the kinds.
-using Resource = std::variant<Network>;
+using Resource = std::variant<Network, Pool, Volume, Vm>;
 ResourceId id_of(const Resource& resource);
 
 /// What the manifests ask for.
@@ -98,6 +232,9 @@ struct Desired {
     std::string lab;
     std::vector<std::string> files;  ///< the manifest files it was loaded from
     std::map<std::string, Network> networks;
+    std::map<std::string, Pool> pools;
+    std::map<std::string, Volume> volumes;  ///< by "pool/name"
+    std::map<std::string, Vm> vms;
 };
 
 /// What the host has: everything visible, owned by this lab or not.
@@ -106,6 +243,11 @@ struct Live {
     /// Network interfaces present on the host (for bridge-mode networks over
     /// host bridges the manifest does not declare).
     std::set<std::string> host_interfaces;
+    std::map<std::string, Pool> pools;
+    std::map<std::string, Volume> volumes;  ///< by "pool/name", in every pool virtform can see
+    std::map<std::string, Vm> vms;
+    /// Whether KVM acceleration works on this host (accel: auto resolves with it).
+    bool kvm_usable = false;
 };
 
 }  // namespace virtform

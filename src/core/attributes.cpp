@@ -61,10 +61,110 @@ std::vector<Attribute> network_attributes(const Network& n) {
     return out;
 }
 
+std::vector<Attribute> pool_attributes(const Pool& p) {
+    return {
+        {"path", p.path, ChangeClass::replace,
+         "a pool's directory is its identity: the pool is deleted and created anew"},
+        {"autostart", p.autostart ? "true" : "false", ChangeClass::live, "applied at once"},
+        {"active", p.active ? "true" : "false", ChangeClass::live,
+         p.active ? "the pool is started" : "the pool is stopped"},
+    };
+}
+
+std::vector<Attribute> volume_attributes(const Volume& v) {
+    std::vector<Attribute> out;
+    out.push_back({"capacity", format_size(v.capacity), ChangeClass::live,
+                   "grown in place (virStorageVolResize, or virDomainBlockResize while its VM runs)"});
+    out.push_back({"format", to_string(v.format), ChangeClass::replace, "the image is recreated"});
+    if (v.backing) {
+        out.push_back({"backing", *v.backing, ChangeClass::replace, "the image is recreated"});
+    }
+    if (!v.vm.empty()) out.push_back({"vm", v.vm, ChangeClass::live, "bookkeeping"});
+    return out;
+}
+
+constexpr const char* kVmRestart =
+    "needs a redefine; takes effect when the VM restarts (apply restarts it only with "
+    "--allow-restart)";
+constexpr const char* kVmLive = "applied to the running VM and to its definition";
+
+std::string disk_value(const Disk& d) {
+    std::string source;
+    switch (d.type) {
+        case Disk::Type::volume: source = "volume " + d.pool + "/" + d.volume; break;
+        case Disk::Type::cdrom: source = "cdrom " + d.path; break;
+        case Disk::Type::file: source = "file " + d.path; break;
+    }
+    return fmt::format("{} bus={} dev={}", source, to_string(d.bus), d.target);
+}
+
+std::string nic_value(const Nic& n) {
+    return fmt::format("{} {} model={}", n.type == Nic::Type::network ? "network" : "bridge",
+                       n.source, n.model);
+}
+
+std::vector<Attribute> vm_attributes(const Vm& v) {
+    std::vector<Attribute> out;
+    auto restart = [&](std::string path, std::string value, bool computed = false) {
+        Attribute a{std::move(path), std::move(value), ChangeClass::restart, kVmRestart};
+        a.computed = computed;
+        out.push_back(std::move(a));
+    };
+    auto live = [&](std::string path, std::string value, const char* reason = kVmLive) {
+        out.push_back({std::move(path), std::move(value), ChangeClass::live, reason});
+    };
+    // cpus and memory are live within the maximum; the planner refines that.
+    live("cpus", std::to_string(v.cpus), "hot-plugged within max_cpus (virDomainSetVcpusFlags)");
+    restart("max_cpus", std::to_string(v.max_cpus.value_or(v.cpus)));
+    live("memory", format_size(v.memory), "set through the balloon within max_memory");
+    restart("max_memory", format_size(v.max_memory.value_or(v.memory)));
+    restart("accel", to_string(v.accel));
+    restart("machine", v.machine.value_or(""), !v.machine);
+    restart("cpu_mode", v.cpu_mode.value_or(""), !v.cpu_mode);
+    restart("firmware", to_string(v.firmware));
+    for (std::size_t i = 0; i < v.disks.size(); ++i) {
+        out.push_back({fmt::format("disk[{}]", i), disk_value(v.disks[i]), ChangeClass::live,
+                       "attached or detached while the VM runs"});
+    }
+    std::string boot;
+    for (const auto& b : v.boot) boot += (boot.empty() ? "" : ",") + b;
+    restart("boot", boot);
+    if (v.kernel) restart("kernel", *v.kernel);
+    if (v.initrd) restart("initrd", *v.initrd);
+    if (v.cmdline) restart("cmdline", *v.cmdline);
+    for (std::size_t i = 0; i < v.nics.size(); ++i) {
+        out.push_back({fmt::format("nic[{}]", i), nic_value(v.nics[i]), ChangeClass::live,
+                       "attached or detached while the VM runs"});
+        Attribute mac{fmt::format("nic[{}].mac", i), v.nics[i].mac.value_or(""), ChangeClass::restart,
+                      kVmRestart};
+        mac.computed = !v.nics[i].mac;
+        out.push_back(std::move(mac));
+    }
+    restart("graphics", to_string(v.graphics));
+    restart("console", v.console_file ? "file " + *v.console_file : "pty");
+    if (!v.seed_digest.empty()) {
+        Attribute seed{"cloud_init", v.seed_digest, ChangeClass::restart,
+                       "a new seed ISO is built; the guest reads it when it boots"};
+        seed.sensitive = true;
+        out.push_back(std::move(seed));
+    }
+    live("state", to_string(v.state), "the VM is started, or shut down (forced after shutdown_timeout)");
+    live("autostart", v.autostart ? "true" : "false", "applied at once");
+    return out;
+}
+
 }  // namespace
 
 std::vector<Attribute> attributes_of(const Resource& resource) {
-    return std::visit([](const auto& r) { return network_attributes(r); }, resource);
+    return std::visit(
+        [](const auto& r) {
+            using T = std::decay_t<decltype(r)>;
+            if constexpr (std::is_same_v<T, Network>) return network_attributes(r);
+            if constexpr (std::is_same_v<T, Pool>) return pool_attributes(r);
+            if constexpr (std::is_same_v<T, Volume>) return volume_attributes(r);
+            if constexpr (std::is_same_v<T, Vm>) return vm_attributes(r);
+        },
+        resource);
 }
 
 }  // namespace virtform

@@ -58,11 +58,58 @@ bool Network::operator==(const Network& o) const {
                                         o.domain, o.mtu, o.stp, o.autostart, o.active);
 }
 
+const char* to_string(DiskFormat format) { return format == DiskFormat::raw ? "raw" : "qcow2"; }
+
+const char* to_string(Accel accel) {
+    switch (accel) {
+        case Accel::auto_: return "auto";
+        case Accel::kvm: return "kvm";
+        case Accel::qemu: return "qemu";
+    }
+    return "?";
+}
+
+const char* to_string(Firmware firmware) { return firmware == Firmware::uefi ? "uefi" : "bios"; }
+
+const char* to_string(Graphics graphics) {
+    switch (graphics) {
+        case Graphics::none: return "none";
+        case Graphics::vnc: return "vnc";
+        case Graphics::spice: return "spice";
+    }
+    return "?";
+}
+
+const char* to_string(VmState state) { return state == VmState::stopped ? "stopped" : "running"; }
+
+const char* to_string(DiskBus bus) {
+    switch (bus) {
+        case DiskBus::virtio: return "virtio";
+        case DiskBus::sata: return "sata";
+        case DiskBus::scsi: return "scsi";
+        case DiskBus::ide: return "ide";
+    }
+    return "?";
+}
+
+bool Vm::operator==(const Vm& o) const {
+    return std::tie(name, cpus, max_cpus, memory, max_memory, accel, machine, cpu_mode, firmware,
+                    disks, boot, kernel, initrd, cmdline, nics, graphics, console_file, cloud_init,
+                    seed_iso, seed_digest, state, autostart, shutdown_timeout) ==
+           std::tie(o.name, o.cpus, o.max_cpus, o.memory, o.max_memory, o.accel, o.machine,
+                    o.cpu_mode, o.firmware, o.disks, o.boot, o.kernel, o.initrd, o.cmdline, o.nics,
+                    o.graphics, o.console_file, o.cloud_init, o.seed_iso, o.seed_digest, o.state,
+                    o.autostart, o.shutdown_timeout);
+}
+
 ResourceId id_of(const Resource& resource) {
     return std::visit(
         [](const auto& r) {
             using T = std::decay_t<decltype(r)>;
             if constexpr (std::is_same_v<T, Network>) return ResourceId{Kind::network, r.name};
+            if constexpr (std::is_same_v<T, Pool>) return ResourceId{Kind::pool, r.name};
+            if constexpr (std::is_same_v<T, Volume>) return ResourceId{Kind::volume, r.id_name()};
+            if constexpr (std::is_same_v<T, Vm>) return ResourceId{Kind::vm, r.name};
         },
         resource);
 }
