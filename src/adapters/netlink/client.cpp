@@ -34,6 +34,12 @@
 
 namespace virtform::netlink {
 
+static_assert(code::exists == -NLE_EXIST && code::invalid == -NLE_INVAL &&
+              code::range == -NLE_RANGE && code::not_supported == -NLE_OPNOTSUPP &&
+              code::not_found == -NLE_OBJ_NOTFOUND && code::no_address == -NLE_NOADDR &&
+              code::busy == -NLE_BUSY && code::permission == -NLE_PERM &&
+              code::no_device == -NLE_NODEV);
+
 using detail::CachePtr;
 using detail::Failure;
 using detail::IpText;
@@ -493,7 +499,31 @@ BridgeInfo Client::bridge_info(const std::string& bridge) {
 }
 
 bool Client::vlan_filtering_supported(const std::string& bridge) {
-    return bridge_info(bridge).vlan_filtering.has_value();
+    const std::string op = "probe VLAN filtering of";
+    BridgeInfo info = bridge_info(bridge);
+    if (!info.vlan_filtering) return false;
+    // Kernels built without CONFIG_BRIDGE_VLAN_FILTERING still report the attribute
+    // but refuse any change: set the current value, which changes nothing.
+    int index = impl_->ifindex(bridge, op);
+    MsgPtr msg(nlmsg_alloc_simple(RTM_NEWLINK, 0));
+    if (!msg) throw AdapterError(bridge, op, "out of memory", -NLE_NOMEM);
+    ifinfomsg ifi{};
+    ifi.ifi_index = index;
+    nlattr* li = nullptr;
+    nlattr* data = nullptr;
+    if (nlmsg_append(msg.get(), &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+        (li = nla_nest_start(msg.get(), IFLA_LINKINFO)) == nullptr ||
+        nla_put_string(msg.get(), IFLA_INFO_KIND, "bridge") < 0 ||
+        (data = nla_nest_start(msg.get(), IFLA_INFO_DATA)) == nullptr ||
+        nla_put_u8(msg.get(), IFLA_BR_VLAN_FILTERING, *info.vlan_filtering ? 1 : 0) < 0) {
+        throw AdapterError(bridge, op, "message too large", -NLE_NOMEM);
+    }
+    nla_nest_end(msg.get(), data);
+    nla_nest_end(msg.get(), li);
+    auto f = impl_->transact(msg.get());
+    if (f && f->err_no == EOPNOTSUPP) return false;
+    if (f) raise(bridge, op, *f);
+    return true;
 }
 
 std::vector<Address> Client::addresses(const std::string& link) {
@@ -720,10 +750,24 @@ void Client::set_bridge_options(const std::string& bridge, const BridgeOptions& 
     if (raw_link.kind != "bridge") {
         throw AdapterError(bridge, op, "it is not a bridge", -NLE_OPNOTSUPP);
     }
-    if (o.vlan_filtering && !(raw_link.bridge && raw_link.bridge->vlan_filtering) &&
-        read_sysfs("/sys/class/net/" + bridge + "/bridge/vlan_filtering").empty()) {
-        throw AdapterError(bridge, op, "VLAN filtering on bridges is not supported by this kernel",
+    // Checked first: the kernel applies attributes one by one and stops at the first
+    // it refuses, which would leave the options half set.
+    if (o.vlan_filtering && !vlan_filtering_supported(bridge)) {
+        throw AdapterError(bridge, op,
+                           "VLAN filtering on bridges is not supported by this kernel "
+                           "(CONFIG_BRIDGE_VLAN_FILTERING)",
                            -NLE_OPNOTSUPP);
+    }
+    if (!raw_link.has_info_data) {
+        // A kernel that reports no bridge attributes over netlink: sysfs.
+        spdlog::debug("netlink: no IFLA_INFO_DATA for bridge {}, using sysfs", bridge);
+        if (o.forward_delay_cs) write_sysfs(bridge, "forward_delay", *o.forward_delay_cs);
+        if (o.hello_time_cs) write_sysfs(bridge, "hello_time", *o.hello_time_cs);
+        if (o.max_age_cs) write_sysfs(bridge, "max_age", *o.max_age_cs);
+        if (o.stp) write_sysfs(bridge, "stp_state", *o.stp ? 1 : 0);
+        if (o.priority) write_sysfs(bridge, "priority", *o.priority);
+        if (o.vlan_filtering) write_sysfs(bridge, "vlan_filtering", *o.vlan_filtering ? 1 : 0);
+        return;
     }
     int index = impl_->ifindex(bridge, op);
     MsgPtr msg(nlmsg_alloc_simple(RTM_NEWLINK, 0));
@@ -754,17 +798,6 @@ void Client::set_bridge_options(const std::string& bridge, const BridgeOptions& 
     nla_nest_end(msg.get(), info);
 
     auto f = impl_->transact(msg.get());
-    if (f && f->err_no == EOPNOTSUPP) {
-        spdlog::debug("netlink: bridge attributes not accepted over netlink, using sysfs for {}",
-                      bridge);
-        if (o.forward_delay_cs) write_sysfs(bridge, "forward_delay", *o.forward_delay_cs);
-        if (o.hello_time_cs) write_sysfs(bridge, "hello_time", *o.hello_time_cs);
-        if (o.max_age_cs) write_sysfs(bridge, "max_age", *o.max_age_cs);
-        if (o.stp) write_sysfs(bridge, "stp_state", *o.stp ? 1 : 0);
-        if (o.priority) write_sysfs(bridge, "priority", *o.priority);
-        if (o.vlan_filtering) write_sysfs(bridge, "vlan_filtering", *o.vlan_filtering ? 1 : 0);
-        return;
-    }
     if (f) {
         std::string detail;
         if (f->err_no == ERANGE) {

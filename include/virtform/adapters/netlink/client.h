@@ -20,6 +20,20 @@
 
 namespace virtform::netlink {
 
+/// AdapterError::code() values of this adapter: libnl's codes, negative, so that
+/// callers need not include libnl (static_asserts in client.cpp keep them equal).
+namespace code {
+inline constexpr int exists = -6;          ///< -NLE_EXIST
+inline constexpr int invalid = -7;         ///< -NLE_INVAL
+inline constexpr int range = -8;           ///< -NLE_RANGE
+inline constexpr int not_supported = -10;  ///< -NLE_OPNOTSUPP
+inline constexpr int not_found = -12;      ///< -NLE_OBJ_NOTFOUND (no such route)
+inline constexpr int no_address = -19;     ///< -NLE_NOADDR (no such address)
+inline constexpr int busy = -25;           ///< -NLE_BUSY (e.g. a port of another bridge)
+inline constexpr int permission = -28;     ///< -NLE_PERM
+inline constexpr int no_device = -31;      ///< -NLE_NODEV
+}  // namespace code
+
 /// Which routes routes() returns.
 struct RouteFilter {
     std::string link;           ///< only routes whose oif is this device; "" for all

@@ -50,12 +50,12 @@ struct BridgeInfo {
 /// Kernel limits (enforced by the kernel while STP is on): forward delay 200..3000 cs,
 /// hello time 100..1000 cs, max age 600..4000 cs.
 struct BridgeOptions {
-    std::optional<bool> stp;  ///< true: kernel STP (stp_state 1), false: off
-    std::optional<std::uint32_t> forward_delay_cs;
-    std::optional<std::uint32_t> hello_time_cs;
-    std::optional<std::uint32_t> max_age_cs;
-    std::optional<std::uint16_t> priority;
-    std::optional<bool> vlan_filtering;
+    std::optional<bool> stp{};  ///< true: kernel STP (stp_state 1), false: off
+    std::optional<std::uint32_t> forward_delay_cs{};
+    std::optional<std::uint32_t> hello_time_cs{};
+    std::optional<std::uint32_t> max_age_cs{};
+    std::optional<std::uint16_t> priority{};
+    std::optional<bool> vlan_filtering{};
 };
 
 /// An interface address.
