@@ -50,6 +50,7 @@ class TakeOver : public ::testing::Test {
         must("ip link set ens33 up");
         must("ip route add default via 192.168.80.1 dev ens33");
         must("ip route add 10.20.0.0/16 via 192.168.80.1 dev ens33 metric 100 proto static");
+        must("ip -6 route add fd00:99::/64 via fd00:80::1 dev ens33 metric 100");
         must("ping -c1 -W2 192.168.80.1");  // the LAN works before we start
         client = std::make_unique<Client>();
         client->create_bridge("br0");
@@ -78,8 +79,9 @@ TEST_F(TakeOver, MovesAddressesAndRoutesToTheBridgeAndTheRouterStillAnswers) {
     EXPECT_EQ(report.gateway, "192.168.80.1");
     EXPECT_TRUE(report.problem.empty());
     ASSERT_EQ(report.original.addresses.size(), 2u);
-    ASSERT_EQ(report.original.routes.size(), 2u);
+    ASSERT_EQ(report.original.routes.size(), 3u);
     EXPECT_TRUE(report.original.routes[0].is_default()) << "the default route moves first";
+    EXPECT_LT(report.switch_time, std::chrono::seconds(1));
 
     std::string br0 = address_lines("br0");
     EXPECT_THAT(br0, HasSubstr("inet 192.168.80.138/24 brd 192.168.80.255 scope global br0"));
@@ -92,6 +94,9 @@ TEST_F(TakeOver, MovesAddressesAndRoutesToTheBridgeAndTheRouterStillAnswers) {
     EXPECT_THAT(routes, HasSubstr("default via 192.168.80.1 dev br0"));
     EXPECT_THAT(routes, HasSubstr("10.20.0.0/16 via 192.168.80.1 dev br0 proto static metric 100"));
     EXPECT_THAT(routes, Not(HasSubstr("dev ens33")));
+    std::string routes6 = sh("ip -6 route show");
+    EXPECT_THAT(routes6, HasSubstr("fd00:99::/64 via fd00:80::1 dev br0 metric 100"));
+    EXPECT_THAT(routes6, Not(HasSubstr("fd00:99::/64 via fd00:80::1 dev ens33")));
 
     int status = 0;
     std::string out = sh("ping -c1 -W2 192.168.80.1", &status);
@@ -114,7 +119,7 @@ TEST_F(TakeOver, ALostGatewayRollsBackToExactlyTheOriginalState) {
     } catch (const TakeOverRolledBack& e) {
         EXPECT_THAT(e.what(), HasSubstr("rolled back"));
         EXPECT_THAT(e.what(), HasSubstr("gateway 192.168.80.1 did not answer via br0"));
-        EXPECT_EQ(e.record().routes.size(), 2u);
+        EXPECT_EQ(e.record().routes.size(), 3u);
     }
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 
@@ -158,6 +163,7 @@ TEST_F(TakeOver, RevertPutsASuccessfulTakeOverBack) {
     revert_take_over(*client, report.original);
     EXPECT_EQ(address_lines("ens33"), addresses_before);
     EXPECT_EQ(sh("ip route show"), routes_before);
+    EXPECT_EQ(sh("ip -6 route show"), routes6_before);
     EXPECT_THAT(sh("ip -d link show ens33"), Not(HasSubstr("master")));
     must("ping -c1 -W2 192.168.80.1");
 }
