@@ -217,6 +217,9 @@ struct Vm {
     VmState state = VmState::running;
     bool autostart = false;
     int shutdown_timeout = 60;  ///< seconds of graceful shutdown before a forced stop
+    /// Live only: the running VM still runs an older definition (a restart-class
+    /// change was applied without a restart); it takes effect at the next boot.
+    bool restart_pending = false;
 
     std::string owner;
     Location where;
