@@ -24,6 +24,9 @@ std::vector<ManifestSource> read_manifest_sources(const std::vector<std::string>
 Desired load_manifests(const std::vector<ManifestSource>& sources);
 Desired load_manifest_files(const std::vector<std::string>& paths);
 
+/// Where virtform keeps the cloud-init seed ISO of a VM.
+std::string seed_iso_path(const std::string& lab, const std::string& vm);
+
 /// Rules the loader enforces, exposed for the adapters' own checks.
 bool valid_object_name(const std::string& name);
 /// Linux interface names: 1-15 characters, no '/', ':' or white space, not "." or "..".

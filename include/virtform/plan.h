@@ -59,6 +59,8 @@ struct Plan {
     std::string lab;
     /// In a valid execution order; depends_on points backwards only.
     std::vector<Action> actions;
+    /// Things the user should know that are not actions (TCG fallback, kept volumes).
+    std::vector<std::string> warnings;
 
     bool empty() const { return actions.empty(); }
     /// Terraform's counts: a replace adds one and destroys one.

@@ -1,5 +1,8 @@
 #include "virtform/manifest.h"
 
+#include "manifest_sections.h"
+#include "yaml_reader.h"
+
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
@@ -14,145 +17,9 @@ namespace virtform {
 namespace {
 
 namespace fs = std::filesystem;
-
-/// The file being read and where its problems go.
-struct Context {
-    std::string file;
-    Diagnostics& diags;
-
-    Location at(const YAML::Node& node) const {
-        const YAML::Mark mark = node.Mark();
-        if (mark.is_null()) return Location{file, 0, 0};
-        return Location{file, mark.line + 1, mark.column + 1};
-    }
-    void error(const YAML::Node& node, std::string message) const {
-        diags.error(at(node), std::move(message));
-    }
-};
-
-const char* type_name(const YAML::Node& node) {
-    switch (node.Type()) {
-        case YAML::NodeType::Null: return "nothing";
-        case YAML::NodeType::Scalar: return "a scalar";
-        case YAML::NodeType::Sequence: return "a list";
-        case YAML::NodeType::Map: return "a mapping";
-        case YAML::NodeType::Undefined: return "nothing";
-    }
-    return "something else";
-}
-
-/// Reads one mapping: every key asked for is "known"; finish() reports the rest
-/// as unknown, with the closest known key as a suggestion.
-class MapReader {
-public:
-    MapReader(const Context& ctx, const YAML::Node& node, std::string what)
-        : ctx_(ctx), node_(node), what_(std::move(what)) {
-        if (!node_.IsMap()) {
-            ctx_.error(node_, fmt::format("{} must be a mapping, got {}", what_, type_name(node_)));
-            ok_ = false;
-            return;
-        }
-        std::map<std::string, YAML::Node> first;
-        for (const auto& kv : node_) {
-            const std::string key = kv.first.Scalar();
-            auto [it, inserted] = first.emplace(key, kv.first);
-            if (!inserted) {
-                ctx_.error(kv.first, fmt::format("duplicate key '{}' in {} (first at line {})", key,
-                                                 what_, ctx_.at(it->second).line));
-            }
-        }
-    }
-
-    bool ok() const { return ok_; }
-    const YAML::Node& node() const { return node_; }
-    const std::string& what() const { return what_; }
-
-    /// The value under `key`, or an undefined node when absent.
-    YAML::Node get(const std::string& key) {
-        known_.push_back(key);
-        if (!ok_) return YAML::Node(YAML::NodeType::Undefined);
-        for (const auto& kv : node_) {
-            if (kv.first.Scalar() == key) return kv.second;
-        }
-        return YAML::Node(YAML::NodeType::Undefined);
-    }
-
-    std::optional<std::string> str(const std::string& key) {
-        YAML::Node v = get(key);
-        if (!v.IsDefined()) return std::nullopt;
-        if (!v.IsScalar()) {
-            ctx_.error(v, fmt::format("'{}' in {} must be a string, got {}", key, what_, type_name(v)));
-            return std::nullopt;
-        }
-        return v.Scalar();
-    }
-
-    std::optional<long long> integer(const std::string& key, long long min, long long max) {
-        YAML::Node v = get(key);
-        if (!v.IsDefined()) return std::nullopt;
-        long long value = 0;
-        const std::string s = v.IsScalar() ? v.Scalar() : "";
-        auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-        if (!v.IsScalar() || ec != std::errc() || ptr != s.data() + s.size() || s.empty()) {
-            ctx_.error(v, fmt::format("'{}' in {} must be an integer, got {}", key, what_,
-                                      v.IsScalar() ? "'" + s + "'" : type_name(v)));
-            return std::nullopt;
-        }
-        if (value < min || value > max) {
-            ctx_.error(v, fmt::format("'{}' in {} must be between {} and {}, got {}", key, what_, min,
-                                      max, value));
-            return std::nullopt;
-        }
-        return value;
-    }
-
-    std::optional<bool> boolean(const std::string& key) {
-        YAML::Node v = get(key);
-        if (!v.IsDefined()) return std::nullopt;
-        if (v.IsScalar()) {
-            std::string s = v.Scalar();
-            std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-            if (s == "true" || s == "yes" || s == "on") return true;
-            if (s == "false" || s == "no" || s == "off") return false;
-        }
-        ctx_.error(v, fmt::format("'{}' in {} must be true or false, got {}", key, what_,
-                                  v.IsScalar() ? "'" + v.Scalar() + "'" : type_name(v)));
-        return std::nullopt;
-    }
-
-    /// A nested mapping or list, type-checked; undefined when absent or wrong.
-    YAML::Node map(const std::string& key) { return typed(key, YAML::NodeType::Map, "a mapping"); }
-    YAML::Node list(const std::string& key) { return typed(key, YAML::NodeType::Sequence, "a list"); }
-
-    void finish() {
-        if (!ok_) return;
-        for (const auto& kv : node_) {
-            const std::string key = kv.first.Scalar();
-            if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
-            std::string hint = closest_match(key, known_);
-            std::string message = fmt::format("unknown key '{}' in {}", key, what_);
-            if (!hint.empty()) message += fmt::format("; did you mean '{}'?", hint);
-            ctx_.error(kv.first, message);
-        }
-    }
-
-private:
-    YAML::Node typed(const std::string& key, YAML::NodeType::value type, const char* expected) {
-        YAML::Node v = get(key);
-        if (!v.IsDefined()) return v;
-        if (v.Type() != type) {
-            ctx_.error(v, fmt::format("'{}' in {} must be {}, got {}", key, what_, expected, type_name(v)));
-            return YAML::Node(YAML::NodeType::Undefined);
-        }
-        return v;
-    }
-
-    const Context& ctx_;
-    YAML::Node node_;
-    std::string what_;
-    std::vector<std::string> known_;
-    bool ok_ = true;
-};
+using detail::Context;
+using detail::MapReader;
+using detail::type_name;
 
 bool is_name_char(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.' ||
@@ -616,6 +483,8 @@ Desired load_manifests(const std::vector<ManifestSource>& sources) {
                 desired.networks.emplace(name, std::move(net));
             }
         }
+        if (YAML::Node pools = r.get("pools"); pools.IsDefined()) detail::read_pools(ctx, pools, desired);
+        if (YAML::Node vms = r.get("vms"); vms.IsDefined()) detail::read_vms(ctx, vms, desired);
         r.finish();
     }
     if (!lab_declared && all_parsed && !sources.empty()) {
@@ -623,6 +492,7 @@ Desired load_manifests(const std::vector<ManifestSource>& sources) {
                     "the manifest needs 'lab: NAME', the mark of everything this lab owns");
     }
     cross_check(desired, diags);
+    detail::finish_vms(desired, diags);
     diags.throw_if_any();
     return desired;
 }

@@ -90,7 +90,63 @@ ChangeClass strongest(const std::vector<AttributeChange>& changes) {
 }
 
 /// The objects a resource needs to exist first.
-std::vector<ResourceId> dependencies_of(const Resource& /*resource*/) { return {}; }
+std::vector<ResourceId> dependencies_of(const Resource& resource) {
+    std::vector<ResourceId> out;
+    if (const auto* vol = std::get_if<Volume>(&resource)) {
+        out.push_back({Kind::pool, vol->pool});
+    } else if (const auto* vm = std::get_if<Vm>(&resource)) {
+        for (const auto& d : vm->disks) {
+            if (d.type != Disk::Type::volume) continue;
+            out.push_back({Kind::pool, d.pool});
+            out.push_back({Kind::volume, d.pool + "/" + d.volume});
+        }
+        for (const auto& n : vm->nics) {
+            out.push_back({n.type == Nic::Type::network ? Kind::network : Kind::bridge, n.source});
+        }
+    }
+    return out;
+}
+
+/// VM changes whose class depends on both sides: vCPUs and memory are live
+/// only within the running maximum; devices hot-plug only where the bus can.
+void refine_vm_changes(std::vector<AttributeChange>& changes, const Vm& want, const Vm& have) {
+    const bool max_cpus_changes = want.max_cpus.value_or(want.cpus) != have.max_cpus.value_or(have.cpus);
+    const bool max_mem_changes = want.max_memory.value_or(want.memory) != have.max_memory.value_or(have.memory);
+    for (auto& c : changes) {
+        if (c.path == "cpus" && (max_cpus_changes || want.cpus > have.max_cpus.value_or(have.cpus))) {
+            c.cls = ChangeClass::restart;
+            c.reason = "beyond the running VM's max_cpus: needs a redefine and a restart";
+        } else if (c.path == "memory" &&
+                   (max_mem_changes || want.memory > have.max_memory.value_or(have.memory))) {
+            c.cls = ChangeClass::restart;
+            c.reason = "beyond the running VM's max_memory: needs a redefine and a restart";
+        } else if ((c.path.rfind("disk[", 0) == 0 || c.path.rfind("nic[", 0) == 0) &&
+                   c.path.find('.') == std::string::npos) {
+            if (c.before && c.after) {
+                c.cls = ChangeClass::restart;
+                c.reason = "changing an existing device needs a redefine and a restart";
+            } else if (c.path.rfind("disk[", 0) == 0) {
+                const std::string& v = c.after ? *c.after : *c.before;
+                if (v.find("bus=virtio") == std::string::npos && v.find("bus=scsi") == std::string::npos) {
+                    c.cls = ChangeClass::restart;
+                    c.reason = "SATA and IDE devices cannot be hot-plugged: needs a restart";
+                }
+            }
+        }
+    }
+    if (have.state == VmState::stopped) {
+        for (auto& c : changes) {
+            if (c.cls == ChangeClass::restart) {
+                c.reason = "redefined; the VM is stopped, so it takes effect when it starts";
+            }
+        }
+    }
+}
+
+Vm resolve_accel(Vm vm, const Live& live) {
+    if (vm.accel == Accel::auto_) vm.accel = live.kvm_usable ? Accel::kvm : Accel::qemu;
+    return vm;
+}
 
 /// Errors that come from the host rather than the manifest: a bridge name that
 /// an interface or another network already holds.
@@ -143,57 +199,181 @@ std::string owner_text(const std::string& owner) {
 Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& options) {
     Diagnostics diags;
     std::vector<Action> actions;
+    std::vector<std::string> warnings;
 
-    for (const auto& [name, want] : desired.networks) {
-        check_network_against_host(want, desired, live, diags);
-        auto it = live.networks.find(name);
-        if (it == live.networks.end()) {
-            Action a{ResourceId{Kind::network, name}, ActionType::create};
+    // Plans one kind: create what is missing, diff what exists (refusing what
+    // the lab does not own), destroy what the lab owns and no longer wants.
+    auto plan_kind = [&](Kind kind, const auto& wanted, const auto& existing, auto owner_of, auto refine,
+                         bool prune) {
+        for (const auto& [name, want] : wanted) {
+            const ResourceId id{kind, name};
+            auto it = existing.find(name);
+            if (it == existing.end()) {
+                Action a{id, ActionType::create};
+                a.after = want;
+                for (const auto& attr : attributes_of(want)) {
+                    if (!attr.computed) {
+                        a.changes.push_back({attr.path, std::nullopt, attr.value, attr.cls, attr.reason,
+                                             attr.sensitive});
+                    }
+                }
+                actions.push_back(std::move(a));
+                continue;
+            }
+            const auto& have = it->second;
+            const std::string owner = owner_of(have);
+            if (owner != desired.lab) {
+                diags.error(want.where, fmt::format("{} '{}' already exists on the host and {}; virtform "
+                                                    "never modifies objects its lab does not own: choose "
+                                                    "another name",
+                                                    to_string(kind), name, owner_text(owner)));
+                continue;
+            }
+            auto changes = diff_attributes(attributes_of(want), attributes_of(have));
+            if (changes.empty()) continue;
+            if (!refine(changes, want, have)) continue;
+            Action a{id};
+            a.cls = strongest(changes);
+            a.type = a.cls == ChangeClass::replace ? ActionType::replace : ActionType::update;
+            a.changes = std::move(changes);
+            a.before = have;
             a.after = want;
-            for (const auto& attr : attributes_of(want)) {
-                if (!attr.computed) {
-                    a.changes.push_back({attr.path, std::nullopt, attr.value, attr.cls, attr.reason,
-                                         attr.sensitive});
+            for (const auto& c : a.changes) {
+                if (c.cls == a.cls) {
+                    a.reason = c.reason;
+                    break;
                 }
             }
             actions.push_back(std::move(a));
-            continue;
         }
-        const Network& have = it->second;
-        if (have.owner != desired.lab) {
-            diags.error(want.where, fmt::format("network '{}' already exists on the host and {}; virtform "
-                                                "never modifies objects its lab does not own: choose "
-                                                "another name",
-                                                name, owner_text(have.owner)));
-            continue;
+        if (!prune) return;
+        for (const auto& [name, have] : existing) {
+            if (owner_of(have) != desired.lab || wanted.count(name) != 0) continue;
+            Action a{ResourceId{kind, name}, ActionType::destroy};
+            a.reason = fmt::format("owned by lab '{}' and no longer in the manifest", desired.lab);
+            a.before = have;
+            actions.push_back(std::move(a));
         }
-        auto changes = diff_attributes(attributes_of(want), attributes_of(have));
-        if (changes.empty()) continue;
-        refine_network_changes(changes);
-        Action a{ResourceId{Kind::network, name}};
-        a.cls = strongest(changes);
-        a.type = a.cls == ChangeClass::replace ? ActionType::replace : ActionType::update;
-        a.changes = std::move(changes);
-        a.before = have;
-        a.after = want;
-        for (const auto& c : a.changes) {
-            if (c.cls == a.cls) {
-                a.reason = c.reason;
-                break;
+    };
+    auto own_owner = [](const auto& x) { return x.owner; };
+
+    for (const auto& [name, want] : desired.networks) check_network_against_host(want, desired, live, diags);
+    plan_kind(Kind::network, desired.networks, live.networks, own_owner,
+              [&](std::vector<AttributeChange>& changes, const Network& want, const Network& have) {
+                  refine_network_changes(changes);
+                  if (!have.active && strongest(changes) == ChangeClass::restart) {
+                      for (auto& c : changes) {
+                          if (c.cls == ChangeClass::restart) {
+                              c.reason = "redefined; the network is stopped, so the change takes effect "
+                                         "when it starts";
+                          }
+                      }
+                  }
+                  (void)want;
+                  return true;
+              },
+              true);
+
+    plan_kind(Kind::pool, desired.pools, live.pools, own_owner,
+              [](auto&, const Pool&, const Pool&) { return true; }, true);
+
+    // Volumes belong to the lab through their pool.
+    auto volume_owner = [&](const Volume& v) {
+        auto it = live.pools.find(v.pool);
+        return it == live.pools.end() ? std::string() : it->second.owner;
+    };
+    plan_kind(Kind::volume, desired.volumes, live.volumes, volume_owner,
+              [&](std::vector<AttributeChange>& changes, const Volume& want, const Volume& have) {
+                  bool ok = true;
+                  if (want.capacity < have.capacity) {
+                      diags.error(want.where, fmt::format("disk '{}' of VM '{}' would shrink from {} to {}: "
+                                                          "shrinking loses data and is refused; grow it, or "
+                                                          "delete the disk from the manifest first",
+                                                          want.name, want.vm, format_size(have.capacity),
+                                                          format_size(want.capacity)));
+                      ok = false;
+                  }
+                  for (const auto& c : changes) {
+                      if (c.path == "format" || c.path == "backing") {
+                          diags.error(want.where, fmt::format("the {} of volume {} cannot change on an "
+                                                              "existing disk without losing its data ({} -> "
+                                                              "{}); give the disk a new name instead",
+                                                              c.path, want.id_name(), c.before.value_or("none"),
+                                                              c.after.value_or("none")));
+                          ok = false;
+                      }
+                  }
+                  std::erase_if(changes, [](const AttributeChange& c) { return c.path == "vm"; });
+                  return ok && !changes.empty();
+              },
+              false);
+
+    std::map<std::string, Vm> resolved;
+    for (const auto& [name, vm] : desired.vms) {
+        resolved.emplace(name, resolve_accel(vm, live));
+        if (vm.accel == Accel::auto_ && !live.kvm_usable) {
+            warnings.push_back(fmt::format("vm.{}: KVM does not work on this host (see `virtform doctor`); "
+                                           "it runs under TCG, software emulation, much slower",
+                                           name));
+        }
+        for (const auto& nic : vm.nics) {
+            if (nic.type == Nic::Type::network && desired.networks.count(nic.source) == 0 &&
+                live.networks.count(nic.source) == 0) {
+                diags.error(vm.where, fmt::format("VM '{}' has a NIC on network '{}', which neither the "
+                                                  "manifest nor libvirt has",
+                                                  name, nic.source));
+            }
+            if (nic.type == Nic::Type::bridge && live.host_interfaces.count(nic.source) == 0) {
+                diags.error(vm.where, fmt::format("VM '{}' has a NIC on bridge '{}', which the host does not "
+                                                  "have and the manifest does not declare",
+                                                  name, nic.source));
             }
         }
-        if (a.cls == ChangeClass::restart && !have.active) {
-            a.reason = "redefined; the network is stopped, so the change takes effect when it starts";
+    }
+    plan_kind(Kind::vm, resolved, live.vms, own_owner,
+              [](std::vector<AttributeChange>& changes, const Vm& want, const Vm& have) {
+                  refine_vm_changes(changes, want, have);
+                  return true;
+              },
+              true);
+
+    // A VM's volumes go with it (or with the disk), unless marked keep.
+    std::set<std::string> kept;
+    for (const auto& [name, vm] : live.vms) {
+        if (vm.owner != desired.lab) continue;
+        for (const auto& d : vm.disks) {
+            if (d.type != Disk::Type::volume) continue;
+            const std::string id = d.pool + "/" + d.volume;
+            if (desired.volumes.count(id) != 0 || live.volumes.count(id) == 0) continue;
+            if (d.keep) {
+                kept.insert(id);
+                warnings.push_back(fmt::format("volume.{} is kept (keep: true) although VM '{}' no longer "
+                                               "uses it",
+                                               id, name));
+                continue;
+            }
+            Action a{ResourceId{Kind::volume, id}, ActionType::destroy};
+            a.reason = fmt::format("a disk of VM '{}' that the manifest no longer has", name);
+            a.before = live.volumes.at(id);
+            actions.push_back(std::move(a));
         }
-        actions.push_back(std::move(a));
     }
-    for (const auto& [name, have] : live.networks) {
-        if (have.owner != desired.lab || desired.networks.count(name) != 0) continue;
-        Action a{ResourceId{Kind::network, name}, ActionType::destroy};
-        a.reason = fmt::format("owned by lab '{}' and no longer in the manifest", desired.lab);
-        a.before = have;
-        actions.push_back(std::move(a));
-    }
+    // A pool is deleted only once nothing else lives in it.
+    std::erase_if(actions, [&](const Action& a) {
+        if (a.id.kind != Kind::pool || a.type != ActionType::destroy) return false;
+        std::vector<std::string> left;
+        for (const auto& [id, vol] : live.volumes) {
+            if (vol.pool != a.id.name) continue;
+            const bool going = std::any_of(actions.begin(), actions.end(), [&](const Action& b) {
+                return b.id.kind == Kind::volume && b.id.name == id && b.type == ActionType::destroy;
+            });
+            if (!going) left.push_back(vol.name);
+        }
+        if (left.empty()) return false;
+        warnings.push_back(fmt::format("pool.{} stays: it still holds {} (kept or not made by virtform)",
+                                       a.id.name, fmt::join(left, ", ")));
+        return true;
+    });
     diags.throw_if_any();
 
     // Targeting: keep the targets and, transitively, what they depend on.
@@ -253,6 +433,7 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
 
     Plan plan;
     plan.lab = desired.lab;
+    plan.warnings = std::move(warnings);
     for (std::size_t node : order) {
         Action a = std::move(actions[node]);
         for (std::size_t pred : dag.predecessors(node)) a.depends_on.push_back(position[pred]);

@@ -53,7 +53,9 @@ std::string render_plan_summary(const Plan& plan) {
 std::string render_plan_text(const Plan& plan, const TextStyle& style) {
     const Palette p = palette(style);
     std::string out;
-    if (plan.empty()) return render_plan_summary(plan) + "\n";
+    for (const auto& w : plan.warnings) out += fmt::format("{}Warning:{} {}\n", p.yellow, p.reset, w);
+    if (!plan.warnings.empty()) out += "\n";
+    if (plan.empty()) return out + render_plan_summary(plan) + "\n";
     out += fmt::format("virtform will perform the following actions on lab '{}':\n", plan.lab);
     for (const auto& a : plan.actions) {
         out += "\n";
@@ -128,6 +130,7 @@ nlohmann::json plan_to_json(const Plan& plan) {
     }
     return {{"format_version", "1"},
             {"lab", plan.lab},
+            {"warnings", plan.warnings},
             {"actions", actions},
             {"summary",
              {{"add", plan.to_add()}, {"change", plan.to_change()}, {"destroy", plan.to_destroy()}}}};

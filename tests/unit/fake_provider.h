@@ -28,14 +28,14 @@ public:
         if (before_apply) before_apply(action);
         std::lock_guard lock(mu_);
         calls_.push_back(std::string(to_string(action.type)) + " " + action.id.str());
-        if (action.type == ActionType::destroy) {
-            live.networks.erase(action.id.name);
-            return;
+        const std::string& name = action.id.name;
+        switch (action.id.kind) {
+            case Kind::network: store(live.networks, name, action); break;
+            case Kind::pool: store(live.pools, name, action); break;
+            case Kind::volume: store(live.volumes, name, action); break;
+            case Kind::vm: store(live.vms, name, action); break;
+            case Kind::bridge: break;
         }
-        Network n = std::get<Network>(*action.after);
-        n.owner = lab_;
-        n.where = {};
-        live.networks[n.name] = n;
     }
 
     std::vector<std::string> calls() const {
@@ -44,6 +44,18 @@ public:
     }
 
 private:
+    template <class T>
+    void store(std::map<std::string, T>& objects, const std::string& name, const Action& action) {
+        if (action.type == ActionType::destroy) {
+            objects.erase(name);
+            return;
+        }
+        T object = std::get<T>(*action.after);
+        if constexpr (requires { object.owner; }) object.owner = lab_;
+        object.where = {};
+        objects[name] = object;
+    }
+
     std::string lab_;
     mutable std::mutex mu_;
     std::vector<std::string> calls_;

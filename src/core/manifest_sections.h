@@ -1,0 +1,17 @@
+#pragma once
+// Private to the manifest loader: the readers of each top-level section.
+#include "virtform/manifest.h"
+#include "virtform/model.h"
+#include "yaml_reader.h"
+
+namespace virtform::detail {
+
+/// `pools:` of one file into desired.pools.
+void read_pools(const Context& ctx, const YAML::Node& pools, Desired& desired);
+/// `vms:` of one file into desired.vms (and the volumes their disks need).
+void read_vms(const Context& ctx, const YAML::Node& vms, Desired& desired);
+/// Once every file is read: checks across files (pools named by disks exist,
+/// MACs unique, ...) and fills what depends on the lab name (seed paths).
+void finish_vms(Desired& desired, Diagnostics& diags);
+
+}  // namespace virtform::detail
