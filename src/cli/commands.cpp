@@ -8,6 +8,13 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "virtform/adapters/host/doctor.h"
+#include "virtform/adapters/host/host_probe.h"
+#include "virtform/adapters/libvirt/addresses.h"
 #include "virtform/adapters/libvirt/provider.h"
 #include "virtform/diag.h"
 #include "virtform/exec.h"
@@ -19,9 +26,64 @@ namespace {
 
 Desired load(const ManifestOptions& m) { return load_manifest_files(m.paths); }
 
-std::unique_ptr<Provider> connect(const GlobalOptions& g, const std::string& lab) {
+std::mutex g_out_mutex;  // progress lines come from parallel actions
+
+std::unique_ptr<Provider> connect(const GlobalOptions& g, const Desired& desired,
+                                  bool allow_restart = false) {
+    libvirt::ProviderOptions options;
+    options.allow_restart = allow_restart;
+    // accel: auto needs to know whether KVM really works here (a cached probe).
+    const bool needs_probe = std::any_of(desired.vms.begin(), desired.vms.end(),
+                                         [](const auto& kv) { return kv.second.accel == Accel::auto_; });
+    if (needs_probe) {
+        host::SystemProbe probe;
+        options.kvm_usable = host::kvm_usable(probe);
+        spdlog::info("KVM usable on this host: {}", *options.kvm_usable);
+    }
+    options.on_notice = [](const ResourceId& id, const std::string& message) {
+        std::lock_guard lock(g_out_mutex);
+        std::cout << fmt::format("{}: note: {}\n", id.str(), message) << std::flush;
+    };
     spdlog::info("connecting to {}", g.uri);
-    return std::make_unique<libvirt::LibvirtProvider>(g.uri, lab);
+    return std::make_unique<libvirt::LibvirtProvider>(g.uri, desired.lab, std::move(options));
+}
+
+std::string addresses_text(const std::vector<libvirt::GuestAddress>& addrs) {
+    std::string out;
+    for (const auto& a : addrs) out += (out.empty() ? "" : ", ") + a.address;
+    return out;
+}
+
+/// Waits until every running VM with a NIC has an address; prints them.
+bool wait_for_addresses(const GlobalOptions& g, const Desired& desired, int timeout_seconds) {
+    std::vector<std::string> waiting;
+    for (const auto& [name, vm] : desired.vms) {
+        if (vm.state == VmState::running && !vm.nics.empty()) waiting.push_back(name);
+    }
+    if (waiting.empty()) return true;
+    std::cout << fmt::format("\nWaiting up to {}s for the addresses of {} VM{}...\n", timeout_seconds,
+                             waiting.size(), waiting.size() == 1 ? "" : "s");
+    const auto start = std::chrono::steady_clock::now();
+    const auto deadline = start + std::chrono::seconds(timeout_seconds);
+    while (!waiting.empty()) {
+        std::erase_if(waiting, [&](const std::string& name) {
+            const auto addrs = libvirt::vm_addresses(g.uri, name);
+            if (addrs.empty()) return false;
+            const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            std::cout << fmt::format("vm.{}: {} (after {:.0f}s)\n", name, addresses_text(addrs), secs)
+                      << std::flush;
+            return true;
+        });
+        if (waiting.empty()) break;
+        if (std::chrono::steady_clock::now() > deadline) {
+            for (const auto& name : waiting) {
+                std::cout << fmt::format("vm.{}: no address after {}s\n", name, timeout_seconds);
+            }
+            return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    return true;
 }
 
 std::vector<ResourceId> parse_targets(const std::vector<std::string>& targets) {
@@ -67,12 +129,12 @@ const char* progress_verb(ActionType type, bool done) {
 /// Plans, asks, executes, verifies. Shared by apply and destroy.
 int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptionsCli& o,
               const char* question) {
-    auto provider = connect(g, desired.lab);
+    auto provider = connect(g, desired, o.allow_restart);
     PlanOptions popts;
     popts.targets = parse_targets(o.targets);
     const Plan plan = make_plan(desired, provider->read(), popts);
     std::cout << render_plan_text(plan, TextStyle{g.color});
-    if (plan.empty()) return 0;
+    if (plan.empty()) return o.wait_ip && !wait_for_addresses(g, desired, o.wait_timeout) ? 1 : 0;
     if (!o.auto_approve && !confirm(question)) {
         std::cout << "\nApply cancelled.\n";
         return 1;
@@ -81,6 +143,7 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
     ExecOptions eopts;
     eopts.parallelism = o.parallelism;
     eopts.on_event = [](const ExecEvent& e) {
+        std::lock_guard lock(g_out_mutex);
         if (e.type == ExecEvent::Type::started) {
             std::cout << fmt::format("{}: {}\n", e.action.id.str(), progress_verb(e.action.type, false));
         } else if (e.result.outcome == Outcome::done) {
@@ -108,6 +171,7 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
     if (result.ok() && problems.empty()) {
         std::cout << fmt::format("\nApply complete! Resources: {} added, {} changed, {} destroyed.\n",
                                  added, changed, destroyed);
+        if (o.wait_ip && !wait_for_addresses(g, desired, o.wait_timeout)) return 1;
         return 0;
     }
     std::cout << fmt::format("\nApply incomplete. Resources: {} added, {} changed, {} destroyed; {} "
@@ -143,14 +207,14 @@ int run_guarded(const std::function<int()>& command) {
 
 int cmd_validate(const GlobalOptions& /*g*/, const ManifestOptions& m) {
     const Desired d = load(m);
-    std::cout << fmt::format("The manifests are valid: lab '{}', {} network{}.\n", d.lab,
-                             d.networks.size(), d.networks.size() == 1 ? "" : "s");
+    std::cout << fmt::format("The manifests are valid: lab '{}', {} network(s), {} pool(s), {} VM(s).\n",
+                             d.lab, d.networks.size(), d.pools.size(), d.vms.size());
     return 0;
 }
 
 int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptionsCli& o) {
     const Desired desired = load(m);
-    auto provider = connect(g, desired.lab);
+    auto provider = connect(g, desired);
     PlanOptions popts;
     popts.targets = parse_targets(o.targets);
     const Plan plan = make_plan(desired, provider->read(), popts);
@@ -179,7 +243,7 @@ int cmd_destroy(const GlobalOptions& g, const ManifestOptions& m, const ApplyOpt
 
 int cmd_status(const GlobalOptions& g, const ManifestOptions& m) {
     const Desired desired = load(m);
-    auto provider = connect(g, desired.lab);
+    auto provider = connect(g, desired);
     const Live live = provider->read();
     Plan plan;
     try {
@@ -188,33 +252,84 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m) {
         std::cerr << e.diagnostics().str();
     }
     std::cout << fmt::format("lab {} on {}\n\n", desired.lab, g.uri);
-    std::cout << fmt::format("  {:<28} {:<10} {:<10} {}\n", "OBJECT", "STATE", "AUTOSTART", "DRIFT");
+    std::cout << fmt::format("  {:<34} {:<10} {:<10} {:<26} {}\n", "OBJECT", "STATE", "AUTOSTART", "DRIFT",
+                             "ADDRESSES");
     auto drift_of = [&](const ResourceId& id) -> std::string {
         for (const auto& a : plan.actions) {
-            if (a.id == id) return fmt::format("{} ({} change{})", to_string(a.type), a.changes.size(),
-                                               a.changes.size() == 1 ? "" : "s");
+            if (a.id == id) {
+                if (a.type == ActionType::destroy) return "not in manifest";
+                if (a.type == ActionType::create) return "missing";
+                return fmt::format("{} {} change{}", a.changes.size(), to_string(a.cls),
+                                   a.changes.size() == 1 ? "" : "s");
+            }
         }
         return "in sync";
     };
-    for (const auto& [name, want] : desired.networks) {
+    auto row = [&](const ResourceId& id, const std::string& state, const std::string& autostart,
+                   const std::string& extra) {
+        std::cout << fmt::format("  {:<34} {:<10} {:<10} {:<26} {}\n", id.str(), state, autostart,
+                                 drift_of(id), extra);
+    };
+    auto owned = [&](const auto& map, const auto& wanted) {
+        std::vector<std::string> names;
+        for (const auto& [name, obj] : wanted) names.push_back(name);
+        for (const auto& [name, obj] : map) {
+            if (obj.owner == desired.lab && wanted.count(name) == 0) names.push_back(name);
+        }
+        return names;
+    };
+    for (const auto& name : owned(live.networks, desired.networks)) {
         const ResourceId id{Kind::network, name};
         auto it = live.networks.find(name);
-        if (it == live.networks.end()) {
-            std::cout << fmt::format("  {:<28} {:<10} {:<10} {}\n", id.str(), "absent", "-", "to create");
+        if (it == live.networks.end()) row(id, "absent", "-", "");
+        else row(id, it->second.active ? "active" : "inactive", it->second.autostart ? "yes" : "no",
+                 it->second.bridge.value_or(""));
+    }
+    for (const auto& name : owned(live.pools, desired.pools)) {
+        const ResourceId id{Kind::pool, name};
+        auto it = live.pools.find(name);
+        if (it == live.pools.end()) row(id, "absent", "-", "");
+        else row(id, it->second.active ? "active" : "inactive", it->second.autostart ? "yes" : "no",
+                 format_size(it->second.available) + " free");
+    }
+    for (const auto& [vid, vol] : desired.volumes) {
+        const ResourceId id{Kind::volume, vid};
+        auto it = live.volumes.find(vid);
+        row(id, it == live.volumes.end() ? "absent" : "present", "-",
+            it == live.volumes.end() ? "" : format_size(it->second.capacity));
+    }
+    for (const auto& name : owned(live.vms, desired.vms)) {
+        const ResourceId id{Kind::vm, name};
+        auto it = live.vms.find(name);
+        if (it == live.vms.end()) {
+            row(id, "absent", "-", "");
             continue;
         }
-        const Network& n = it->second;
-        std::cout << fmt::format("  {:<28} {:<10} {:<10} {}\n", id.str(), n.active ? "active" : "inactive",
-                                 n.autostart ? "yes" : "no", drift_of(id));
-    }
-    for (const auto& [name, n] : live.networks) {
-        if (n.owner == desired.lab && desired.networks.count(name) == 0) {
-            std::cout << fmt::format("  {:<28} {:<10} {:<10} {}\n", "network." + name,
-                                     n.active ? "active" : "inactive", n.autostart ? "yes" : "no",
-                                     "not in manifest (to delete)");
+        std::string addrs;
+        if (it->second.state == VmState::running) {
+            try {
+                addrs = addresses_text(libvirt::vm_addresses(g.uri, name));
+            } catch (const Error& e) {
+                addrs = e.what();
+            }
         }
+        std::string state = to_string(it->second.state);
+        if (it->second.restart_pending) state += "*";
+        row(id, state, it->second.autostart ? "yes" : "no", addrs);
+    }
+    if (std::any_of(live.vms.begin(), live.vms.end(), [](const auto& kv) { return kv.second.restart_pending; })) {
+        std::cout << "\n  * restart pending: the running VM has not picked up its new definition yet\n";
     }
     return 0;
+}
+
+int cmd_doctor(const GlobalOptions& g, bool json) {
+    host::DoctorOptions options;
+    options.connect_uri = g.uri;
+    const auto checks = host::run_doctor(options);
+    if (json) std::cout << host::doctor_to_json(checks).dump(2) << "\n";
+    else std::cout << host::render_doctor_text(checks);
+    return host::doctor_exit_code(checks);
 }
 
 }  // namespace virtform::cli

@@ -25,6 +25,9 @@ struct PlanOptionsCli {
 
 struct ApplyOptionsCli {
     bool auto_approve = false;
+    bool allow_restart = false;
+    bool wait_ip = false;
+    int wait_timeout = 300;
     int parallelism = 4;
     std::vector<std::string> targets;
 };
@@ -37,5 +40,6 @@ int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptions
 int cmd_apply(const GlobalOptions& g, const ManifestOptions& m, const ApplyOptionsCli& o);
 int cmd_destroy(const GlobalOptions& g, const ManifestOptions& m, const ApplyOptionsCli& o);
 int cmd_status(const GlobalOptions& g, const ManifestOptions& m);
+int cmd_doctor(const GlobalOptions& g, bool json);
 
 }  // namespace virtform::cli

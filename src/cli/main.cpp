@@ -55,14 +55,23 @@ int main(int argc, char** argv) {
     apply->add_option("--parallelism", apply_opts.parallelism, "actions run at once (default 4)")
         ->check(CLI::Range(1, 64));
     apply->add_option("--target", apply_opts.targets, "apply only KIND.NAME and what it needs (repeatable)");
+    apply->add_flag("--allow-restart", apply_opts.allow_restart,
+                    "restart running VMs whose change needs it (otherwise it waits for their next boot)");
+    apply->add_flag("--wait-ip", apply_opts.wait_ip, "wait until every running VM has an address; print them");
+    apply->add_option("--wait-timeout", apply_opts.wait_timeout, "seconds --wait-ip waits (default 300)")
+        ->check(CLI::Range(1, 86400));
 
     ApplyOptionsCli destroy_opts;
     auto* destroy = app.add_subcommand("destroy", "remove everything the lab owns");
     add_manifest_options(destroy);
     destroy->add_flag("--auto-approve", destroy_opts.auto_approve, "do not ask for confirmation");
 
-    auto* status = app.add_subcommand("status", "list the lab's objects and their state");
+    auto* status = app.add_subcommand("status", "list the lab's objects, their state, drift and addresses");
     add_manifest_options(status);
+
+    bool doctor_json = false;
+    auto* doctor = app.add_subcommand("doctor", "can this host run a lab, and how? (KVM, libvirt, QEMU, ...)");
+    doctor->add_flag("--json", doctor_json, "print the checks as JSON");
 
     CLI11_PARSE(app, argc, argv);
 
@@ -82,6 +91,7 @@ int main(int argc, char** argv) {
         if (*apply) return cmd_apply(global, manifests, apply_opts);
         if (*destroy) return cmd_destroy(global, manifests, destroy_opts);
         if (*status) return cmd_status(global, manifests);
+        if (*doctor) return cmd_doctor(global, doctor_json);
         return 1;
     });
 }
