@@ -128,7 +128,7 @@ std::vector<Attribute> vm_attributes(const Vm& v) {
     }
     std::string boot;
     for (const auto& b : v.boot) boot += (boot.empty() ? "" : ",") + b;
-    restart("boot", boot);
+    if (!boot.empty()) restart("boot", boot);
     if (v.kernel) restart("kernel", *v.kernel);
     if (v.initrd) restart("initrd", *v.initrd);
     if (v.cmdline) restart("cmdline", *v.cmdline);

@@ -309,13 +309,10 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
               false);
 
     std::map<std::string, Vm> resolved;
+    std::vector<std::string> on_tcg;
     for (const auto& [name, vm] : desired.vms) {
         resolved.emplace(name, resolve_accel(vm, live));
-        if (vm.accel == Accel::auto_ && !live.kvm_usable) {
-            warnings.push_back(fmt::format("vm.{}: KVM does not work on this host (see `virtform doctor`); "
-                                           "it runs under TCG, software emulation, much slower",
-                                           name));
-        }
+        if (vm.accel == Accel::auto_ && !live.kvm_usable) on_tcg.push_back(name);
         for (const auto& nic : vm.nics) {
             if (nic.type == Nic::Type::network && desired.networks.count(nic.source) == 0 &&
                 live.networks.count(nic.source) == 0) {
@@ -329,6 +326,11 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
                                                   name, nic.source));
             }
         }
+    }
+    if (!on_tcg.empty()) {
+        warnings.push_back(fmt::format("KVM does not work on this host (see `virtform doctor`): {} with "
+                                       "accel: auto run{} under TCG, software emulation, much slower",
+                                       fmt::join(on_tcg, ", "), on_tcg.size() == 1 ? "s" : ""));
     }
     plan_kind(Kind::vm, resolved, live.vms, own_owner,
               [](std::vector<AttributeChange>& changes, const Vm& want, const Vm& have) {
