@@ -2,29 +2,44 @@
 
 #include <filesystem>
 
+#include "domain_ops.h"
 #include "libvirt_util.h"
 #include "network_ops.h"
+#include "storage_ops.h"
 
 namespace virtform::libvirt {
 
 struct LibvirtProvider::Impl {
     std::string uri;
     std::string lab;
+    ProviderOptions options;
     ConnectPtr conn;
     RoundTrips trips;
 };
 
 LibvirtProvider::LibvirtProvider(const std::string& uri, std::string lab)
+    : LibvirtProvider(uri, std::move(lab), ProviderOptions{}) {}
+
+LibvirtProvider::LibvirtProvider(const std::string& uri, std::string lab, ProviderOptions options)
     : impl_(std::make_unique<Impl>()) {
     impl_->uri = uri;
     impl_->lab = std::move(lab);
+    impl_->options = std::move(options);
     impl_->conn = open_connection(uri);
     impl_->trips.add();
 }
 
 LibvirtProvider::~LibvirtProvider() = default;
 
-void LibvirtProvider::read_into(Live& live) { read_networks(impl_->conn.get(), live, impl_->trips); }
+void LibvirtProvider::read_into(Live& live) {
+    virConnectPtr conn = impl_->conn.get();
+    read_networks(conn, live, impl_->trips);
+    read_pools(conn, live, impl_->trips);
+    read_volumes(conn, live, impl_->trips);
+    read_domains(conn, live, impl_->trips);
+    link_volumes_to_vms(live);
+    if (impl_->options.kvm_usable) live.kvm_usable = *impl_->options.kvm_usable;
+}
 
 Live LibvirtProvider::read() {
     Live live;
@@ -41,6 +56,15 @@ void LibvirtProvider::apply(const Action& action) {
     switch (action.id.kind) {
         case Kind::network:
             apply_network(impl_->conn.get(), impl_->lab, action, impl_->trips);
+            return;
+        case Kind::pool:
+            apply_pool(impl_->conn.get(), impl_->lab, action, impl_->trips);
+            return;
+        case Kind::volume:
+            apply_volume(impl_->conn.get(), impl_->lab, action, impl_->trips);
+            return;
+        case Kind::vm:
+            apply_vm(impl_->conn.get(), impl_->lab, action, impl_->options, impl_->trips);
             return;
         default:
             throw Error("the libvirt adapter cannot act on " + action.id.str());

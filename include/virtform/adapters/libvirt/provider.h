@@ -1,18 +1,38 @@
 #pragma once
-/// The libvirt side of the host: reads networks (and, as kinds arrive, pools,
-/// volumes and domains) and carries out plan actions on them.
+/// The libvirt side of the host: reads networks, pools, volumes and domains
+/// and carries out plan actions on them.
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "virtform/exec.h"
 
 namespace virtform::libvirt {
 
+/// How the provider may act on what it reads and changes.
+struct ProviderOptions {
+    /// A restart-class change of a running VM: shut it down (gracefully, forced
+    /// after its shutdown_timeout) and start it again. Without it the VM is
+    /// redefined and keeps running on its old configuration; the change waits
+    /// for the next boot (read() shows it as Vm::restart_pending and
+    /// on_notice is told).
+    bool allow_restart = false;
+    /// What read() reports as Live::kvm_usable (the caller probes; see
+    /// host/doctor.h). Unset: false.
+    std::optional<bool> kvm_usable;
+    /// Told about what an action did not do at once, e.g. "vm.web1: redefined;
+    /// the change of machine takes effect at the next boot". May be called
+    /// concurrently from actions running in parallel.
+    std::function<void(const ResourceId&, const std::string&)> on_notice;
+};
+
 class LibvirtProvider : public Provider {
 public:
     /// Connects to `uri` (e.g. qemu:///system). `lab` is the mark put on what
     /// it creates. Throws AdapterError naming the URI when libvirtd is not there.
     LibvirtProvider(const std::string& uri, std::string lab);
+    LibvirtProvider(const std::string& uri, std::string lab, ProviderOptions options);
     ~LibvirtProvider() override;
     LibvirtProvider(const LibvirtProvider&) = delete;
     LibvirtProvider& operator=(const LibvirtProvider&) = delete;
