@@ -226,14 +226,52 @@ struct Vm {
     bool operator==(const Vm& o) const;
 };
 
+// ---------------------------------------------------------------------------
+// Linux bridges (netlink)
+
+/// A Linux bridge virtform manages. Ownership: the interface alias
+/// (IFLA_IFALIAS) reads "virtform:<lab>".
+struct Bridge {
+    std::string name;
+    std::vector<std::string> ports;  ///< sorted; libvirt's taps (vnetN) are never listed
+    bool stp = false;
+    /// STP timers in centiseconds (the kernel's unit); unset: kernel defaults.
+    std::optional<std::uint32_t> forward_delay_cs;
+    std::optional<std::uint32_t> hello_time_cs;
+    std::optional<std::uint32_t> max_age_cs;
+    std::optional<std::uint16_t> priority;
+    std::optional<int> mtu;           ///< unset: the kernel's choice
+    std::optional<std::string> mac;   ///< unset: the kernel's choice
+    std::vector<Cidr> addresses;      ///< sorted; computed when take_over is set and this is empty
+    bool up = true;
+    std::optional<bool> vlan_filtering;
+    /// Desired: the port whose addresses and routes move onto the bridge.
+    /// Live: set by the planner when that port is enslaved and holds no address.
+    std::optional<std::string> take_over;
+
+    std::string owner;
+    Location where;
+    void normalize();
+    bool operator==(const Bridge&) const;
+};
+
+/// A network interface on the host, as far as planning needs it.
+struct HostInterface {
+    std::string name;
+    std::string kind;    ///< "bridge", "veth", "tun", "dummy", "" for a NIC
+    std::string master;  ///< the bridge it is a port of, "" when none
+    std::vector<Cidr> addresses;  ///< global addresses
+};
+
 /// Any object a plan can act on. Grows with the kinds.
-using Resource = std::variant<Network, Pool, Volume, Vm>;
+using Resource = std::variant<Bridge, Network, Pool, Volume, Vm>;
 ResourceId id_of(const Resource& resource);
 
 /// What the manifests ask for.
 struct Desired {
     std::string lab;
     std::vector<std::string> files;  ///< the manifest files it was loaded from
+    std::map<std::string, Bridge> bridges;
     std::map<std::string, Network> networks;
     std::map<std::string, Pool> pools;
     std::map<std::string, Volume> volumes;  ///< by "pool/name"
@@ -242,6 +280,10 @@ struct Desired {
 
 /// What the host has: everything visible, owned by this lab or not.
 struct Live {
+    /// Every Linux bridge on the host, marked or not (filled by the netlink reader).
+    std::map<std::string, Bridge> bridges;
+    /// Every interface, by name (filled by the netlink reader).
+    std::map<std::string, HostInterface> interfaces;
     std::map<std::string, Network> networks;
     /// Network interfaces present on the host (for bridge-mode networks over
     /// host bridges the manifest does not declare).

@@ -153,12 +153,46 @@ std::vector<Attribute> vm_attributes(const Vm& v) {
     return out;
 }
 
+std::vector<Attribute> bridge_attributes(const Bridge& b) {
+    constexpr const char* kNow = "applied at once over netlink";
+    std::vector<Attribute> out;
+    auto opt = [&](std::string path, const auto& value, auto format) {
+        Attribute a{std::move(path), value ? format(*value) : std::string(), ChangeClass::live, kNow};
+        a.computed = !value;
+        out.push_back(std::move(a));
+    };
+    auto num = [](auto v) { return std::to_string(v); };
+    auto centi = [](std::uint32_t cs) { return fmt::format("{}.{:02}s", cs / 100, cs % 100); };
+    for (const auto& port : b.ports) out.push_back({"port[" + port + "]", "enslaved", ChangeClass::live, kNow});
+    out.push_back({"stp", b.stp ? "true" : "false", ChangeClass::live, kNow});
+    opt("stp.forward_delay", b.forward_delay_cs, centi);
+    opt("stp.hello_time", b.hello_time_cs, centi);
+    opt("stp.max_age", b.max_age_cs, centi);
+    opt("stp.priority", b.priority, num);
+    opt("mtu", b.mtu, num);
+    opt("mac", b.mac, [](const std::string& m) { return m; });
+    opt("vlan_filtering", b.vlan_filtering, [](bool v) { return std::string(v ? "true" : "false"); });
+    if (b.take_over) {
+        out.push_back({"take_over_addresses", *b.take_over, ChangeClass::live,
+                       "addresses and routes move from the port to the bridge; the gateway is checked "
+                       "and the move rolled back if it is lost"});
+    }
+    if (!b.take_over || !b.addresses.empty()) {
+        for (const auto& a : b.addresses) {
+            out.push_back({"address[" + a.str() + "]", "assigned", ChangeClass::live, kNow});
+        }
+    }
+    out.push_back({"up", b.up ? "true" : "false", ChangeClass::live, kNow});
+    return out;
+}
+
 }  // namespace
 
 std::vector<Attribute> attributes_of(const Resource& resource) {
     return std::visit(
         [](const auto& r) {
             using T = std::decay_t<decltype(r)>;
+            if constexpr (std::is_same_v<T, Bridge>) return bridge_attributes(r);
             if constexpr (std::is_same_v<T, Network>) return network_attributes(r);
             if constexpr (std::is_same_v<T, Pool>) return pool_attributes(r);
             if constexpr (std::is_same_v<T, Volume>) return volume_attributes(r);

@@ -483,6 +483,9 @@ Desired load_manifests(const std::vector<ManifestSource>& sources) {
                 desired.networks.emplace(name, std::move(net));
             }
         }
+        if (YAML::Node bridges = r.get("bridges"); bridges.IsDefined()) {
+            detail::read_bridges(ctx, bridges, desired);
+        }
         if (YAML::Node pools = r.get("pools"); pools.IsDefined()) detail::read_pools(ctx, pools, desired);
         if (YAML::Node vms = r.get("vms"); vms.IsDefined()) detail::read_vms(ctx, vms, desired);
         r.finish();
@@ -493,6 +496,7 @@ Desired load_manifests(const std::vector<ManifestSource>& sources) {
     }
     cross_check(desired, diags);
     detail::finish_vms(desired, diags);
+    detail::finish_bridges(desired, diags);
     diags.throw_if_any();
     return desired;
 }

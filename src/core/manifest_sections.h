@@ -6,6 +6,10 @@
 
 namespace virtform::detail {
 
+/// `bridges:` of one file into desired.bridges.
+void read_bridges(const Context& ctx, const YAML::Node& bridges, Desired& desired);
+/// Bridge checks across files (a port in two bridges, a network creating a declared bridge).
+void finish_bridges(const Desired& desired, Diagnostics& diags);
 /// `pools:` of one file into desired.pools.
 void read_pools(const Context& ctx, const YAML::Node& pools, Desired& desired);
 /// `vms:` of one file into desired.vms (and the volumes their disks need).

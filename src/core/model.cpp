@@ -102,10 +102,23 @@ bool Vm::operator==(const Vm& o) const {
                     o.autostart, o.shutdown_timeout);
 }
 
+void Bridge::normalize() {
+    std::sort(ports.begin(), ports.end());
+    std::sort(addresses.begin(), addresses.end());
+}
+
+bool Bridge::operator==(const Bridge& o) const {
+    return std::tie(name, ports, stp, forward_delay_cs, hello_time_cs, max_age_cs, priority, mtu, mac,
+                    addresses, up, vlan_filtering, take_over) ==
+           std::tie(o.name, o.ports, o.stp, o.forward_delay_cs, o.hello_time_cs, o.max_age_cs,
+                    o.priority, o.mtu, o.mac, o.addresses, o.up, o.vlan_filtering, o.take_over);
+}
+
 ResourceId id_of(const Resource& resource) {
     return std::visit(
         [](const auto& r) {
             using T = std::decay_t<decltype(r)>;
+            if constexpr (std::is_same_v<T, Bridge>) return ResourceId{Kind::bridge, r.name};
             if constexpr (std::is_same_v<T, Network>) return ResourceId{Kind::network, r.name};
             if constexpr (std::is_same_v<T, Pool>) return ResourceId{Kind::pool, r.name};
             if constexpr (std::is_same_v<T, Volume>) return ResourceId{Kind::volume, r.id_name()};

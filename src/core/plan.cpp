@@ -92,7 +92,9 @@ ChangeClass strongest(const std::vector<AttributeChange>& changes) {
 /// The objects a resource needs to exist first.
 std::vector<ResourceId> dependencies_of(const Resource& resource) {
     std::vector<ResourceId> out;
-    if (const auto* vol = std::get_if<Volume>(&resource)) {
+    if (const auto* net = std::get_if<Network>(&resource)) {
+        if (net->mode == NetworkMode::bridge && net->bridge) out.push_back({Kind::bridge, *net->bridge});
+    } else if (const auto* vol = std::get_if<Volume>(&resource)) {
         out.push_back({Kind::pool, vol->pool});
     } else if (const auto* vm = std::get_if<Vm>(&resource)) {
         for (const auto& d : vm->disks) {
@@ -155,7 +157,7 @@ void check_network_against_host(const Network& want, const Desired& desired, con
     if (!want.bridge) return;
     const std::string& br = *want.bridge;
     if (want.mode == NetworkMode::bridge) {
-        if (live.host_interfaces.count(br) == 0) {
+        if (live.host_interfaces.count(br) == 0 && desired.bridges.count(br) == 0) {
             diags.error(want.where, fmt::format("network '{}' is in mode bridge over '{}', but the host "
                                                 "has no interface '{}' and the manifest declares no "
                                                 "such bridge",
@@ -186,6 +188,31 @@ void check_network_against_host(const Network& want, const Desired& desired, con
             diags.error(want.where, fmt::format("network '{}' wants bridge '{}', but the host already has "
                                                 "an interface '{}' that no network of this lab made",
                                                 want.name, br, br));
+        }
+    }
+}
+
+/// A bridge name held by another kind of device, or ports that cannot join.
+void check_bridge_against_host(const Bridge& want, const Live& live, Diagnostics& diags) {
+    auto self = live.interfaces.find(want.name);
+    if (self != live.interfaces.end() && self->second.kind != "bridge") {
+        diags.error(want.where, fmt::format("bridge '{}': the name is taken by a device of kind '{}' on the "
+                                            "host; virtform does not turn it into a bridge",
+                                            want.name, self->second.kind.empty() ? "nic" : self->second.kind));
+    }
+    for (const auto& port : want.ports) {
+        auto it = live.interfaces.find(port);
+        if (it == live.interfaces.end()) {
+            if (!live.interfaces.empty()) {
+                diags.error(want.where, fmt::format("port '{}' of bridge '{}' does not exist on the host",
+                                                    port, want.name));
+            }
+            continue;
+        }
+        if (!it->second.master.empty() && it->second.master != want.name) {
+            diags.error(want.where, fmt::format("port '{}' of bridge '{}' is already a port of '{}'; release it "
+                                                "there first",
+                                                port, want.name, it->second.master));
         }
     }
 }
@@ -257,6 +284,25 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
     };
     auto own_owner = [](const auto& x) { return x.owner; };
 
+    // Bridges: the live side is seen as the planner needs it (take-over done or
+    // not, taken-over addresses not managed unless listed).
+    std::map<std::string, Bridge> live_bridges = live.bridges;
+    for (const auto& [name, want] : desired.bridges) {
+        check_bridge_against_host(want, live, diags);
+        auto it = live_bridges.find(name);
+        if (it == live_bridges.end()) continue;
+        Bridge& have = it->second;
+        if (want.take_over) {
+            auto port = live.interfaces.find(*want.take_over);
+            const bool done = std::find(have.ports.begin(), have.ports.end(), *want.take_over) != have.ports.end() &&
+                              port != live.interfaces.end() && port->second.addresses.empty();
+            if (done) have.take_over = want.take_over;
+            if (want.addresses.empty()) have.addresses.clear();
+        }
+    }
+    plan_kind(Kind::bridge, desired.bridges, live_bridges, own_owner,
+              [](auto&, const Bridge&, const Bridge&) { return true; }, true);
+
     for (const auto& [name, want] : desired.networks) check_network_against_host(want, desired, live, diags);
     plan_kind(Kind::network, desired.networks, live.networks, own_owner,
               [&](std::vector<AttributeChange>& changes, const Network& want, const Network& have) {
@@ -320,7 +366,8 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
                                                   "manifest nor libvirt has",
                                                   name, nic.source));
             }
-            if (nic.type == Nic::Type::bridge && live.host_interfaces.count(nic.source) == 0) {
+            if (nic.type == Nic::Type::bridge && live.host_interfaces.count(nic.source) == 0 &&
+                desired.bridges.count(nic.source) == 0) {
                 diags.error(vm.where, fmt::format("VM '{}' has a NIC on bridge '{}', which the host does not "
                                                   "have and the manifest does not declare",
                                                   name, nic.source));

@@ -34,7 +34,7 @@ public:
             case Kind::pool: store(live.pools, name, action); break;
             case Kind::volume: store(live.volumes, name, action); break;
             case Kind::vm: store(live.vms, name, action); break;
-            case Kind::bridge: break;
+            case Kind::bridge: store(live.bridges, name, action); break;
         }
     }
 
