@@ -89,13 +89,19 @@ protected:
     /// Registers an interface the test makes outside virtform, for TearDown.
     void own_link(const std::string& name) { links_.push_back(name); }
 
-    /// Replaces ${lab}, ${lab2}, ${netK}, ${brK}, ${subK} (K = 1..4).
+    /// "fd00:A:B:": the IPv6 counterpart of subnet k (a /64 with "${v6K}:1").
+    std::string subnet6(int k) const {
+        return cat("fd00:", 200 + ((n_ - 1) * 4 + k) % 55, ":", kPid % 250, ":");
+    }
+
+    /// Replaces ${lab}, ${lab2}, ${netK}, ${brK}, ${subK}, ${v6K} (K = 1..4).
     std::string expand(std::string text) const {
         std::map<std::string, std::string> vars{{"${lab}", lab(1)}, {"${lab2}", lab(2)}};
         for (int k = 1; k <= 4; ++k) {
             vars[cat("${net", k, "}")] = net(k);
             vars[cat("${br", k, "}")] = bridge(k);
             vars[cat("${sub", k, "}")] = subnet(k);
+            vars[cat("${v6", k, "}")] = subnet6(k);
         }
         for (const auto& [key, value] : vars) {
             for (auto at = text.find(key); at != std::string::npos; at = text.find(key, at)) {
@@ -595,6 +601,52 @@ TEST_F(NetworkTest, DISABLED_TargetFollowedByAPositionalManifest) {
     EXPECT_EQ(plan.code, 2) << plan.describe();
     EXPECT_THAT(plan.out, HasSubstr("network." + net(2) + " will be created"));
     EXPECT_THAT(plan.out, Not(HasSubstr("network." + net(1))));
+}
+
+// Known bug: virNetworkUpdate is called with parentIndex -1, and libvirt then
+// picks the first <ip> that already has a <dhcp>: here the IPv6 one, so the
+// IPv4 host is refused ("Invalid to specify MAC address ... IPv6 static host").
+TEST_F(NetworkTest, DISABLED_AddingIpv4DhcpBesideIpv6DhcpGoesToTheIpv4Subnet) {
+    const auto file = manifest(R"(lab: ${lab}
+networks:
+  ${net1}:
+    bridge: ${br1}
+    ipv4: {address: ${sub1}.1/24}
+    ipv6: {address: "${v61}:1/64", dhcp: {range: "${v61}:100-${v61}:1ff"}}
+)");
+    const std::string text = read_text(file);
+    ASSERT_EQ(virtform({"apply", "--auto-approve", file}).code, 0) << text;
+    write_text(file, edit(text, "ipv4: {address: " + subnet(1) + ".1/24}",
+                          "ipv4: {address: " + subnet(1) + ".1/24, dhcp: {range: " + subnet(1) +
+                              ".100-" + subnet(1) + ".120, hosts: [{mac: \"52:54:00:00:00:10\", ip: " +
+                              subnet(1) + ".10}]}}"));
+    const auto apply = virtform({"apply", "--auto-approve", file});
+    EXPECT_EQ(apply.code, 0) << apply.describe();
+    EXPECT_THAT(dnsmasq_file(net(1), "hostsfile"), HasSubstr("52:54:00:00:00:10," + subnet(1) + ".10"));
+    EXPECT_EQ(virtform({"plan", "--detailed-exitcode", file}).code, 0);
+}
+
+// Known bug: with no `bridge` in the manifest libvirt picks virbrN; a
+// restart-class update redefines without it, so libvirt picks a new name,
+// a change the plan never showed.
+TEST_F(NetworkTest, DISABLED_RestartKeepsTheBridgeNameLibvirtPicked) {
+    const auto file = manifest(R"(lab: ${lab}
+networks:
+  ${net1}:
+    ipv4: {address: ${sub1}.1/24}
+)");
+    ASSERT_EQ(virtform({"apply", "--auto-approve", file}).code, 0);
+    const std::string picked = net_info(net(1), "Bridge");
+    ASSERT_FALSE(picked.empty());
+    manifest(R"(lab: ${lab}
+networks:
+  ${net1}:
+    ipv4: {address: ${sub1}.1/24}
+    domain: it.lab
+)");
+    const auto apply = virtform({"apply", "--auto-approve", file});
+    ASSERT_EQ(apply.code, 0) << apply.describe();
+    EXPECT_EQ(net_info(net(1), "Bridge"), picked);
 }
 
 TEST_F(NetworkTest, ManifestDirectoryAndStoppedNetwork) {
