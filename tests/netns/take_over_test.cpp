@@ -136,6 +136,26 @@ TEST_F(TakeOver, ALostGatewayRollsBackToExactlyTheOriginalState) {
     must("ping -c1 -W2 192.168.80.1");
 }
 
+TEST_F(TakeOver, AStepThatFailsHalfWayRollsBackToo) {
+    // Below 1280 bytes the kernel turns IPv6 off on br0: the IPv4 address moves, the
+    // IPv6 one cannot.
+    client->set_mtu("br0", 1200);
+    try {
+        take_over_addresses(*client, "ens33", "br0", {});
+        FAIL() << "expected TakeOverRolledBack";
+    } catch (const TakeOverRolledBack& e) {
+        EXPECT_THAT(e.reason(), HasSubstr("add address fd00:80::138/64 to br0: IPv6 is not active "
+                                          "on br0 (MTU 1200)"));
+        EXPECT_THAT(e.what(), HasSubstr("rolled back"));
+    }
+    EXPECT_EQ(address_lines("ens33"), addresses_before);
+    EXPECT_EQ(sh("ip route show"), routes_before);
+    EXPECT_EQ(sh("ip -6 route show"), routes6_before);
+    EXPECT_THAT(address_lines("br0"), Not(HasSubstr("192.168.80.138")));
+    EXPECT_THAT(sh("ip -d link show ens33"), Not(HasSubstr("master")));
+    must("ping -c1 -W2 192.168.80.1");
+}
+
 TEST_F(TakeOver, NoRollbackLeavesTheTakeOverInPlace) {
     break_the_gateway();
     TakeOverOptions options;

@@ -874,6 +874,18 @@ void Client::add_address(const std::string& link, const Address& a) {
     if (r < 0) throw AdapterError(link, op, nl_geterror(r), r);
     impl_->must(msg.get(), link, op, [&](const Failure& f) -> std::string {
         if (f.err_no == EEXIST) return "address " + a.cidr() + " already exists on " + link;
+        if (ip->family == 6 && (f.err_no == EINVAL || f.err_no == EACCES)) {
+            // The kernel drops a device's IPv6 state when IPv6 is disabled on it or its
+            // MTU is below 1280, and then answers EINVAL without saying why.
+            const std::string conf = "/proc/sys/net/ipv6/conf/" + link + "/disable_ipv6";
+            std::string disabled = read_sysfs(conf);
+            if (disabled.empty() || disabled == "1") {
+                auto l = find_link(link);
+                std::string mtu = l ? " (MTU " + std::to_string(l->mtu) + ")" : "";
+                return "IPv6 is not active on " + link + mtu +
+                       ": it is disabled there or the MTU is below 1280";
+            }
+        }
         return "";
     });
 }
