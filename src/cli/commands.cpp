@@ -15,6 +15,7 @@
 #include "virtform/adapters/host/doctor.h"
 #include "virtform/adapters/host/host_probe.h"
 #include "virtform/adapters/libvirt/addresses.h"
+#include "host_provider.h"
 #include "virtform/adapters/libvirt/provider.h"
 #include "virtform/diag.h"
 #include "virtform/exec.h"
@@ -29,7 +30,7 @@ Desired load(const ManifestOptions& m) { return load_manifest_files(m.paths); }
 std::mutex g_out_mutex;  // progress lines come from parallel actions
 
 std::unique_ptr<Provider> connect(const GlobalOptions& g, const Desired& desired,
-                                  bool allow_restart = false) {
+                                  bool allow_restart = false, bool no_rollback = false) {
     libvirt::ProviderOptions options;
     options.allow_restart = allow_restart;
     // accel: auto needs to know whether KVM really works here (a cached probe).
@@ -45,7 +46,11 @@ std::unique_ptr<Provider> connect(const GlobalOptions& g, const Desired& desired
         std::cout << fmt::format("{}: note: {}\n", id.str(), message) << std::flush;
     };
     spdlog::info("connecting to {}", g.uri);
-    return std::make_unique<libvirt::LibvirtProvider>(g.uri, desired.lab, std::move(options));
+    netlink::BridgeProviderOptions bridge_options;
+    bridge_options.take_over.no_rollback = no_rollback;
+    return std::make_unique<HostProvider>(
+        std::make_unique<libvirt::LibvirtProvider>(g.uri, desired.lab, std::move(options)),
+        std::make_unique<netlink::BridgeProvider>(desired.lab, bridge_options));
 }
 
 std::string addresses_text(const std::vector<libvirt::GuestAddress>& addrs) {
@@ -129,7 +134,7 @@ const char* progress_verb(ActionType type, bool done) {
 /// Plans, asks, executes, verifies. Shared by apply and destroy.
 int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptionsCli& o,
               const char* question) {
-    auto provider = connect(g, desired, o.allow_restart);
+    auto provider = connect(g, desired, o.allow_restart, o.no_rollback);
     PlanOptions popts;
     popts.targets = parse_targets(o.targets);
     const Plan plan = make_plan(desired, provider->read(), popts);

@@ -26,6 +26,7 @@ struct PlanOptionsCli {
 struct ApplyOptionsCli {
     bool auto_approve = false;
     bool allow_restart = false;
+    bool no_rollback = false;
     bool wait_ip = false;
     int wait_timeout = 300;
     int parallelism = 4;

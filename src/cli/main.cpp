@@ -57,6 +57,8 @@ int main(int argc, char** argv) {
     apply->add_option("--target", apply_opts.targets, "apply only KIND.NAME and what it needs (repeatable)");
     apply->add_flag("--allow-restart", apply_opts.allow_restart,
                     "restart running VMs whose change needs it (otherwise it waits for their next boot)");
+    apply->add_flag("--no-rollback", apply_opts.no_rollback,
+                    "experts: keep an address take-over even when the gateway stops answering");
     apply->add_flag("--wait-ip", apply_opts.wait_ip, "wait until every running VM has an address; print them");
     apply->add_option("--wait-timeout", apply_opts.wait_timeout, "seconds --wait-ip waits (default 300)")
         ->check(CLI::Range(1, 86400));

@@ -1,0 +1,49 @@
+#pragma once
+/// The netlink side of the host: reads bridges and interfaces into Live and
+/// carries out plan actions on bridges (create, ports, STP, MTU, MAC,
+/// addresses, take-over with automatic rollback, delete).
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "virtform/adapters/netlink/take_over.h"
+#include "virtform/exec.h"
+
+namespace virtform::netlink {
+
+struct BridgeProviderOptions {
+    TakeOverOptions take_over;
+    /// Where take-over records are kept so that deleting the bridge can put
+    /// the port's addresses and routes back: <dir>/<bridge>.json (mode 0600).
+    std::string state_dir = "/var/lib/virtform/takeover";
+};
+
+/// The mark a bridge carries in its interface alias.
+std::string owner_alias(const std::string& lab);
+/// The lab named by an alias, "" when it is not a virtform mark.
+std::string owner_from_alias(const std::string& alias);
+
+class BridgeProvider {
+public:
+    BridgeProvider(std::string lab, BridgeProviderOptions options = {});
+    ~BridgeProvider();
+
+    /// Fills live.bridges (every bridge, marked or not; libvirt's taps are not
+    /// listed as ports), live.interfaces and live.host_interfaces.
+    void read_into(Live& live);
+    /// A create/update/destroy of a bridge. Serialised: one netlink socket.
+    void apply(const Action& action);
+
+private:
+    void create(const Bridge& want);
+    void update(const Bridge& before, const Bridge& after);
+    void destroy(const std::string& name);
+    void take_over(const Bridge& want);
+
+    std::string lab_;
+    BridgeProviderOptions options_;
+    std::unique_ptr<Client> client_;
+    std::mutex mu_;
+};
+
+}  // namespace virtform::netlink

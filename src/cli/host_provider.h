@@ -1,0 +1,36 @@
+#pragma once
+// The whole host as one Provider: libvirt for networks, pools, volumes and
+// VMs; netlink for bridges. Glue only: each half lives in its adapter.
+#include <memory>
+#include <optional>
+
+#include "virtform/adapters/libvirt/provider.h"
+#include "virtform/adapters/netlink/bridge_provider.h"
+
+namespace virtform::cli {
+
+class HostProvider : public Provider {
+public:
+    HostProvider(std::unique_ptr<libvirt::LibvirtProvider> libvirt,
+                 std::unique_ptr<netlink::BridgeProvider> bridges)
+        : libvirt_(std::move(libvirt)), bridges_(std::move(bridges)) {}
+
+    Live read() override {
+        Live live = libvirt_->read();
+        bridges_->read_into(live);
+        return live;
+    }
+
+    void apply(const Action& action) override {
+        if (action.id.kind == Kind::bridge) bridges_->apply(action);
+        else libvirt_->apply(action);
+    }
+
+    libvirt::LibvirtProvider& libvirt() { return *libvirt_; }
+
+private:
+    std::unique_ptr<libvirt::LibvirtProvider> libvirt_;
+    std::unique_ptr<netlink::BridgeProvider> bridges_;
+};
+
+}  // namespace virtform::cli
