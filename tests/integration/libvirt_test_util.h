@@ -105,7 +105,7 @@ inline virtform::Action update_action(const virtform::Resource& before,
         }
     }
     for (const auto& [path, attr] : a) {
-        if (b.count(path) == 0) {
+        if (b.count(path) == 0 && !attr.computed) {
             action.changes.push_back({path, std::nullopt, attr.value, attr.cls, attr.reason});
         }
     }

@@ -26,8 +26,12 @@ struct DomainIdentity {
 /// else qcow2).
 using VolumeFormats = std::map<std::string, DiskFormat>;
 
-/// Domain definition XML carrying the lab's mark (with the keep list and the
-/// seed digest as attributes of the mark). `vm.accel` auto is written as qemu.
+/// Domain definition XML carrying the lab's mark
+///   <virtform:lab xmlns:virtform=URI keep="pool/vol,..." seed="DIGEST" seed-iso="PATH"
+///                 disk-order="vda,sda,..." shutdown-timeout="60">LAB</virtform:lab>
+/// (keep: volume disks with keep; disk-order: the manifest's order, since libvirt
+/// groups disks by bus). `vm.accel` auto is written as qemu. With cloud_init and
+/// seed_iso, the seed is an extra read-only SATA cdrom on the next free sdX.
 std::string domain_to_xml(const Vm& vm, const std::string& lab, const DomainIdentity& keep = {},
                           const VolumeFormats& formats = {});
 
