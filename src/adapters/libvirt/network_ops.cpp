@@ -77,12 +77,12 @@ void destroy(virConnectPtr conn, const std::string& name, RoundTrips& trips) {
 }
 
 void update_section(virNetworkPtr net, const std::string& name, unsigned command, unsigned section,
-                    const std::string& xml, bool live, RoundTrips& trips) {
+                    int ip_index, const std::string& xml, bool live, RoundTrips& trips) {
     unsigned flags = VIR_NETWORK_UPDATE_AFFECT_CONFIG;
     if (live) flags |= VIR_NETWORK_UPDATE_AFFECT_LIVE;
     spdlog::debug("virNetworkUpdate {} command={} section={} {}", name, command, section, xml);
     trips.add();
-    if (virNetworkUpdate(net, command, section, -1, xml.c_str(), flags) < 0) {
+    if (virNetworkUpdate(net, command, section, ip_index, xml.c_str(), flags) < 0) {
         const char* what = section == VIR_NETWORK_SECTION_IP_DHCP_HOST    ? "a DHCP host of"
                            : section == VIR_NETWORK_SECTION_IP_DHCP_RANGE ? "the DHCP range of"
                                                                            : "a DNS host of";
@@ -111,8 +111,15 @@ void diff_keyed(const std::vector<T>& before, const std::vector<T>& after, Key k
 void update_live(virNetworkPtr net, const Network& before, const Network& after, bool live,
                  RoundTrips& trips) {
     const std::string& name = after.name;
+    // virNetworkUpdate's parentIndex picks the <ip> element; -1 would let libvirt
+    // pick the first one with DHCP, which may be the other address family.
+    const auto ip_index = ip_element_indexes(inactive_xml(net, name, trips));
+    auto cmd_family = [&](int family, unsigned command, unsigned section, const std::string& xml) {
+        update_section(net, name, command, section, family == 6 ? ip_index.ipv6 : ip_index.ipv4, xml, live,
+                       trips);
+    };
     auto cmd = [&](unsigned command, unsigned section, const std::string& xml) {
-        update_section(net, name, command, section, xml, live, trips);
+        cmd_family(4, command, section, xml);
     };
     const auto no_hosts = std::vector<DhcpHost>{};
     const auto& hb = before.ipv4 ? before.ipv4->hosts : no_hosts;
@@ -134,8 +141,15 @@ void update_live(virNetworkPtr net, const Network& before, const Network& after,
         const auto rb = b ? b->dhcp_range : std::nullopt;
         const auto ra = a ? a->dhcp_range : std::nullopt;
         if (rb == ra) continue;
-        if (rb) cmd(VIR_NETWORK_UPDATE_COMMAND_DELETE, VIR_NETWORK_SECTION_IP_DHCP_RANGE, dhcp_range_xml(*rb));
-        if (ra) cmd(VIR_NETWORK_UPDATE_COMMAND_ADD_LAST, VIR_NETWORK_SECTION_IP_DHCP_RANGE, dhcp_range_xml(*ra));
+        const int family_number = family == &Network::ipv6 ? 6 : 4;
+        if (rb) {
+            cmd_family(family_number, VIR_NETWORK_UPDATE_COMMAND_DELETE, VIR_NETWORK_SECTION_IP_DHCP_RANGE,
+                       dhcp_range_xml(*rb));
+        }
+        if (ra) {
+            cmd_family(family_number, VIR_NETWORK_UPDATE_COMMAND_ADD_LAST, VIR_NETWORK_SECTION_IP_DHCP_RANGE,
+                       dhcp_range_xml(*ra));
+        }
     }
     // DNS hosts have no MODIFY in libvirt: remove the old entry, add the new.
     diff_keyed(
@@ -159,7 +173,10 @@ void update(virConnectPtr conn, const std::string& lab, const Action& action, Ro
     const bool was_active = is_active(net.get(), after.name, trips);
     if (action.cls == ChangeClass::restart) {
         const auto identity = network_identity_from_xml(inactive_xml(net.get(), after.name, trips));
-        net = define(conn, after, lab, identity, trips);
+        // A bridge name libvirt picked stays: a restart must not rename it.
+        Network definition = after;
+        if (!definition.bridge && definition.mode != NetworkMode::bridge) definition.bridge = before.bridge;
+        net = define(conn, definition, lab, identity, trips);
         if (was_active) stop(net.get(), after.name, trips);
         if (after.active) start(net.get(), after.name, trips);
     } else {

@@ -181,6 +181,20 @@ NetworkIdentity network_identity_from_xml(const std::string& xml) {
     return {net.child("uuid").text().as_string(), net.child("mac").attribute("address").as_string()};
 }
 
+IpElementIndexes ip_element_indexes(const std::string& xml) {
+    auto doc = parse(xml, "network");
+    IpElementIndexes out;
+    int i = 0;
+    for (auto ip : doc.child("network").children("ip")) {
+        const bool v6 = std::strcmp(ip.attribute("family").as_string(), "ipv6") == 0 ||
+                        std::strchr(ip.attribute("address").as_string(), ':') != nullptr;
+        int& slot = v6 ? out.ipv6 : out.ipv4;
+        if (slot < 0) slot = i;
+        ++i;
+    }
+    return out;
+}
+
 std::string dhcp_host_xml(const DhcpHost& host) {
     pugi::xml_document doc;
     append_host(doc, host);

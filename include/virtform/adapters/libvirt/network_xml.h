@@ -27,6 +27,14 @@ std::string network_to_xml(const Network& network, const std::string& lab,
 Network network_from_xml(const std::string& xml);
 NetworkIdentity network_identity_from_xml(const std::string& xml);
 
+/// Positions of the first IPv4 and IPv6 <ip> elements (-1 when absent): the
+/// parentIndex virNetworkUpdate needs to address the right subnet.
+struct IpElementIndexes {
+    int ipv4 = -1;
+    int ipv6 = -1;
+};
+IpElementIndexes ip_element_indexes(const std::string& xml);
+
 /// Elements for virNetworkUpdate sections.
 std::string dhcp_host_xml(const DhcpHost& host);
 std::string dhcp_range_xml(const DhcpRange& range);
