@@ -16,6 +16,9 @@
 #include "virtform/adapters/host/host_probe.h"
 #include "virtform/adapters/libvirt/addresses.h"
 #include "host_provider.h"
+#include "saved_plan.h"
+#include "virtform/adapters/host/lab_lock.h"
+#include "virtform/fingerprint.h"
 #include "virtform/adapters/libvirt/provider.h"
 #include "virtform/diag.h"
 #include "virtform/exec.h"
@@ -131,37 +134,99 @@ const char* progress_verb(ActionType type, bool done) {
     return "";
 }
 
-/// Plans, asks, executes, verifies. Shared by apply and destroy.
+void print_stats(Provider& provider) {
+    if (std::getenv("VIRTFORM_STATS") == nullptr) return;
+    if (auto* host = dynamic_cast<HostProvider*>(&provider)) {
+        std::cerr << fmt::format("virtform stats: libvirt round trips: {}\n", host->libvirt().round_trips());
+    }
+}
+
+nlohmann::json results_json(const Plan& plan, const ExecResult& result,
+                            const std::vector<std::string>& problems) {
+    nlohmann::json actions = nlohmann::json::array();
+    for (std::size_t i = 0; i < plan.actions.size(); ++i) {
+        const auto& r = result.results[i];
+        actions.push_back({{"address", plan.actions[i].id.str()},
+                           {"action", to_string(plan.actions[i].type)},
+                           {"class", to_string(plan.actions[i].cls)},
+                           {"outcome", to_string(r.outcome)},
+                           {"seconds", r.outcome == Outcome::done || r.outcome == Outcome::failed ? r.seconds() : 0.0},
+                           {"message", r.message}});
+    }
+    return {{"format_version", "1"},
+            {"lab", plan.lab},
+            {"plan", plan_to_json(plan)},
+            {"results", actions},
+            {"verify_problems", problems},
+            {"summary",
+             {{"done", result.count(Outcome::done)},
+              {"failed", result.count(Outcome::failed)},
+              {"skipped", result.count(Outcome::skipped)}}},
+            {"ok", result.ok() && problems.empty()}};
+}
+
+/// Locks the lab, plans, asks, executes, verifies. Shared by apply, destroy
+/// and apply of a saved plan (which passes what the plan must match).
 int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptionsCli& o,
-              const char* question) {
+              const std::string& question, const SavedPlan* saved = nullptr) {
+    const host::LabLock lab_lock(g.uri, desired.lab, question.rfind("Do you really", 0) == 0 ? "destroy" : "apply",
+                             std::chrono::milliseconds(static_cast<long>(o.lock_timeout * 1000)));
     auto provider = connect(g, desired, o.allow_restart, o.no_rollback);
     PlanOptions popts;
-    popts.targets = parse_targets(o.targets);
-    const Plan plan = make_plan(desired, provider->read(), popts);
-    std::cout << render_plan_text(plan, TextStyle{g.color});
-    if (plan.empty()) return o.wait_ip && !wait_for_addresses(g, desired, o.wait_timeout) ? 1 : 0;
-    if (!o.auto_approve && !confirm(question)) {
+    popts.targets = parse_targets(saved ? saved->targets : o.targets);
+    const Live live = provider->read();
+    if (saved) {
+        const auto changes = fingerprint_changes(saved->fingerprint, fingerprint(live));
+        if (!changes.empty()) {
+            throw Error(fmt::format("the saved plan is stale: since it was made, {}. Nothing was changed; run "
+                                    "`virtform plan -o` again",
+                                    fmt::join(changes, ", ")));
+        }
+    }
+    const Plan plan = make_plan(desired, live, popts);
+    if (saved && plan_to_json(plan) != saved->plan) {
+        throw Error("the saved plan no longer matches what planning its manifests gives on this host; "
+                    "nothing was changed; run `virtform plan -o` again");
+    }
+    if (!o.json) std::cout << render_plan_text(plan, TextStyle{g.color});
+    if (plan.empty()) {
+        if (o.json) std::cout << results_json(plan, ExecResult{}, {}).dump(2) << "\n";
+        print_stats(*provider);
+        return o.wait_ip && !wait_for_addresses(g, desired, o.wait_timeout) ? 1 : 0;
+    }
+    if (!o.auto_approve && !saved && !confirm(question)) {
         std::cout << "\nApply cancelled.\n";
         return 1;
     }
-    std::cout << "\n";
+    if (!o.json) std::cout << "\n";
     ExecOptions eopts;
     eopts.parallelism = o.parallelism;
-    eopts.on_event = [](const ExecEvent& e) {
-        std::lock_guard lock(g_out_mutex);
-        if (e.type == ExecEvent::Type::started) {
-            std::cout << fmt::format("{}: {}\n", e.action.id.str(), progress_verb(e.action.type, false));
-        } else if (e.result.outcome == Outcome::done) {
-            std::cout << fmt::format("{}: {} after {:.1f}s\n", e.action.id.str(),
-                                     progress_verb(e.action.type, true), e.result.seconds());
-        } else {
-            std::cout << fmt::format("{}: FAILED after {:.1f}s: {}\n", e.action.id.str(),
-                                     e.result.seconds(), e.result.message);
-        }
-        std::cout.flush();
-    };
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!o.json) {
+        eopts.on_event = [t0](const ExecEvent& e) {
+            std::lock_guard lock(g_out_mutex);
+            const double at = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            if (e.type == ExecEvent::Type::started) {
+                std::cout << fmt::format("[{:6.1f}s] {}: {}\n", at, e.action.id.str(),
+                                         progress_verb(e.action.type, false));
+            } else if (e.result.outcome == Outcome::done) {
+                std::cout << fmt::format("[{:6.1f}s] {}: {} after {:.1f}s\n", at, e.action.id.str(),
+                                         progress_verb(e.action.type, true), e.result.seconds());
+            } else {
+                std::cout << fmt::format("[{:6.1f}s] {}: FAILED after {:.1f}s: {}\n", at, e.action.id.str(),
+                                         e.result.seconds(), e.result.message);
+            }
+            std::cout.flush();
+        };
+    }
     const ExecResult result = execute(plan, *provider, eopts);
     const auto problems = verify(plan, result, desired, provider->read());
+    print_stats(*provider);
+    if (o.json) {
+        std::cout << results_json(plan, result, problems).dump(2) << "\n";
+        if (!result.ok() || !problems.empty()) return 1;
+        return o.wait_ip && !wait_for_addresses(g, desired, o.wait_timeout) ? 1 : 0;
+    }
 
     int added = 0, changed = 0, destroyed = 0;
     for (std::size_t i = 0; i < plan.actions.size(); ++i) {
@@ -218,21 +283,43 @@ int cmd_validate(const GlobalOptions& /*g*/, const ManifestOptions& m) {
 }
 
 int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptionsCli& o) {
-    const Desired desired = load(m);
+    Diagnostics diags;
+    const auto sources = read_manifest_sources(m.paths, diags);
+    diags.throw_if_any();
+    const Desired desired = load_manifests(sources);
     auto provider = connect(g, desired);
     PlanOptions popts;
     popts.targets = parse_targets(o.targets);
-    const Plan plan = make_plan(desired, provider->read(), popts);
+    const Live live = provider->read();
+    const Plan plan = make_plan(desired, live, popts);
     if (o.json) {
         std::cout << plan_to_json(plan).dump(2) << "\n";
     } else {
         std::cout << render_plan_text(plan, TextStyle{g.color});
     }
+    if (!o.out.empty()) {
+        write_saved_plan(o.out, SavedPlan{g.uri, desired.lab, sources, o.targets, fingerprint(live),
+                                          plan_to_json(plan)});
+        if (!o.json) {
+            std::cout << fmt::format("\nSaved the plan to {}. `virtform apply {}` carries out exactly "
+                                     "this plan, and refuses if the host changes first.\n",
+                                     o.out, o.out);
+        }
+    }
+    print_stats(*provider);
     if (o.detailed_exitcode && !plan.empty()) return 2;
     return 0;
 }
 
 int cmd_apply(const GlobalOptions& g, const ManifestOptions& m, const ApplyOptionsCli& o) {
+    if (m.paths.size() == 1) {
+        if (auto saved = read_saved_plan(m.paths[0])) {
+            if (saved->uri != g.uri) {
+                throw Error(fmt::format("the plan was made for {}, not {}", saved->uri, g.uri));
+            }
+            return reconcile(g, load_manifests(saved->manifests), o, "", &*saved);
+        }
+    }
     return reconcile(g, load(m), o, "Do you want to perform these actions?");
 }
 

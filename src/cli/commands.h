@@ -19,6 +19,7 @@ struct ManifestOptions {
 
 struct PlanOptionsCli {
     bool detailed_exitcode = false;
+    std::string out;
     bool json = false;
     std::vector<std::string> targets;
 };
@@ -27,6 +28,8 @@ struct ApplyOptionsCli {
     bool auto_approve = false;
     bool allow_restart = false;
     bool no_rollback = false;
+    bool json = false;
+    double lock_timeout = 0;
     bool wait_ip = false;
     int wait_timeout = 300;
     int parallelism = 4;

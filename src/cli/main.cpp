@@ -46,17 +46,23 @@ int main(int argc, char** argv) {
     plan->add_flag("--detailed-exitcode", plan_opts.detailed_exitcode,
                    "exit 0 when nothing would change, 2 when something would, 1 on error");
     plan->add_flag("--json", plan_opts.json, "print the plan as JSON (docs/json.md)");
-    plan->add_option("--target", plan_opts.targets, "plan only KIND.NAME and what it needs (repeatable)");
+    plan->add_option("-o,--out", plan_opts.out, "save the plan to FILE for `virtform apply FILE`");
+    plan->add_option("--target", plan_opts.targets, "plan only KIND.NAME and what it needs (repeatable)")
+        ->allow_extra_args(false);
 
     ApplyOptionsCli apply_opts;
-    auto* apply = app.add_subcommand("apply", "change the host to match the manifests");
+    auto* apply = app.add_subcommand("apply", "change the host to match the manifests (or carry out a saved plan)");
     add_manifest_options(apply);
     apply->add_flag("--auto-approve", apply_opts.auto_approve, "do not ask for confirmation");
     apply->add_option("--parallelism", apply_opts.parallelism, "actions run at once (default 4)")
         ->check(CLI::Range(1, 64));
-    apply->add_option("--target", apply_opts.targets, "apply only KIND.NAME and what it needs (repeatable)");
+    apply->add_option("--target", apply_opts.targets, "apply only KIND.NAME and what it needs (repeatable)")
+        ->allow_extra_args(false);
     apply->add_flag("--allow-restart", apply_opts.allow_restart,
                     "restart running VMs whose change needs it (otherwise it waits for their next boot)");
+    apply->add_flag("--json", apply_opts.json, "print the plan and each action's outcome as JSON");
+    apply->add_option("--lock-timeout", apply_opts.lock_timeout,
+                      "seconds to wait for another apply/destroy of the lab (default: fail at once)");
     apply->add_flag("--no-rollback", apply_opts.no_rollback,
                     "experts: keep an address take-over even when the gateway stops answering");
     apply->add_flag("--wait-ip", apply_opts.wait_ip, "wait until every running VM has an address; print them");
@@ -67,6 +73,10 @@ int main(int argc, char** argv) {
     auto* destroy = app.add_subcommand("destroy", "remove everything the lab owns");
     add_manifest_options(destroy);
     destroy->add_flag("--auto-approve", destroy_opts.auto_approve, "do not ask for confirmation");
+    destroy->add_option("--lock-timeout", destroy_opts.lock_timeout,
+                        "seconds to wait for another apply/destroy of the lab (default: fail at once)");
+    destroy->add_option("--parallelism", destroy_opts.parallelism, "actions run at once (default 4)")
+        ->check(CLI::Range(1, 64));
 
     auto* status = app.add_subcommand("status", "list the lab's objects, their state, drift and addresses");
     add_manifest_options(status);

@@ -1,0 +1,25 @@
+#pragma once
+/// Fingerprints of live state, so that a saved plan can tell whether the host
+/// changed since it was made, and say what changed.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "virtform/model.h"
+
+namespace virtform {
+
+/// One digest per live object ("network.labnat" -> "fnv1a:..."), over the
+/// same attributes the planner diffs, plus its owner. Objects of every lab and
+/// unmarked ones are included: they decide conflicts too.
+std::map<std::string, std::string> fingerprint(const Live& live);
+
+/// What differs between two fingerprints, one line per object:
+/// "network.labnat changed", "vm.web1 appeared", "bridge.br0 disappeared".
+std::vector<std::string> fingerprint_changes(const std::map<std::string, std::string>& before,
+                                             const std::map<std::string, std::string>& after);
+
+/// A stable 64-bit FNV-1a digest of `text`, as "fnv1a:<16 hex digits>".
+std::string digest_text(const std::string& text);
+
+}  // namespace virtform

@@ -1,0 +1,81 @@
+#include "virtform/adapters/host/lab_lock.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <thread>
+
+#include "virtform/error.h"
+
+namespace virtform::host {
+namespace {
+
+std::string sanitize(const std::string& text) {
+    std::string out;
+    for (char c : text) out += std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' ? c : '_';
+    return out;
+}
+
+std::string now_utc() {
+    std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+std::string read_holder(int fd) {
+    char buf[512] = {};
+    const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    std::string text = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\0')) text.pop_back();
+    return text.empty() ? "another process" : text;
+}
+
+}  // namespace
+
+LabLock::LabLock(const std::string& uri, const std::string& lab, const std::string& command,
+                 std::chrono::milliseconds timeout, const std::string& dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    path_ = fmt::format("{}/{}@{}.lock", dir, sanitize(lab), sanitize(uri));
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw AdapterError(path_, "open lock file", std::strerror(errno), errno);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            const int err = errno;
+            ::close(fd_);
+            throw AdapterError(path_, "lock", std::strerror(err), err);
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            const std::string holder = read_holder(fd_);
+            ::close(fd_);
+            fd_ = -1;
+            throw Error(fmt::format("lab '{}' on {} is busy: {} holds its lock ({}){}", lab, uri, holder,
+                                    path_,
+                                    timeout.count() == 0 ? "; wait for it, or pass --lock-timeout SECONDS"
+                                                         : fmt::format("; gave up after {:.0f}s",
+                                                                       timeout.count() / 1000.0)));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    const std::string holder = fmt::format("pid {}, virtform {}, since {}\n", ::getpid(), command, now_utc());
+    if (::ftruncate(fd_, 0) != 0 ||
+        ::pwrite(fd_, holder.data(), holder.size(), 0) != static_cast<ssize_t>(holder.size())) {
+        // The lock holds regardless; only the holder's description is missing.
+    }
+}
+
+LabLock::~LabLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the flock
+}
+
+}  // namespace virtform::host
