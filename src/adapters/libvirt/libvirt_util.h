@@ -4,6 +4,8 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include <fmt/format.h>
+
 #include <atomic>
 #include <memory>
 #include <string>
@@ -33,13 +35,24 @@ using CString = std::unique_ptr<char, CharFree>;
 ConnectPtr open_connection(const std::string& uri);
 
 /// Counts calls that cross to libvirtd, for the benchmark's round-trip figures.
+/// Also the fault injector of the fault-safety tests: armed, it makes the
+/// k-th call from now fail as libvirt would, before the call is made.
 class RoundTrips {
 public:
-    void add(long n = 1) { count_.fetch_add(n, std::memory_order_relaxed); }
+    void add(long n = 1) {
+        const long now = count_.fetch_add(n, std::memory_order_relaxed) + n;
+        const long fail_at = fail_at_.load(std::memory_order_relaxed);
+        if (fail_at > 0 && now >= fail_at && fail_at_.exchange(0) == fail_at) {
+            throw AdapterError(fmt::format("libvirt call #{}", now), "carry out", "injected fault (test)");
+        }
+    }
     long count() const { return count_.load(std::memory_order_relaxed); }
+    /// The `k`-th call from now throws (once); 0 disarms.
+    void fail_after(long k) { fail_at_.store(k > 0 ? count() + k : 0, std::memory_order_relaxed); }
 
 private:
     std::atomic<long> count_{0};
+    std::atomic<long> fail_at_{0};
 };
 
 }  // namespace virtform::libvirt

@@ -45,6 +45,9 @@ public:
 
     /// Calls made to libvirtd so far (each one a round trip over the socket).
     long round_trips() const;
+    /// Tests only: the `k`-th libvirt call from now fails with an injected
+    /// AdapterError (once), as a real failure at that point would.
+    void fail_after_calls(long k);
     const std::string& uri() const;
 
 private:
