@@ -382,7 +382,7 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m) {
         auto it = live.pools.find(name);
         if (it == live.pools.end()) row(id, "absent", "-", "");
         else row(id, it->second.active ? "active" : "inactive", it->second.autostart ? "yes" : "no",
-                 format_size(it->second.available) + " free");
+                 fmt::format("{:.1f} GiB free", static_cast<double>(it->second.available) / (1ULL << 30)));
     }
     for (const auto& [vid, vol] : desired.volumes) {
         const ResourceId id{Kind::volume, vid};

@@ -262,7 +262,7 @@ Vm read_vm(const Context& ctx, const std::string& name, const YAML::Node& key, c
     if ((vm.initrd || vm.cmdline) && !vm.kernel) {
         ctx.error(node, fmt::format("{} sets 'initrd' or 'cmdline' without 'kernel'", what));
     }
-    if (vm.boot.empty() && !vm.kernel) vm.boot.push_back("hd");
+    if (vm.boot.empty()) vm.boot.push_back("hd");  // what libvirt records when none is given
     if (YAML::Node nics = r.list("nics"); nics.IsDefined()) {
         for (const auto& n : nics) read_nic(ctx, n, vm);
     }

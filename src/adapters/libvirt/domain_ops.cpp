@@ -416,6 +416,15 @@ void link_volumes_to_vms(Live& live) {
 
 void apply_vm(virConnectPtr conn, const std::string& lab, const Action& action,
               const ProviderOptions& options, RoundTrips& trips) {
+    if (action.after) {
+        // QEMU opens the serial console file but does not make its directory.
+        const Vm& vm = std::get<Vm>(*action.after);
+        if (vm.console_file) {
+            std::error_code ec;
+            std::filesystem::create_directories(std::filesystem::path(*vm.console_file).parent_path(), ec);
+            if (ec) throw AdapterError("vm " + vm.name, "create the console directory of", ec.message());
+        }
+    }
     switch (action.type) {
         case ActionType::create:
             create(conn, std::get<Vm>(*action.after), lab, trips);
