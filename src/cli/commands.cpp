@@ -142,14 +142,21 @@ void print_stats(Provider& provider) {
 }
 
 nlohmann::json results_json(const Plan& plan, const ExecResult& result,
-                            const std::vector<std::string>& problems) {
+                            const std::vector<std::string>& problems,
+                            std::chrono::steady_clock::time_point t0 = {}) {
     nlohmann::json actions = nlohmann::json::array();
+    auto offset = [&](std::chrono::steady_clock::time_point t) -> nlohmann::json {
+        if (t == std::chrono::steady_clock::time_point{}) return nullptr;
+        return std::chrono::duration<double>(t - t0).count();
+    };
     for (std::size_t i = 0; i < plan.actions.size(); ++i) {
         const auto& r = result.results[i];
         actions.push_back({{"address", plan.actions[i].id.str()},
                            {"action", to_string(plan.actions[i].type)},
                            {"class", to_string(plan.actions[i].cls)},
                            {"outcome", to_string(r.outcome)},
+                           {"started_at", offset(r.started)},
+                           {"finished_at", offset(r.finished)},
                            {"seconds", r.outcome == Outcome::done || r.outcome == Outcome::failed ? r.seconds() : 0.0},
                            {"message", r.message}});
     }
@@ -223,7 +230,7 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
     const auto problems = verify(plan, result, desired, provider->read());
     print_stats(*provider);
     if (o.json) {
-        std::cout << results_json(plan, result, problems).dump(2) << "\n";
+        std::cout << results_json(plan, result, problems, t0).dump(2) << "\n";
         if (!result.ok() || !problems.empty()) return 1;
         return o.wait_ip && !wait_for_addresses(g, desired, o.wait_timeout) ? 1 : 0;
     }
