@@ -14,6 +14,10 @@ namespace virtform {
 /// unmarked ones are included: they decide conflicts too.
 std::map<std::string, std::string> fingerprint(const Live& live);
 
+/// The fingerprint of the objects `lab` owns only: what apply records after it
+/// runs, so that the next plan can tell drift (changed outside virtform).
+std::map<std::string, std::string> owned_fingerprint(const Live& live, const std::string& lab);
+
 /// What differs between two fingerprints, one line per object:
 /// "network.labnat changed", "vm.web1 appeared", "bridge.br0 disappeared".
 std::vector<std::string> fingerprint_changes(const std::map<std::string, std::string>& before,

@@ -2,6 +2,7 @@
 /// The planner: a pure function of (Desired, Live) -> Plan. No I/O, no clock,
 /// no globals. Every changed attribute is classified as live, restart or
 /// replace, with the reason, and the actions are ordered by their dependencies.
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -61,6 +62,9 @@ struct Plan {
     std::vector<Action> actions;
     /// Things the user should know that are not actions (TCG fallback, kept volumes).
     std::vector<std::string> warnings;
+    /// Objects the lab owns that changed outside virtform since the last apply
+    /// ("network.labnat"), when PlanOptions::last_applied is known.
+    std::vector<std::string> drift;
 
     bool empty() const { return actions.empty(); }
     /// Terraform's counts: a replace adds one and destroys one.
@@ -72,6 +76,9 @@ struct Plan {
 struct PlanOptions {
     /// Plan only these objects (and what they depend on); empty: everything.
     std::vector<ResourceId> targets;
+    /// owned_fingerprint() of the host right after the last apply, if recorded:
+    /// objects whose fingerprint differs now changed outside virtform.
+    std::optional<std::map<std::string, std::string>> last_applied;
 };
 
 /// Diffs desired against live. Throws ValidationError when the manifests

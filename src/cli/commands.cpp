@@ -9,7 +9,11 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "virtform/adapters/host/doctor.h"
@@ -31,6 +35,44 @@ namespace {
 Desired load(const ManifestOptions& m) { return load_manifest_files(m.paths); }
 
 std::mutex g_out_mutex;  // progress lines come from parallel actions
+
+/// The owned objects' fingerprints right after the last apply: how a plan
+/// tells drift. A cache, not the truth: when missing, drift is just not shown.
+std::string applied_record_path(const GlobalOptions& g, const std::string& lab) {
+    std::string uri;
+    for (char c : g.uri) uri += std::isalnum(static_cast<unsigned char>(c)) != 0 ? c : '_';
+    return fmt::format("/var/lib/virtform/state/{}@{}.json", lab, uri);
+}
+
+std::optional<std::map<std::string, std::string>> read_applied_record(const GlobalOptions& g,
+                                                                       const std::string& lab) {
+    std::ifstream in(applied_record_path(g, lab));
+    if (!in) return std::nullopt;
+    auto doc = nlohmann::json::parse(in, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) return std::nullopt;
+    try {
+        return doc.get<std::map<std::string, std::string>>();
+    } catch (const nlohmann::json::exception&) {
+        return std::nullopt;
+    }
+}
+
+void write_applied_record(const GlobalOptions& g, const std::string& lab, const Live& live) {
+    const std::string path = applied_record_path(g, lab);
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << nlohmann::json(owned_fingerprint(live, lab)).dump(1) << "\n";
+        if (!out) {
+            spdlog::warn("cannot write {}: drift will not be shown", tmp);
+            return;
+        }
+    }
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) spdlog::warn("cannot write {}: {}", path, ec.message());
+}
 
 std::unique_ptr<Provider> connect(const GlobalOptions& g, const Desired& desired,
                                   bool allow_restart = false, bool no_rollback = false) {
@@ -181,6 +223,7 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
     auto provider = connect(g, desired, o.allow_restart, o.no_rollback);
     PlanOptions popts;
     popts.targets = parse_targets(saved ? saved->targets : o.targets);
+    popts.last_applied = read_applied_record(g, desired.lab);
     const Live live = provider->read();
     if (saved) {
         const auto changes = fingerprint_changes(saved->fingerprint, fingerprint(live));
@@ -197,6 +240,7 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
     }
     if (!o.json) std::cout << render_plan_text(plan, TextStyle{g.color});
     if (plan.empty()) {
+        write_applied_record(g, desired.lab, live);
         if (o.json) std::cout << results_json(plan, ExecResult{}, {}).dump(2) << "\n";
         print_stats(*provider);
         return o.wait_ip && !wait_for_addresses(g, desired, o.wait_timeout) ? 1 : 0;
@@ -227,7 +271,9 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
         };
     }
     const ExecResult result = execute(plan, *provider, eopts);
-    const auto problems = verify(plan, result, desired, provider->read());
+    const Live after = provider->read();
+    write_applied_record(g, desired.lab, after);
+    const auto problems = verify(plan, result, desired, after);
     print_stats(*provider);
     if (o.json) {
         std::cout << results_json(plan, result, problems, t0).dump(2) << "\n";
@@ -297,6 +343,7 @@ int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptions
     auto provider = connect(g, desired);
     PlanOptions popts;
     popts.targets = parse_targets(o.targets);
+    popts.last_applied = read_applied_record(g, desired.lab);
     const Live live = provider->read();
     const Plan plan = make_plan(desired, live, popts);
     if (o.json) {
@@ -346,7 +393,9 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m) {
     const Live live = provider->read();
     Plan plan;
     try {
-        plan = make_plan(desired, live);
+        PlanOptions popts;
+        popts.last_applied = read_applied_record(g, desired.lab);
+        plan = make_plan(desired, live, popts);
     } catch (const ValidationError& e) {
         std::cerr << e.diagnostics().str();
     }
@@ -354,6 +403,15 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m) {
     std::cout << fmt::format("  {:<34} {:<10} {:<10} {:<26} {}\n", "OBJECT", "STATE", "AUTOSTART", "DRIFT",
                              "ADDRESSES");
     auto drift_of = [&](const ResourceId& id) -> std::string {
+        const std::string key = id.str();
+        const bool outside = std::any_of(plan.drift.begin(), plan.drift.end(),
+                                         [&](const std::string& d) { return d == key || d.rfind(key + " ", 0) == 0; });
+        if (outside) {
+            for (const auto& a : plan.actions) {
+                if (a.id == id) return fmt::format("changed outside ({})", a.changes.size());
+            }
+            return "changed outside";
+        }
         for (const auto& a : plan.actions) {
             if (a.id == id) {
                 if (a.type == ActionType::destroy) return "not in manifest";

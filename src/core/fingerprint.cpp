@@ -8,8 +8,10 @@ namespace virtform {
 namespace {
 
 template <class T>
-void add_all(std::map<std::string, std::string>& out, const std::map<std::string, T>& objects) {
+void add_all(std::map<std::string, std::string>& out, const std::map<std::string, T>& objects,
+             const std::string* only_lab = nullptr) {
     for (const auto& [name, object] : objects) {
+        if (only_lab != nullptr && object.owner != *only_lab) continue;
         std::string canonical = "owner=" + object.owner + "\n";
         for (const auto& a : attributes_of(Resource{object})) {
             canonical += a.path + "=" + a.value + "\n";
@@ -36,6 +38,23 @@ std::map<std::string, std::string> fingerprint(const Live& live) {
     add_all(out, live.pools);
     add_all(out, live.volumes);
     add_all(out, live.vms);
+    return out;
+}
+
+std::map<std::string, std::string> owned_fingerprint(const Live& live, const std::string& lab) {
+    std::map<std::string, std::string> out;
+    add_all(out, live.bridges, &lab);
+    add_all(out, live.networks, &lab);
+    add_all(out, live.pools, &lab);
+    add_all(out, live.vms, &lab);
+    // Volumes carry their pool's mark.
+    for (const auto& [id, vol] : live.volumes) {
+        auto pool = live.pools.find(vol.pool);
+        if (pool == live.pools.end() || pool->second.owner != lab) continue;
+        std::string canonical;
+        for (const auto& a : attributes_of(Resource{vol})) canonical += a.path + "=" + a.value + "\n";
+        out[id_of(Resource{vol}).str()] = digest_text(canonical);
+    }
     return out;
 }
 

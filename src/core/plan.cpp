@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "virtform/dag.h"
+#include "virtform/fingerprint.h"
 
 namespace virtform {
 
@@ -483,6 +484,17 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
     Plan plan;
     plan.lab = desired.lab;
     plan.warnings = std::move(warnings);
+    if (options.last_applied) {
+        const auto now = owned_fingerprint(live, desired.lab);
+        for (const auto& [id, digest] : *options.last_applied) {
+            auto it = now.find(id);
+            if (it == now.end()) plan.drift.push_back(id + " (deleted outside virtform)");
+            else if (it->second != digest) plan.drift.push_back(id);
+        }
+        for (const auto& [id, digest] : now) {
+            if (options.last_applied->count(id) == 0) plan.drift.push_back(id + " (not made by the last apply)");
+        }
+    }
     for (std::size_t node : order) {
         Action a = std::move(actions[node]);
         for (std::size_t pred : dag.predecessors(node)) a.depends_on.push_back(position[pred]);

@@ -55,6 +55,11 @@ std::string render_plan_text(const Plan& plan, const TextStyle& style) {
     std::string out;
     for (const auto& w : plan.warnings) out += fmt::format("{}Warning:{} {}\n", p.yellow, p.reset, w);
     if (!plan.warnings.empty()) out += "\n";
+    if (!plan.drift.empty()) {
+        out += fmt::format("{}Objects have changed outside virtform since the last apply:{}\n", p.bold, p.reset);
+        for (const auto& d : plan.drift) out += fmt::format("  {}~{} {}\n", p.yellow, p.reset, d);
+        out += "The plan below shows what now differs from the manifests.\n\n";
+    }
     if (plan.empty()) return out + render_plan_summary(plan) + "\n";
     out += fmt::format("virtform will perform the following actions on lab '{}':\n", plan.lab);
     for (const auto& a : plan.actions) {
@@ -131,6 +136,7 @@ nlohmann::json plan_to_json(const Plan& plan) {
     return {{"format_version", "1"},
             {"lab", plan.lab},
             {"warnings", plan.warnings},
+            {"drift", plan.drift},
             {"actions", actions},
             {"summary",
              {{"add", plan.to_add()}, {"change", plan.to_change()}, {"destroy", plan.to_destroy()}}}};

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "virtform/fingerprint.h"
 #include "virtform/manifest.h"
 #include "virtform/render.h"
 
@@ -221,6 +222,27 @@ TEST(Plan, JsonCarriesClassesAndReasons) {
     EXPECT_EQ(a["changes"][0]["before"], "192.168.100.1/24");
     EXPECT_EQ(a["changes"][0]["after"], "192.168.100.1/23");
     EXPECT_EQ(json["summary"]["change"], 1);
+}
+
+TEST(Plan, DriftIsWhatChangedSinceTheLastApply) {
+    Live live = applied(kLab);
+    PlanOptions options;
+    options.last_applied = owned_fingerprint(live, "demo");
+    // Unchanged host: no drift, even when the manifest changed.
+    const std::string edited = edit(kLab, "192.168.100.1/24", "192.168.100.1/23");
+    EXPECT_TRUE(make_plan(load(edited), live, options).drift.empty());
+    // Changed outside virtform: named, and the plan still puts it back.
+    live.networks["labnat"].autostart = false;
+    const Plan plan = make_plan(load(kLab), live, options);
+    EXPECT_EQ(plan.drift, std::vector<std::string>{"network.labnat"});
+    ASSERT_EQ(plan.actions.size(), 1u);
+    EXPECT_THAT(render_plan_text(plan), HasSubstr("Objects have changed outside virtform since the last apply:\n  ~ network.labnat"));
+    EXPECT_EQ(plan_to_json(plan)["drift"][0], "network.labnat");
+    live.networks.erase("labnat");
+    EXPECT_EQ(make_plan(load(kLab), live, options).drift,
+              std::vector<std::string>{"network.labnat (deleted outside virtform)"});
+    // Without a record nothing is claimed.
+    EXPECT_TRUE(make_plan(load(kLab), live).drift.empty());
 }
 
 }  // namespace
