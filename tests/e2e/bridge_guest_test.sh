@@ -67,6 +67,8 @@ cleanup() {
     [[ -n $made_veth ]] && ip link del dev "$host_end" >/dev/null 2>&1
     [[ -n $made_ns ]] && ip netns del "$ns" >/dev/null 2>&1
     rm -rf "$tmp"
+    # apply keeps a drift record per lab, also after destroy; this lab is single-use.
+    rm -f /var/lib/virtform/state/"$lab"@*.json
     if [[ $result == PASS ]]; then
         echo "PASS bridge_guest_test: $summary"
     else

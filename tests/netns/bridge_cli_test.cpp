@@ -30,6 +30,8 @@ namespace fs = std::filesystem;
 
 /// Where the bridge provider keeps take-over records (BridgeProviderOptions).
 constexpr const char* kTakeOverDir = "/var/lib/virtform/takeover";
+/// Where apply keeps each lab's drift record.
+constexpr const char* kStateDir = "/var/lib/virtform/state";
 
 struct CliRun {
     int status = -1;
@@ -125,6 +127,11 @@ class BridgeCli : public ::testing::Test {
         }
         std::error_code ec;
         fs::remove_all(dir_, ec);
+        // apply keeps a drift record per lab (<lab>@<uri>.json), also after a
+        // destroy: the labs here are single-use, so drop theirs.
+        for (const auto& e : fs::directory_iterator(kStateDir, ec)) {
+            if (e.path().filename().string().rfind(lab_ + "@", 0) == 0) fs::remove(e.path(), ec);
+        }
     }
 
     /// Writes `lab: <lab>` plus `body` to a file of its own; returns its path.
@@ -207,6 +214,21 @@ TEST_F(BridgeCli, CreateUpdateAndDeleteABridgeThroughApply) {
     EXPECT_THAT(sh("ip -d link show p1"), HasSubstr("master vftb0"));
     EXPECT_THAT(address_lines("vftb0"), HasSubstr("inet 10.99.0.1/24 brd 10.99.0.255 scope global vftb0"));
     EXPECT_THAT(routes(), HasSubstr("10.99.0.0/24 dev vftb0 proto kernel scope link src 10.99.0.1"));
+    expect_converged(v1);
+
+    // Changed by hand behind virtform's back: the plan sees it, apply puts it back.
+    must("ip link set dev vftb0 mtu 1450");
+    must("ip link set dev p1 nomaster");
+    must("ip addr del 10.99.0.1/24 dev vftb0");
+    r = cli("plan " + v1 + " --detailed-exitcode");
+    EXPECT_EQ(r.status, 2) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("port[p1]"));
+    EXPECT_THAT(r.out, HasSubstr("mtu"));
+    r = apply(v1);
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_EQ(sysfs("/sys/class/net/vftb0/mtu"), "1400");
+    EXPECT_EQ(master_of("p1"), "vftb0");
+    EXPECT_THAT(address_lines("vftb0"), HasSubstr("inet 10.99.0.1/24"));
     expect_converged(v1);
 
     // Update: p1 out, p3 in; other timers, MTU, MAC, addresses.
