@@ -90,7 +90,6 @@ struct Network {
     bool operator==(const Network& other) const;
 };
 
-
 // ---------------------------------------------------------------------------
 // Storage (libvirt directory pools and their volumes)
 
@@ -172,7 +171,7 @@ struct Disk {
 struct Nic {
     enum class Type { network, bridge };
     Type type = Type::network;
-    std::string source;  ///< libvirt network name or host bridge name
+    std::string source;              ///< libvirt network name or host bridge name
     std::optional<std::string> mac;  ///< unset: libvirt generates one (then it is kept)
     std::string model = "virtio";
     bool operator==(const Nic& o) const {
@@ -191,8 +190,8 @@ struct CloudInit {
 struct Vm {
     std::string name;
     int cpus = 1;
-    std::optional<int> max_cpus;  ///< hot-plug head-room; unset: = cpus
-    std::uint64_t memory = 512ULL << 20;  ///< bytes, current (balloon)
+    std::optional<int> max_cpus;              ///< hot-plug head-room; unset: = cpus
+    std::uint64_t memory = 512ULL << 20;      ///< bytes, current (balloon)
     std::optional<std::uint64_t> max_memory;  ///< unset: = memory
     /// Desired: as written (auto resolves with Live::kvm_usable). Live: kvm or qemu.
     Accel accel = Accel::auto_;
@@ -240,9 +239,9 @@ struct Bridge {
     std::optional<std::uint32_t> hello_time_cs;
     std::optional<std::uint32_t> max_age_cs;
     std::optional<std::uint16_t> priority;
-    std::optional<int> mtu;           ///< unset: the kernel's choice
-    std::optional<std::string> mac;   ///< unset: the kernel's choice
-    std::vector<Cidr> addresses;      ///< sorted; computed when take_over is set and this is empty
+    std::optional<int> mtu;          ///< unset: the kernel's choice
+    std::optional<std::string> mac;  ///< unset: the kernel's choice
+    std::vector<Cidr> addresses;     ///< sorted; computed when take_over is set and this is empty
     bool up = true;
     std::optional<bool> vlan_filtering;
     /// Desired: the port whose addresses and routes move onto the bridge.
@@ -258,8 +257,8 @@ struct Bridge {
 /// A network interface on the host, as far as planning needs it.
 struct HostInterface {
     std::string name;
-    std::string kind;    ///< "bridge", "veth", "tun", "dummy", "" for a NIC
-    std::string master;  ///< the bridge it is a port of, "" when none
+    std::string kind;             ///< "bridge", "veth", "tun", "dummy", "" for a NIC
+    std::string master;           ///< the bridge it is a port of, "" when none
     std::vector<Cidr> addresses;  ///< global addresses
 };
 

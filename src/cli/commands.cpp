@@ -16,23 +16,25 @@
 #include <optional>
 #include <thread>
 
-#include "virtform/adapters/host/doctor.h"
-#include "virtform/adapters/host/host_probe.h"
-#include "virtform/adapters/libvirt/addresses.h"
 #include "host_provider.h"
 #include "saved_plan.h"
+#include "virtform/adapters/host/doctor.h"
+#include "virtform/adapters/host/host_probe.h"
 #include "virtform/adapters/host/lab_lock.h"
-#include "virtform/fingerprint.h"
+#include "virtform/adapters/libvirt/addresses.h"
 #include "virtform/adapters/libvirt/provider.h"
 #include "virtform/diag.h"
 #include "virtform/exec.h"
+#include "virtform/fingerprint.h"
 #include "virtform/manifest.h"
 #include "virtform/render.h"
 
 namespace virtform::cli {
 namespace {
 
-Desired load(const ManifestOptions& m) { return load_manifest_files(m.paths); }
+Desired load(const ManifestOptions& m) {
+    return load_manifest_files(m.paths);
+}
 
 std::mutex g_out_mutex;  // progress lines come from parallel actions
 
@@ -45,7 +47,7 @@ std::string applied_record_path(const GlobalOptions& g, const std::string& lab) 
 }
 
 std::optional<std::map<std::string, std::string>> read_applied_record(const GlobalOptions& g,
-                                                                       const std::string& lab) {
+                                                                      const std::string& lab) {
     std::ifstream in(applied_record_path(g, lab));
     if (!in) return std::nullopt;
     auto doc = nlohmann::json::parse(in, nullptr, false);
@@ -79,8 +81,9 @@ std::unique_ptr<Provider> connect(const GlobalOptions& g, const Desired& desired
     libvirt::ProviderOptions options;
     options.allow_restart = allow_restart;
     // accel: auto needs to know whether KVM really works here (a cached probe).
-    const bool needs_probe = std::any_of(desired.vms.begin(), desired.vms.end(),
-                                         [](const auto& kv) { return kv.second.accel == Accel::auto_; });
+    const bool needs_probe =
+        std::any_of(desired.vms.begin(), desired.vms.end(),
+                    [](const auto& kv) { return kv.second.accel == Accel::auto_; });
     if (needs_probe) {
         host::SystemProbe probe;
         options.kvm_usable = host::kvm_usable(probe);
@@ -111,16 +114,18 @@ bool wait_for_addresses(const GlobalOptions& g, const Desired& desired, int time
         if (vm.state == VmState::running && !vm.nics.empty()) waiting.push_back(name);
     }
     if (waiting.empty()) return true;
-    std::cout << fmt::format("\nWaiting up to {}s for the addresses of {} VM{}...\n", timeout_seconds,
-                             waiting.size(), waiting.size() == 1 ? "" : "s");
+    std::cout << fmt::format("\nWaiting up to {}s for the addresses of {} VM{}...\n",
+                             timeout_seconds, waiting.size(), waiting.size() == 1 ? "" : "s");
     const auto start = std::chrono::steady_clock::now();
     const auto deadline = start + std::chrono::seconds(timeout_seconds);
     while (!waiting.empty()) {
         std::erase_if(waiting, [&](const std::string& name) {
             const auto addrs = libvirt::vm_addresses(g.uri, name);
             if (addrs.empty()) return false;
-            const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-            std::cout << fmt::format("vm.{}: {} (after {:.0f}s)\n", name, addresses_text(addrs), secs)
+            const double secs =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            std::cout << fmt::format("vm.{}: {} (after {:.0f}s)\n", name, addresses_text(addrs),
+                                     secs)
                       << std::flush;
             return true;
         });
@@ -150,17 +155,20 @@ std::vector<ResourceId> parse_targets(const std::vector<std::string>& targets) {
                 }
             }
         }
-        if (!ok) throw Error(fmt::format("--target '{}' must read KIND.NAME, e.g. network.labnat", t));
+        if (!ok)
+            throw Error(fmt::format("--target '{}' must read KIND.NAME, e.g. network.labnat", t));
     }
     return out;
 }
 
 bool confirm(const std::string& question) {
     if (isatty(STDIN_FILENO) == 0) {
-        throw Error("standard input is not a terminal: pass --auto-approve to apply without asking");
+        throw Error(
+            "standard input is not a terminal: pass --auto-approve to apply without asking");
     }
-    std::cout << "\n" << question << "\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
-              << std::flush;
+    std::cout << "\n"
+              << question
+              << "\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: " << std::flush;
     std::string answer;
     std::getline(std::cin, answer);
     return answer == "yes";
@@ -168,10 +176,14 @@ bool confirm(const std::string& question) {
 
 const char* progress_verb(ActionType type, bool done) {
     switch (type) {
-        case ActionType::create: return done ? "Creation complete" : "Creating...";
-        case ActionType::update: return done ? "Modifications complete" : "Modifying...";
-        case ActionType::replace: return done ? "Replacement complete" : "Replacing...";
-        case ActionType::destroy: return done ? "Destruction complete" : "Destroying...";
+        case ActionType::create:
+            return done ? "Creation complete" : "Creating...";
+        case ActionType::update:
+            return done ? "Modifications complete" : "Modifying...";
+        case ActionType::replace:
+            return done ? "Replacement complete" : "Replacing...";
+        case ActionType::destroy:
+            return done ? "Destruction complete" : "Destroying...";
     }
     return "";
 }
@@ -179,7 +191,8 @@ const char* progress_verb(ActionType type, bool done) {
 void print_stats(Provider& provider) {
     if (std::getenv("VIRTFORM_STATS") == nullptr) return;
     if (auto* host = dynamic_cast<HostProvider*>(&provider)) {
-        std::cerr << fmt::format("virtform stats: libvirt round trips: {}\n", host->libvirt().round_trips());
+        std::cerr << fmt::format("virtform stats: libvirt round trips: {}\n",
+                                 host->libvirt().round_trips());
     }
 }
 
@@ -193,14 +206,16 @@ nlohmann::json results_json(const Plan& plan, const ExecResult& result,
     };
     for (std::size_t i = 0; i < plan.actions.size(); ++i) {
         const auto& r = result.results[i];
-        actions.push_back({{"address", plan.actions[i].id.str()},
-                           {"action", to_string(plan.actions[i].type)},
-                           {"class", to_string(plan.actions[i].cls)},
-                           {"outcome", to_string(r.outcome)},
-                           {"started_at", offset(r.started)},
-                           {"finished_at", offset(r.finished)},
-                           {"seconds", r.outcome == Outcome::done || r.outcome == Outcome::failed ? r.seconds() : 0.0},
-                           {"message", r.message}});
+        actions.push_back(
+            {{"address", plan.actions[i].id.str()},
+             {"action", to_string(plan.actions[i].type)},
+             {"class", to_string(plan.actions[i].cls)},
+             {"outcome", to_string(r.outcome)},
+             {"started_at", offset(r.started)},
+             {"finished_at", offset(r.finished)},
+             {"seconds",
+              r.outcome == Outcome::done || r.outcome == Outcome::failed ? r.seconds() : 0.0},
+             {"message", r.message}});
     }
     return {{"format_version", "1"},
             {"lab", plan.lab},
@@ -218,8 +233,9 @@ nlohmann::json results_json(const Plan& plan, const ExecResult& result,
 /// and apply of a saved plan (which passes what the plan must match).
 int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptionsCli& o,
               const std::string& question, const SavedPlan* saved = nullptr) {
-    const host::LabLock lab_lock(g.uri, desired.lab, question.rfind("Do you really", 0) == 0 ? "destroy" : "apply",
-                             std::chrono::milliseconds(static_cast<long>(o.lock_timeout * 1000)));
+    const host::LabLock lab_lock(
+        g.uri, desired.lab, question.rfind("Do you really", 0) == 0 ? "destroy" : "apply",
+        std::chrono::milliseconds(static_cast<long>(o.lock_timeout * 1000)));
     auto provider = connect(g, desired, o.allow_restart, o.no_rollback);
     PlanOptions popts;
     popts.targets = parse_targets(saved ? saved->targets : o.targets);
@@ -228,15 +244,17 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
     if (saved) {
         const auto changes = fingerprint_changes(saved->fingerprint, fingerprint(live));
         if (!changes.empty()) {
-            throw Error(fmt::format("the saved plan is stale: since it was made, {}. Nothing was changed; run "
-                                    "`virtform plan -o` again",
-                                    fmt::join(changes, ", ")));
+            throw Error(fmt::format(
+                "the saved plan is stale: since it was made, {}. Nothing was changed; run "
+                "`virtform plan -o` again",
+                fmt::join(changes, ", ")));
         }
     }
     const Plan plan = make_plan(desired, live, popts);
     if (saved && plan_to_json(plan) != saved->plan) {
-        throw Error("the saved plan no longer matches what planning its manifests gives on this host; "
-                    "nothing was changed; run `virtform plan -o` again");
+        throw Error(
+            "the saved plan no longer matches what planning its manifests gives on this host; "
+            "nothing was changed; run `virtform plan -o` again");
     }
     if (!o.json) std::cout << render_plan_text(plan, TextStyle{g.color});
     if (plan.empty()) {
@@ -256,7 +274,8 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
     if (!o.json) {
         eopts.on_event = [t0](const ExecEvent& e) {
             std::lock_guard lock(g_out_mutex);
-            const double at = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            const double at =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             if (e.type == ExecEvent::Type::started) {
                 std::cout << fmt::format("[{:6.1f}s] {}: {}\n", at, e.action.id.str(),
                                          progress_verb(e.action.type, false));
@@ -264,8 +283,8 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
                 std::cout << fmt::format("[{:6.1f}s] {}: {} after {:.1f}s\n", at, e.action.id.str(),
                                          progress_verb(e.action.type, true), e.result.seconds());
             } else {
-                std::cout << fmt::format("[{:6.1f}s] {}: FAILED after {:.1f}s: {}\n", at, e.action.id.str(),
-                                         e.result.seconds(), e.result.message);
+                std::cout << fmt::format("[{:6.1f}s] {}: FAILED after {:.1f}s: {}\n", at,
+                                         e.action.id.str(), e.result.seconds(), e.result.message);
             }
             std::cout.flush();
         };
@@ -285,27 +304,37 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
     for (std::size_t i = 0; i < plan.actions.size(); ++i) {
         if (result.results[i].outcome != Outcome::done) continue;
         switch (plan.actions[i].type) {
-            case ActionType::create: ++added; break;
-            case ActionType::update: ++changed; break;
-            case ActionType::replace: ++added, ++destroyed; break;
-            case ActionType::destroy: ++destroyed; break;
+            case ActionType::create:
+                ++added;
+                break;
+            case ActionType::update:
+                ++changed;
+                break;
+            case ActionType::replace:
+                ++added, ++destroyed;
+                break;
+            case ActionType::destroy:
+                ++destroyed;
+                break;
         }
     }
     if (result.ok() && problems.empty()) {
-        std::cout << fmt::format("\nApply complete! Resources: {} added, {} changed, {} destroyed.\n",
-                                 added, changed, destroyed);
+        std::cout << fmt::format(
+            "\nApply complete! Resources: {} added, {} changed, {} destroyed.\n", added, changed,
+            destroyed);
         if (o.wait_ip && !wait_for_addresses(g, desired, o.wait_timeout)) return 1;
         return 0;
     }
-    std::cout << fmt::format("\nApply incomplete. Resources: {} added, {} changed, {} destroyed; {} "
-                             "failed, {} skipped.\n",
-                             added, changed, destroyed, result.count(Outcome::failed),
-                             result.count(Outcome::skipped));
+    std::cout << fmt::format(
+        "\nApply incomplete. Resources: {} added, {} changed, {} destroyed; {} "
+        "failed, {} skipped.\n",
+        added, changed, destroyed, result.count(Outcome::failed), result.count(Outcome::skipped));
     for (std::size_t i = 0; i < plan.actions.size(); ++i) {
         const auto& r = result.results[i];
         if (r.outcome == Outcome::failed || r.outcome == Outcome::skipped) {
             std::cout << fmt::format("  {} {} {}: {}\n", to_string(r.outcome),
-                                     to_string(plan.actions[i].type), plan.actions[i].id.str(), r.message);
+                                     to_string(plan.actions[i].type), plan.actions[i].id.str(),
+                                     r.message);
         }
     }
     for (const auto& p : problems) std::cout << "  not as desired after apply: " << p << "\n";
@@ -330,8 +359,9 @@ int run_guarded(const std::function<int()>& command) {
 
 int cmd_validate(const GlobalOptions& /*g*/, const ManifestOptions& m) {
     const Desired d = load(m);
-    std::cout << fmt::format("The manifests are valid: lab '{}', {} network(s), {} pool(s), {} VM(s).\n",
-                             d.lab, d.networks.size(), d.pools.size(), d.vms.size());
+    std::cout << fmt::format(
+        "The manifests are valid: lab '{}', {} network(s), {} pool(s), {} VM(s).\n", d.lab,
+        d.networks.size(), d.pools.size(), d.vms.size());
     return 0;
 }
 
@@ -355,9 +385,10 @@ int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptions
         write_saved_plan(o.out, SavedPlan{g.uri, desired.lab, sources, o.targets, fingerprint(live),
                                           plan_to_json(plan)});
         if (!o.json) {
-            std::cout << fmt::format("\nSaved the plan to {}. `virtform apply {}` carries out exactly "
-                                     "this plan, and refuses if the host changes first.\n",
-                                     o.out, o.out);
+            std::cout << fmt::format(
+                "\nSaved the plan to {}. `virtform apply {}` carries out exactly "
+                "this plan, and refuses if the host changes first.\n",
+                o.out, o.out);
         }
     }
     print_stats(*provider);
@@ -382,9 +413,10 @@ int cmd_destroy(const GlobalOptions& g, const ManifestOptions& m, const ApplyOpt
     Desired nothing;
     nothing.lab = desired.lab;
     nothing.files = desired.files;
-    return reconcile(g, nothing, o,
-                     fmt::format("Do you really want to destroy everything lab '{}' owns?", desired.lab)
-                         .c_str());
+    return reconcile(
+        g, nothing, o,
+        fmt::format("Do you really want to destroy everything lab '{}' owns?", desired.lab)
+            .c_str());
 }
 
 int cmd_status(const GlobalOptions& g, const ManifestOptions& m) {
@@ -400,12 +432,13 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m) {
         std::cerr << e.diagnostics().str();
     }
     std::cout << fmt::format("lab {} on {}\n\n", desired.lab, g.uri);
-    std::cout << fmt::format("  {:<34} {:<10} {:<10} {:<26} {}\n", "OBJECT", "STATE", "AUTOSTART", "DRIFT",
-                             "ADDRESSES");
+    std::cout << fmt::format("  {:<34} {:<10} {:<10} {:<26} {}\n", "OBJECT", "STATE", "AUTOSTART",
+                             "DRIFT", "ADDRESSES");
     auto drift_of = [&](const ResourceId& id) -> std::string {
         const std::string key = id.str();
-        const bool outside = std::any_of(plan.drift.begin(), plan.drift.end(),
-                                         [&](const std::string& d) { return d == key || d.rfind(key + " ", 0) == 0; });
+        const bool outside = std::any_of(
+            plan.drift.begin(), plan.drift.end(),
+            [&](const std::string& d) { return d == key || d.rfind(key + " ", 0) == 0; });
         if (outside) {
             for (const auto& a : plan.actions) {
                 if (a.id == id) return fmt::format("changed outside ({})", a.changes.size());
@@ -438,16 +471,21 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m) {
     for (const auto& name : owned(live.networks, desired.networks)) {
         const ResourceId id{Kind::network, name};
         auto it = live.networks.find(name);
-        if (it == live.networks.end()) row(id, "absent", "-", "");
-        else row(id, it->second.active ? "active" : "inactive", it->second.autostart ? "yes" : "no",
-                 it->second.bridge.value_or(""));
+        if (it == live.networks.end())
+            row(id, "absent", "-", "");
+        else
+            row(id, it->second.active ? "active" : "inactive", it->second.autostart ? "yes" : "no",
+                it->second.bridge.value_or(""));
     }
     for (const auto& name : owned(live.pools, desired.pools)) {
         const ResourceId id{Kind::pool, name};
         auto it = live.pools.find(name);
-        if (it == live.pools.end()) row(id, "absent", "-", "");
-        else row(id, it->second.active ? "active" : "inactive", it->second.autostart ? "yes" : "no",
-                 fmt::format("{:.1f} GiB free", static_cast<double>(it->second.available) / (1ULL << 30)));
+        if (it == live.pools.end())
+            row(id, "absent", "-", "");
+        else
+            row(id, it->second.active ? "active" : "inactive", it->second.autostart ? "yes" : "no",
+                fmt::format("{:.1f} GiB free",
+                            static_cast<double>(it->second.available) / (1ULL << 30)));
     }
     for (const auto& [vid, vol] : desired.volumes) {
         const ResourceId id{Kind::volume, vid};
@@ -474,8 +512,10 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m) {
         if (it->second.restart_pending) state += "*";
         row(id, state, it->second.autostart ? "yes" : "no", addrs);
     }
-    if (std::any_of(live.vms.begin(), live.vms.end(), [](const auto& kv) { return kv.second.restart_pending; })) {
-        std::cout << "\n  * restart pending: the running VM has not picked up its new definition yet\n";
+    if (std::any_of(live.vms.begin(), live.vms.end(),
+                    [](const auto& kv) { return kv.second.restart_pending; })) {
+        std::cout
+            << "\n  * restart pending: the running VM has not picked up its new definition yet\n";
     }
     return 0;
 }
@@ -484,8 +524,10 @@ int cmd_doctor(const GlobalOptions& g, bool json) {
     host::DoctorOptions options;
     options.connect_uri = g.uri;
     const auto checks = host::run_doctor(options);
-    if (json) std::cout << host::doctor_to_json(checks).dump(2) << "\n";
-    else std::cout << host::render_doctor_text(checks);
+    if (json)
+        std::cout << host::doctor_to_json(checks).dump(2) << "\n";
+    else
+        std::cout << host::render_doctor_text(checks);
     return host::doctor_exit_code(checks);
 }
 

@@ -22,8 +22,10 @@ public:
     }
 
     void apply(const Action& action) override {
-        if (action.id.kind == Kind::bridge) bridges_->apply(action);
-        else libvirt_->apply(action);
+        if (action.id.kind == Kind::bridge)
+            bridges_->apply(action);
+        else
+            libvirt_->apply(action);
     }
 
     libvirt::LibvirtProvider& libvirt() { return *libvirt_; }

@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
     GlobalOptions global;
     const char* env_uri = std::getenv("VIRTFORM_CONNECT");
     global.uri = env_uri != nullptr && *env_uri != '\0' ? env_uri : "qemu:///system";
-    app.add_option("-c,--connect", global.uri, "libvirt URI (default qemu:///system, or $VIRTFORM_CONNECT)");
+    app.add_option("-c,--connect", global.uri,
+                   "libvirt URI (default qemu:///system, or $VIRTFORM_CONNECT)");
     app.add_flag("-v,--verbose", global.verbosity, "more log output on stderr (-vv for debug)");
     app.add_flag("--no-color", global.no_color, "plain output even on a terminal");
 
@@ -37,7 +38,8 @@ int main(int argc, char** argv) {
         sub->add_option("manifests", manifests.positional, "manifest files or directories");
     };
 
-    auto* validate = app.add_subcommand("validate", "check manifests without connecting to libvirt");
+    auto* validate =
+        app.add_subcommand("validate", "check manifests without connecting to libvirt");
     add_manifest_options(validate);
 
     PlanOptionsCli plan_opts;
@@ -47,42 +49,55 @@ int main(int argc, char** argv) {
                    "exit 0 when nothing would change, 2 when something would, 1 on error");
     plan->add_flag("--json", plan_opts.json, "print the plan as JSON (docs/json.md)");
     plan->add_option("-o,--out", plan_opts.out, "save the plan to FILE for `virtform apply FILE`");
-    plan->add_option("--target", plan_opts.targets, "plan only KIND.NAME and what it needs (repeatable)")
+    plan->add_option("--target", plan_opts.targets,
+                     "plan only KIND.NAME and what it needs (repeatable)")
         ->allow_extra_args(false);
 
     ApplyOptionsCli apply_opts;
-    auto* apply = app.add_subcommand("apply", "change the host to match the manifests (or carry out a saved plan)");
+    auto* apply = app.add_subcommand(
+        "apply", "change the host to match the manifests (or carry out a saved plan)");
     add_manifest_options(apply);
     apply->add_flag("--auto-approve", apply_opts.auto_approve, "do not ask for confirmation");
     apply->add_option("--parallelism", apply_opts.parallelism, "actions run at once (default 4)")
         ->check(CLI::Range(1, 64));
-    apply->add_option("--target", apply_opts.targets, "apply only KIND.NAME and what it needs (repeatable)")
+    apply
+        ->add_option("--target", apply_opts.targets,
+                     "apply only KIND.NAME and what it needs (repeatable)")
         ->allow_extra_args(false);
-    apply->add_flag("--allow-restart", apply_opts.allow_restart,
-                    "restart running VMs whose change needs it (otherwise it waits for their next boot)");
+    apply->add_flag(
+        "--allow-restart", apply_opts.allow_restart,
+        "restart running VMs whose change needs it (otherwise it waits for their next boot)");
     apply->add_flag("--json", apply_opts.json, "print the plan and each action's outcome as JSON");
-    apply->add_option("--lock-timeout", apply_opts.lock_timeout,
-                      "seconds to wait for another apply/destroy of the lab (default: fail at once)");
+    apply->add_option(
+        "--lock-timeout", apply_opts.lock_timeout,
+        "seconds to wait for another apply/destroy of the lab (default: fail at once)");
     apply->add_flag("--no-rollback", apply_opts.no_rollback,
                     "experts: keep an address take-over even when the gateway stops answering");
-    apply->add_flag("--wait-ip", apply_opts.wait_ip, "wait until every running VM has an address; print them");
-    apply->add_option("--wait-timeout", apply_opts.wait_timeout, "seconds --wait-ip waits (default 300)")
+    apply->add_flag("--wait-ip", apply_opts.wait_ip,
+                    "wait until every running VM has an address; print them");
+    apply
+        ->add_option("--wait-timeout", apply_opts.wait_timeout,
+                     "seconds --wait-ip waits (default 300)")
         ->check(CLI::Range(1, 86400));
 
     ApplyOptionsCli destroy_opts;
     auto* destroy = app.add_subcommand("destroy", "remove everything the lab owns");
     add_manifest_options(destroy);
     destroy->add_flag("--auto-approve", destroy_opts.auto_approve, "do not ask for confirmation");
-    destroy->add_option("--lock-timeout", destroy_opts.lock_timeout,
-                        "seconds to wait for another apply/destroy of the lab (default: fail at once)");
-    destroy->add_option("--parallelism", destroy_opts.parallelism, "actions run at once (default 4)")
+    destroy->add_option(
+        "--lock-timeout", destroy_opts.lock_timeout,
+        "seconds to wait for another apply/destroy of the lab (default: fail at once)");
+    destroy
+        ->add_option("--parallelism", destroy_opts.parallelism, "actions run at once (default 4)")
         ->check(CLI::Range(1, 64));
 
-    auto* status = app.add_subcommand("status", "list the lab's objects, their state, drift and addresses");
+    auto* status =
+        app.add_subcommand("status", "list the lab's objects, their state, drift and addresses");
     add_manifest_options(status);
 
     bool doctor_json = false;
-    auto* doctor = app.add_subcommand("doctor", "can this host run a lab, and how? (KVM, libvirt, QEMU, ...)");
+    auto* doctor =
+        app.add_subcommand("doctor", "can this host run a lab, and how? (KVM, libvirt, QEMU, ...)");
     doctor->add_flag("--json", doctor_json, "print the checks as JSON");
 
     CLI11_PARSE(app, argc, argv);
@@ -93,7 +108,8 @@ int main(int argc, char** argv) {
     spdlog::set_level(global.verbosity >= 2   ? spdlog::level::debug
                       : global.verbosity == 1 ? spdlog::level::info
                                               : spdlog::level::warn);
-    global.color = !global.no_color && isatty(STDOUT_FILENO) != 0 && std::getenv("NO_COLOR") == nullptr;
+    global.color =
+        !global.no_color && isatty(STDOUT_FILENO) != 0 && std::getenv("NO_COLOR") == nullptr;
     manifests.paths.insert(manifests.paths.end(), manifests.positional.begin(),
                            manifests.positional.end());
 

@@ -1,8 +1,8 @@
 #include "saved_plan.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -19,9 +19,9 @@ constexpr const char* kFormat = "virtform-plan/1";
 void write_saved_plan(const std::string& path, const SavedPlan& saved) {
     nlohmann::json manifests = nlohmann::json::array();
     for (const auto& m : saved.manifests) manifests.push_back({{"name", m.name}, {"text", m.text}});
-    const nlohmann::json doc = {{"format", kFormat},          {"uri", saved.uri},
-                                {"lab", saved.lab},           {"manifests", manifests},
-                                {"targets", saved.targets},   {"fingerprint", saved.fingerprint},
+    const nlohmann::json doc = {{"format", kFormat},        {"uri", saved.uri},
+                                {"lab", saved.lab},         {"manifests", manifests},
+                                {"targets", saved.targets}, {"fingerprint", saved.fingerprint},
                                 {"plan", saved.plan}};
     const std::string text = doc.dump(1) + "\n";
     const std::string tmp = path + ".tmp";
@@ -44,12 +44,14 @@ std::optional<SavedPlan> read_saved_plan(const std::string& path) {
     const auto first = text.find_first_not_of(" \t\r\n");
     if (first == std::string::npos || text[first] != '{') return std::nullopt;
     nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object() || doc.value("format", "") != kFormat) return std::nullopt;
+    if (doc.is_discarded() || !doc.is_object() || doc.value("format", "") != kFormat)
+        return std::nullopt;
     try {
         SavedPlan saved;
         saved.uri = doc.at("uri");
         saved.lab = doc.at("lab");
-        for (const auto& m : doc.at("manifests")) saved.manifests.push_back({m.at("name"), m.at("text")});
+        for (const auto& m : doc.at("manifests"))
+            saved.manifests.push_back({m.at("name"), m.at("text")});
         saved.targets = doc.at("targets").get<std::vector<std::string>>();
         saved.fingerprint = doc.at("fingerprint").get<std::map<std::string, std::string>>();
         saved.plan = doc.at("plan");

@@ -24,14 +24,14 @@ void add_ip(std::vector<Attribute>& out, const std::string& family, const IpConf
     out.push_back({family + ".address", ip.address.str(), ChangeClass::restart, kNetRestart});
     if (ip.dhcp_range) {
         out.push_back({family + ".dhcp.range",
-                       ip.dhcp_range->start.str() + "-" + ip.dhcp_range->end.str(), ChangeClass::live,
-                       kNetUpdate});
+                       ip.dhcp_range->start.str() + "-" + ip.dhcp_range->end.str(),
+                       ChangeClass::live, kNetUpdate});
     }
     for (const auto& h : ip.hosts) {
         std::string value = "ip=" + h.ip.str();
         if (!h.name.empty()) value += " name=" + h.name;
-        out.push_back({fmt::format("{}.dhcp.host[{}]", family, h.mac), value, ChangeClass::live,
-                       kNetUpdate});
+        out.push_back(
+            {fmt::format("{}.dhcp.host[{}]", family, h.mac), value, ChangeClass::live, kNetUpdate});
     }
 }
 
@@ -73,8 +73,9 @@ std::vector<Attribute> pool_attributes(const Pool& p) {
 
 std::vector<Attribute> volume_attributes(const Volume& v) {
     std::vector<Attribute> out;
-    out.push_back({"capacity", format_size(v.capacity), ChangeClass::live,
-                   "grown in place (virStorageVolResize, or virDomainBlockResize while its VM runs)"});
+    out.push_back(
+        {"capacity", format_size(v.capacity), ChangeClass::live,
+         "grown in place (virStorageVolResize, or virDomainBlockResize while its VM runs)"});
     out.push_back({"format", to_string(v.format), ChangeClass::replace, "the image is recreated"});
     if (v.backing) {
         out.push_back({"backing", *v.backing, ChangeClass::replace, "the image is recreated"});
@@ -91,9 +92,15 @@ constexpr const char* kVmLive = "applied to the running VM and to its definition
 std::string disk_value(const Disk& d) {
     std::string source;
     switch (d.type) {
-        case Disk::Type::volume: source = "volume " + d.pool + "/" + d.volume; break;
-        case Disk::Type::cdrom: source = "cdrom " + d.path; break;
-        case Disk::Type::file: source = "file " + d.path; break;
+        case Disk::Type::volume:
+            source = "volume " + d.pool + "/" + d.volume;
+            break;
+        case Disk::Type::cdrom:
+            source = "cdrom " + d.path;
+            break;
+        case Disk::Type::file:
+            source = "file " + d.path;
+            break;
     }
     return fmt::format("{} bus={} dev={}", source, to_string(d.bus), d.target);
 }
@@ -135,8 +142,8 @@ std::vector<Attribute> vm_attributes(const Vm& v) {
     for (std::size_t i = 0; i < v.nics.size(); ++i) {
         out.push_back({fmt::format("nic[{}]", i), nic_value(v.nics[i]), ChangeClass::live,
                        "attached or detached while the VM runs"});
-        Attribute mac{fmt::format("nic[{}].mac", i), v.nics[i].mac.value_or(""), ChangeClass::restart,
-                      kVmRestart};
+        Attribute mac{fmt::format("nic[{}].mac", i), v.nics[i].mac.value_or(""),
+                      ChangeClass::restart, kVmRestart};
         mac.computed = !v.nics[i].mac;
         out.push_back(std::move(mac));
     }
@@ -148,7 +155,8 @@ std::vector<Attribute> vm_attributes(const Vm& v) {
         seed.sensitive = true;
         out.push_back(std::move(seed));
     }
-    live("state", to_string(v.state), "the VM is started, or shut down (forced after shutdown_timeout)");
+    live("state", to_string(v.state),
+         "the VM is started, or shut down (forced after shutdown_timeout)");
     live("autostart", v.autostart ? "true" : "false", "applied at once");
     return out;
 }
@@ -157,13 +165,15 @@ std::vector<Attribute> bridge_attributes(const Bridge& b) {
     constexpr const char* kNow = "applied at once over netlink";
     std::vector<Attribute> out;
     auto opt = [&](std::string path, const auto& value, auto format) {
-        Attribute a{std::move(path), value ? format(*value) : std::string(), ChangeClass::live, kNow};
+        Attribute a{std::move(path), value ? format(*value) : std::string(), ChangeClass::live,
+                    kNow};
         a.computed = !value;
         out.push_back(std::move(a));
     };
     auto num = [](auto v) { return std::to_string(v); };
     auto centi = [](std::uint32_t cs) { return fmt::format("{}.{:02}s", cs / 100, cs % 100); };
-    for (const auto& port : b.ports) out.push_back({"port[" + port + "]", "enslaved", ChangeClass::live, kNow});
+    for (const auto& port : b.ports)
+        out.push_back({"port[" + port + "]", "enslaved", ChangeClass::live, kNow});
     out.push_back({"stp", b.stp ? "true" : "false", ChangeClass::live, kNow});
     opt("stp.forward_delay", b.forward_delay_cs, centi);
     opt("stp.hello_time", b.hello_time_cs, centi);
@@ -171,11 +181,13 @@ std::vector<Attribute> bridge_attributes(const Bridge& b) {
     opt("stp.priority", b.priority, num);
     opt("mtu", b.mtu, num);
     opt("mac", b.mac, [](const std::string& m) { return m; });
-    opt("vlan_filtering", b.vlan_filtering, [](bool v) { return std::string(v ? "true" : "false"); });
+    opt("vlan_filtering", b.vlan_filtering,
+        [](bool v) { return std::string(v ? "true" : "false"); });
     if (b.take_over) {
-        out.push_back({"take_over_addresses", *b.take_over, ChangeClass::live,
-                       "addresses and routes move from the port to the bridge; the gateway is checked "
-                       "and the move rolled back if it is lost"});
+        out.push_back(
+            {"take_over_addresses", *b.take_over, ChangeClass::live,
+             "addresses and routes move from the port to the bridge; the gateway is checked "
+             "and the move rolled back if it is lost"});
     }
     if (!b.take_over || !b.addresses.empty()) {
         for (const auto& a : b.addresses) {

@@ -14,17 +14,22 @@ namespace virtform {
 
 const char* to_string(Outcome outcome) {
     switch (outcome) {
-        case Outcome::pending: return "pending";
-        case Outcome::done: return "done";
-        case Outcome::failed: return "failed";
-        case Outcome::skipped: return "skipped";
+        case Outcome::pending:
+            return "pending";
+        case Outcome::done:
+            return "done";
+        case Outcome::failed:
+            return "failed";
+        case Outcome::skipped:
+            return "skipped";
     }
     return "?";
 }
 
 int ExecResult::count(Outcome outcome) const {
-    return static_cast<int>(std::count_if(results.begin(), results.end(),
-                                          [&](const ActionResult& r) { return r.outcome == outcome; }));
+    return static_cast<int>(
+        std::count_if(results.begin(), results.end(),
+                      [&](const ActionResult& r) { return r.outcome == outcome; }));
 }
 
 ExecResult execute(const Plan& plan, Provider& provider, const ExecOptions& options) {
@@ -90,11 +95,13 @@ ExecResult execute(const Plan& plan, Provider& provider, const ExecOptions& opti
             ++settled;
             emit(ExecEvent::Type::finished, i);
             if (!ok) {
-                skip_dependents(i, fmt::format("{} {}, which failed", to_string(plan.actions[i].type),
-                                               plan.actions[i].id.str()));
+                skip_dependents(i,
+                                fmt::format("{} {}, which failed", to_string(plan.actions[i].type),
+                                            plan.actions[i].id.str()));
             } else {
                 for (std::size_t d : dependents[i]) {
-                    if (--waiting[d] == 0 && out.results[d].outcome == Outcome::pending) ready.insert(d);
+                    if (--waiting[d] == 0 && out.results[d].outcome == Outcome::pending)
+                        ready.insert(d);
                 }
             }
             cv.notify_all();

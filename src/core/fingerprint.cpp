@@ -52,7 +52,8 @@ std::map<std::string, std::string> owned_fingerprint(const Live& live, const std
         auto pool = live.pools.find(vol.pool);
         if (pool == live.pools.end() || pool->second.owner != lab) continue;
         std::string canonical;
-        for (const auto& a : attributes_of(Resource{vol})) canonical += a.path + "=" + a.value + "\n";
+        for (const auto& a : attributes_of(Resource{vol}))
+            canonical += a.path + "=" + a.value + "\n";
         out[id_of(Resource{vol}).str()] = digest_text(canonical);
     }
     return out;
@@ -63,8 +64,10 @@ std::vector<std::string> fingerprint_changes(const std::map<std::string, std::st
     std::vector<std::string> out;
     for (const auto& [id, digest] : before) {
         auto it = after.find(id);
-        if (it == after.end()) out.push_back(id + " disappeared");
-        else if (it->second != digest) out.push_back(id + " changed");
+        if (it == after.end())
+            out.push_back(id + " disappeared");
+        else if (it->second != digest)
+            out.push_back(id + " changed");
     }
     for (const auto& [id, digest] : after) {
         if (before.count(id) == 0) out.push_back(id + " appeared");

@@ -26,14 +26,15 @@ bool is_name_char(char c) {
            c == '+';
 }
 
-std::optional<Cidr> read_cidr(const Context& ctx, MapReader& r, const std::string& key, int family) {
+std::optional<Cidr> read_cidr(const Context& ctx, MapReader& r, const std::string& key,
+                              int family) {
     auto text = r.str(key);
     if (!text) return std::nullopt;
     std::string why;
     auto cidr = Cidr::parse(*text, &why);
     if (!cidr) {
-        ctx.error(r.get(key), fmt::format("'{}' in {} is not an address with prefix ({}): '{}'", key,
-                                          r.what(), why, *text));
+        ctx.error(r.get(key), fmt::format("'{}' in {} is not an address with prefix ({}): '{}'",
+                                          key, r.what(), why, *text));
         return std::nullopt;
     }
     if (cidr->address.family != family) {
@@ -41,18 +42,18 @@ std::optional<Cidr> read_cidr(const Context& ctx, MapReader& r, const std::strin
                                           r.what(), family, *text));
         return std::nullopt;
     }
-    if (cidr->prefix == cidr->address.max_prefix() ||
-        (family == 4 && cidr->prefix >= 31)) {
+    if (cidr->prefix == cidr->address.max_prefix() || (family == 4 && cidr->prefix >= 31)) {
         ctx.error(r.get(key), fmt::format("'{}' in {}: prefix /{} leaves no room for guests", key,
                                           r.what(), cidr->prefix));
         return std::nullopt;
     }
     if (cidr->address == cidr->network() ||
         (family == 4 && cidr->address == cidr->address.last_in(cidr->prefix))) {
-        ctx.error(r.get(key), fmt::format("'{}' in {}: {} is the subnet's {} address, not a host "
-                                          "address",
-                                          key, r.what(), cidr->address.str(),
-                                          cidr->address == cidr->network() ? "network" : "broadcast"));
+        ctx.error(r.get(key),
+                  fmt::format("'{}' in {}: {} is the subnet's {} address, not a host "
+                              "address",
+                              key, r.what(), cidr->address.str(),
+                              cidr->address == cidr->network() ? "network" : "broadcast"));
         return std::nullopt;
     }
     return cidr;
@@ -105,12 +106,14 @@ void read_dhcp(const Context& ctx, const YAML::Node& node, IpConfig& ip, const s
             // IPv6 addresses contain no '-', so the first '-' separates the two ends.
             const auto dash = s.find('-');
             if (dash == std::string::npos) {
-                ctx.error(range, fmt::format("'range' in {} must read 'first-last', got '{}'", what, s));
+                ctx.error(range,
+                          fmt::format("'range' in {} must read 'first-last', got '{}'", what, s));
             } else {
                 start = IpAddress::parse(s.substr(0, dash));
                 end = IpAddress::parse(s.substr(dash + 1));
                 if (!start || !end) {
-                    ctx.error(range, fmt::format("'range' in {} is not two IP addresses: '{}'", what, s));
+                    ctx.error(range,
+                              fmt::format("'range' in {} is not two IP addresses: '{}'", what, s));
                     start.reset();
                 }
             }
@@ -126,9 +129,10 @@ void read_dhcp(const Context& ctx, const YAML::Node& node, IpConfig& ip, const s
             }
             rr.finish();
         } else {
-            ctx.error(range, fmt::format("'range' in {} must be 'first-last' or a mapping with start "
-                                         "and end, got {}",
-                                         what, type_name(range)));
+            ctx.error(range,
+                      fmt::format("'range' in {} must be 'first-last' or a mapping with start "
+                                  "and end, got {}",
+                                  what, type_name(range)));
         }
         if (start && end) {
             if (start->family != family || end->family != family) {
@@ -162,8 +166,8 @@ void read_dhcp(const Context& ctx, const YAML::Node& node, IpConfig& ip, const s
                 ctx.error(h, fmt::format("a DHCP host of {} needs 'mac'", what));
                 ok = false;
             } else if (auto m = normalize_mac(mac.IsScalar() ? mac.Scalar() : ""); !m) {
-                ctx.error(mac, fmt::format("'mac' of a DHCP host of {} is not a MAC address: '{}'", what,
-                                           mac.IsScalar() ? mac.Scalar() : type_name(mac)));
+                ctx.error(mac, fmt::format("'mac' of a DHCP host of {} is not a MAC address: '{}'",
+                                           what, mac.IsScalar() ? mac.Scalar() : type_name(mac)));
                 ok = false;
             } else {
                 host.mac = *m;
@@ -175,21 +179,23 @@ void read_dhcp(const Context& ctx, const YAML::Node& node, IpConfig& ip, const s
             } else if (auto a = parse_ip_node(ctx, ipn, "'ip' of a DHCP host"); !a) {
                 ok = false;
             } else if (!is_host_address(ip.address, *a)) {
-                ctx.error(ipn, fmt::format("DHCP host address {} is outside the subnet {} of {}",
-                                           a->str(), Cidr{ip.address.network(), ip.address.prefix}.str(),
-                                           what));
+                ctx.error(ipn, fmt::format(
+                                   "DHCP host address {} is outside the subnet {} of {}", a->str(),
+                                   Cidr{ip.address.network(), ip.address.prefix}.str(), what));
                 ok = false;
             } else if (*a == ip.address.address) {
-                ctx.error(ipn, fmt::format("DHCP host address {} is the network's own address", a->str()));
+                ctx.error(ipn, fmt::format("DHCP host address {} is the network's own address",
+                                           a->str()));
                 ok = false;
             } else {
                 host.ip = *a;
             }
             if (auto n = hr.str("name")) {
                 if (!valid_dns_name(*n)) {
-                    ctx.error(hr.get("name"), fmt::format("'name' of a DHCP host of {} is not a valid "
-                                                          "host name: '{}'",
-                                                          what, *n));
+                    ctx.error(hr.get("name"),
+                              fmt::format("'name' of a DHCP host of {} is not a valid "
+                                          "host name: '{}'",
+                                          what, *n));
                     ok = false;
                 }
                 host.name = *n;
@@ -200,15 +206,17 @@ void read_dhcp(const Context& ctx, const YAML::Node& node, IpConfig& ip, const s
                            const YAML::Node& at, const char* field) {
                 auto [it, inserted] = seen.emplace(key, at);
                 if (!inserted) {
-                    ctx.error(at, fmt::format("DHCP host {} '{}' in {} is duplicated (first at line {})",
-                                              field, key, what, ctx.at(it->second).line));
+                    ctx.error(
+                        at, fmt::format("DHCP host {} '{}' in {} is duplicated (first at line {})",
+                                        field, key, what, ctx.at(it->second).line));
                     return true;
                 }
                 return false;
             };
             bool duplicated = dup(by_mac, host.mac, mac, "mac");
             duplicated = dup(by_ip, host.ip.str(), ipn, "ip") || duplicated;
-            if (!host.name.empty()) duplicated = dup(by_name, host.name, hr.get("name"), "name") || duplicated;
+            if (!host.name.empty())
+                duplicated = dup(by_name, host.name, hr.get("name"), "name") || duplicated;
             if (!duplicated) ip.hosts.push_back(host);
         }
     }
@@ -241,11 +249,13 @@ void read_dns(const Context& ctx, const YAML::Node& node, Network& net, const st
             if (!hr.ok()) continue;
             DnsHost host;
             const YAML::Node ipn = hr.get("ip");
-            auto ip = ipn.IsDefined() ? parse_ip_node(ctx, ipn, "'ip' of a DNS host") : std::nullopt;
+            auto ip =
+                ipn.IsDefined() ? parse_ip_node(ctx, ipn, "'ip' of a DNS host") : std::nullopt;
             if (!ipn.IsDefined()) ctx.error(h, fmt::format("a DNS host of {} needs 'ip'", what));
             const YAML::Node names = hr.list("names");
             if (!hr.get("names").IsDefined() || (names.IsDefined() && names.size() == 0)) {
-                ctx.error(h, fmt::format("a DNS host of {} needs at least one name in 'names'", what));
+                ctx.error(h,
+                          fmt::format("a DNS host of {} needs at least one name in 'names'", what));
             }
             if (names.IsDefined()) {
                 for (const auto& n : names) {
@@ -290,10 +300,11 @@ Network read_network(const Context& ctx, const std::string& name, const YAML::No
             net.mode = *m;
         } else {
             std::string hint = closest_match(*mode, {"nat", "route", "isolated", "open", "bridge"});
-            ctx.error(r.get("mode"), fmt::format("'mode' of {} must be one of nat, route, isolated, "
-                                                 "open, bridge; got '{}'{}",
-                                                 what, *mode,
-                                                 hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+            ctx.error(
+                r.get("mode"),
+                fmt::format("'mode' of {} must be one of nat, route, isolated, "
+                            "open, bridge; got '{}'{}",
+                            what, *mode, hint.empty() ? "" : "; did you mean '" + hint + "'?"));
         }
     }
     if (auto bridge = r.str("bridge")) {
@@ -302,13 +313,15 @@ Network read_network(const Context& ctx, const std::string& name, const YAML::No
         }
         net.bridge = *bridge;
     }
-    if (YAML::Node n = r.map("ipv4"); n.IsDefined()) net.ipv4 = read_ip(ctx, n, "the ipv4 of " + what, 4);
-    if (YAML::Node n = r.map("ipv6"); n.IsDefined()) net.ipv6 = read_ip(ctx, n, "the ipv6 of " + what, 6);
+    if (YAML::Node n = r.map("ipv4"); n.IsDefined())
+        net.ipv4 = read_ip(ctx, n, "the ipv4 of " + what, 4);
+    if (YAML::Node n = r.map("ipv6"); n.IsDefined())
+        net.ipv6 = read_ip(ctx, n, "the ipv6 of " + what, 6);
     if (YAML::Node n = r.map("dns"); n.IsDefined()) read_dns(ctx, n, net, "the DNS of " + what);
     if (auto domain = r.str("domain")) {
         if (!valid_dns_name(*domain)) {
-            ctx.error(r.get("domain"), fmt::format("'domain' of {} is not a valid DNS name: '{}'", what,
-                                                   *domain));
+            ctx.error(r.get("domain"),
+                      fmt::format("'domain' of {} is not a valid DNS name: '{}'", what, *domain));
         }
         net.domain = *domain;
     }
@@ -319,9 +332,10 @@ Network read_network(const Context& ctx, const std::string& name, const YAML::No
 
     // Combinations libvirt would refuse, said in the manifest's terms.
     if (net.mode == NetworkMode::bridge) {
-        if (!net.bridge) ctx.error(node, fmt::format("{} is in mode bridge and needs 'bridge': the "
-                                                     "name of an existing or declared host bridge",
-                                                     what));
+        if (!net.bridge)
+            ctx.error(node, fmt::format("{} is in mode bridge and needs 'bridge': the "
+                                        "name of an existing or declared host bridge",
+                                        what));
         for (const char* k : {"ipv4", "ipv6", "dns", "domain", "mtu", "stp"}) {
             if (r.get(k).IsDefined()) {
                 ctx.error(r.get(k), fmt::format("'{}' cannot be set on {}: in mode bridge the host "
@@ -349,10 +363,11 @@ void cross_check(const Desired& desired, Diagnostics& diags) {
         if (!net->bridge || net->mode == NetworkMode::bridge) continue;
         auto [it, inserted] = bridges.emplace(*net->bridge, net);
         if (!inserted) {
-            diags.error(net->where, fmt::format("network '{}' claims bridge '{}', which network '{}' "
-                                                "({}) already uses",
-                                                net->name, *net->bridge, it->second->name,
-                                                it->second->where.str()));
+            diags.error(
+                net->where,
+                fmt::format("network '{}' claims bridge '{}', which network '{}' "
+                            "({}) already uses",
+                            net->name, *net->bridge, it->second->name, it->second->where.str()));
         }
     }
     for (std::size_t i = 0; i < nets.size(); ++i) {
@@ -415,10 +430,12 @@ std::vector<ManifestSource> read_manifest_sources(const std::vector<std::string>
             std::vector<fs::path> files;
             for (const auto& entry : fs::directory_iterator(p, ec)) {
                 const auto ext = entry.path().extension();
-                if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml")) files.push_back(entry.path());
+                if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml"))
+                    files.push_back(entry.path());
             }
             std::sort(files.begin(), files.end());
-            if (files.empty()) diags.error(Location{arg, 0, 0}, "the directory holds no *.yaml or *.yml file");
+            if (files.empty())
+                diags.error(Location{arg, 0, 0}, "the directory holds no *.yaml or *.yml file");
             for (const auto& f : files) read_one(f);
         } else if (fs::exists(p, ec)) {
             read_one(p);
@@ -454,16 +471,18 @@ Desired load_manifests(const std::vector<ManifestSource>& sources) {
         lab_declared = lab_declared || r.get("lab").IsDefined();
         if (auto lab = r.str("lab")) {
             if (!valid_object_name(*lab) || lab->size() > 32) {
-                ctx.error(r.get("lab"), fmt::format("lab name '{}' is not valid: use at most 32 letters, "
-                                                    "digits, '-', '_', '.' or '+'",
-                                                    *lab));
+                ctx.error(r.get("lab"),
+                          fmt::format("lab name '{}' is not valid: use at most 32 letters, "
+                                      "digits, '-', '_', '.' or '+'",
+                                      *lab));
             } else if (desired.lab.empty()) {
                 desired.lab = *lab;
                 lab_where = ctx.at(r.get("lab"));
             } else if (desired.lab != *lab) {
-                ctx.error(r.get("lab"), fmt::format("lab '{}' differs from lab '{}' declared at {}; one "
-                                                    "manifest set describes one lab",
-                                                    *lab, desired.lab, lab_where.str()));
+                ctx.error(r.get("lab"),
+                          fmt::format("lab '{}' differs from lab '{}' declared at {}; one "
+                                      "manifest set describes one lab",
+                                      *lab, desired.lab, lab_where.str()));
             }
         }
         const YAML::Node networks = r.map("networks");
@@ -475,8 +494,9 @@ Desired load_manifests(const std::vector<ManifestSource>& sources) {
                 auto it = desired.networks.find(name);
                 if (it != desired.networks.end()) {
                     if (it->second.where.file != src.name) {
-                        ctx.error(kv.first, fmt::format("network '{}' is declared twice (first at {})",
-                                                        name, it->second.where.str()));
+                        ctx.error(kv.first,
+                                  fmt::format("network '{}' is declared twice (first at {})", name,
+                                              it->second.where.str()));
                     }
                     continue;
                 }
@@ -486,7 +506,8 @@ Desired load_manifests(const std::vector<ManifestSource>& sources) {
         if (YAML::Node bridges = r.get("bridges"); bridges.IsDefined()) {
             detail::read_bridges(ctx, bridges, desired);
         }
-        if (YAML::Node pools = r.get("pools"); pools.IsDefined()) detail::read_pools(ctx, pools, desired);
+        if (YAML::Node pools = r.get("pools"); pools.IsDefined())
+            detail::read_pools(ctx, pools, desired);
         if (YAML::Node vms = r.get("vms"); vms.IsDefined()) detail::read_vms(ctx, vms, desired);
         r.finish();
     }

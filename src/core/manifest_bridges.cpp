@@ -21,8 +21,8 @@ std::optional<std::uint32_t> read_seconds(const Context& ctx, MapReader& r, cons
         seconds = -1;
     }
     if (!v.IsScalar() || seconds < min || seconds > max) {
-        ctx.error(v, fmt::format("'{}' of {} must be a number of seconds between {} and {}", key, r.what(),
-                                 min, max));
+        ctx.error(v, fmt::format("'{}' of {} must be a number of seconds between {} and {}", key,
+                                 r.what(), min, max));
         return std::nullopt;
     }
     return static_cast<std::uint32_t>(seconds * 100 + 0.5);
@@ -61,7 +61,8 @@ Bridge read_bridge(const Context& ctx, const std::string& name, const YAML::Node
             br.forward_delay_cs = read_seconds(ctx, sr, "forward_delay", 2, 30);
             br.hello_time_cs = read_seconds(ctx, sr, "hello_time", 1, 10);
             br.max_age_cs = read_seconds(ctx, sr, "max_age", 6, 40);
-            if (auto prio = sr.integer("priority", 0, 65535)) br.priority = static_cast<std::uint16_t>(*prio);
+            if (auto prio = sr.integer("priority", 0, 65535))
+                br.priority = static_cast<std::uint16_t>(*prio);
             sr.finish();
         } else if (auto on = r.boolean("stp")) {
             br.stp = *on;
@@ -69,16 +70,21 @@ Bridge read_bridge(const Context& ctx, const std::string& name, const YAML::Node
     }
     if (auto mtu = r.integer("mtu", 68, 65535)) br.mtu = static_cast<int>(*mtu);
     if (auto mac = r.str("mac")) {
-        if (auto m = normalize_mac(*mac)) br.mac = *m;
-        else ctx.error(r.get("mac"), fmt::format("'mac' of {} is not a MAC address: '{}'", what, *mac));
+        if (auto m = normalize_mac(*mac))
+            br.mac = *m;
+        else
+            ctx.error(r.get("mac"),
+                      fmt::format("'mac' of {} is not a MAC address: '{}'", what, *mac));
     }
     if (YAML::Node list = r.list("addresses"); list.IsDefined()) {
         for (const auto& a : list) {
             std::string why;
             auto cidr = a.IsScalar() ? Cidr::parse(a.Scalar(), &why) : std::nullopt;
             if (!cidr) {
-                ctx.error(a, fmt::format("an address of {} is not an address with prefix ({}): '{}'", what,
-                                         a.IsScalar() ? why : "not a string", a.IsScalar() ? a.Scalar() : ""));
+                ctx.error(a,
+                          fmt::format("an address of {} is not an address with prefix ({}): '{}'",
+                                      what, a.IsScalar() ? why : "not a string",
+                                      a.IsScalar() ? a.Scalar() : ""));
             } else {
                 br.addresses.push_back(*cidr);
             }
@@ -88,10 +94,12 @@ Bridge read_bridge(const Context& ctx, const std::string& name, const YAML::Node
     br.vlan_filtering = r.boolean("vlan_filtering");
     if (auto port = r.str("take_over_addresses")) {
         if (ports.count(*port) == 0) {
-            ctx.error(r.get("take_over_addresses"),
-                      fmt::format("'take_over_addresses' of {} names '{}', which must also be listed in its "
-                                  "'ports'",
-                                  what, *port));
+            ctx.error(
+                r.get("take_over_addresses"),
+                fmt::format(
+                    "'take_over_addresses' of {} names '{}', which must also be listed in its "
+                    "'ports'",
+                    what, *port));
         }
         br.take_over = *port;
     }
@@ -126,18 +134,22 @@ void finish_bridges(const Desired& desired, Diagnostics& diags) {
         for (const auto& port : br.ports) {
             auto [it, inserted] = port_owner.emplace(port, &br);
             if (!inserted) {
-                diags.error(br.where, fmt::format("port '{}' of bridge '{}' is also a port of bridge '{}' ({})",
-                                                  port, name, it->second->name, it->second->where.str()));
+                diags.error(
+                    br.where,
+                    fmt::format("port '{}' of bridge '{}' is also a port of bridge '{}' ({})", port,
+                                name, it->second->name, it->second->where.str()));
             }
             if (desired.bridges.count(port) != 0) {
-                diags.error(br.where, fmt::format("bridge '{}' cannot have bridge '{}' as a port", name, port));
+                diags.error(br.where, fmt::format("bridge '{}' cannot have bridge '{}' as a port",
+                                                  name, port));
             }
         }
         for (const auto& [nname, net] : desired.networks) {
             if (net.mode != NetworkMode::bridge && net.bridge == name) {
-                diags.error(net.where, fmt::format("network '{}' (mode {}) wants to create bridge '{}', which "
-                                                   "the manifest declares under 'bridges:'; use mode: bridge",
-                                                   nname, to_string(net.mode), name));
+                diags.error(net.where,
+                            fmt::format("network '{}' (mode {}) wants to create bridge '{}', which "
+                                        "the manifest declares under 'bridges:'; use mode: bridge",
+                                        nname, to_string(net.mode), name));
             }
         }
     }

@@ -15,12 +15,15 @@ std::string seed_iso_path(const std::string& lab, const std::string& vm) {
 namespace detail {
 namespace {
 
-bool absolute_path(const std::string& p) { return !p.empty() && p.front() == '/'; }
+bool absolute_path(const std::string& p) {
+    return !p.empty() && p.front() == '/';
+}
 
 std::optional<std::string> read_path(const Context& ctx, MapReader& r, const std::string& key) {
     auto p = r.str(key);
     if (p && !absolute_path(*p)) {
-        ctx.error(r.get(key), fmt::format("'{}' of {} must be an absolute path, got '{}'", key, r.what(), *p));
+        ctx.error(r.get(key),
+                  fmt::format("'{}' of {} must be an absolute path, got '{}'", key, r.what(), *p));
         return std::nullopt;
     }
     return p;
@@ -32,8 +35,9 @@ std::optional<std::uint64_t> read_size(const Context& ctx, MapReader& r, const s
     if (!text) return std::nullopt;
     auto bytes = parse_size(*text);
     if (!bytes) {
-        ctx.error(r.get(key), fmt::format("'{}' of {} is not a size: '{}' (write e.g. 512MiB, 2GiB, 20G)",
-                                          key, r.what(), *text));
+        ctx.error(r.get(key),
+                  fmt::format("'{}' of {} is not a size: '{}' (write e.g. 512MiB, 2GiB, 20G)", key,
+                              r.what(), *text));
         return std::nullopt;
     }
     if (*bytes < min) {
@@ -59,8 +63,10 @@ std::string digest(const std::vector<std::string>& parts) {
     return fmt::format("fnv1a:{:016x}", h);
 }
 
-const std::vector<std::pair<std::string, DiskBus>> kBuses = {
-    {"virtio", DiskBus::virtio}, {"sata", DiskBus::sata}, {"scsi", DiskBus::scsi}, {"ide", DiskBus::ide}};
+const std::vector<std::pair<std::string, DiskBus>> kBuses = {{"virtio", DiskBus::virtio},
+                                                             {"sata", DiskBus::sata},
+                                                             {"scsi", DiskBus::scsi},
+                                                             {"ide", DiskBus::ide}};
 
 void read_disk(const Context& ctx, const YAML::Node& node, Vm& vm, Desired& desired,
                std::map<std::string, YAML::Node>& names) {
@@ -71,9 +77,10 @@ void read_disk(const Context& ctx, const YAML::Node& node, Vm& vm, Desired& desi
     const bool is_file = r.get("file").IsDefined();
     const bool is_volume = r.get("pool").IsDefined() || r.get("size").IsDefined();
     if (int(is_cdrom) + int(is_file) + int(is_volume) != 1) {
-        ctx.error(node, fmt::format("a disk of VM '{}' must be exactly one of: a volume (name, pool, "
-                                    "size), a cdrom (cdrom: /path.iso) or an image file (file: /path)",
-                                    vm.name));
+        ctx.error(node,
+                  fmt::format("a disk of VM '{}' must be exactly one of: a volume (name, pool, "
+                              "size), a cdrom (cdrom: /path.iso) or an image file (file: /path)",
+                              vm.name));
         r.finish();
         return;
     }
@@ -85,31 +92,39 @@ void read_disk(const Context& ctx, const YAML::Node& node, Vm& vm, Desired& desi
         disk.name = name.value_or(disk.path.substr(disk.path.find_last_of('/') + 1));
     } else {
         disk.type = Disk::Type::volume;
-        if (!name) ctx.error(node, fmt::format("a volume disk of VM '{}' needs 'name'", vm.name));
+        if (!name)
+            ctx.error(node, fmt::format("a volume disk of VM '{}' needs 'name'", vm.name));
         else if (!valid_object_name(*name)) {
-            ctx.error(r.get("name"), fmt::format("disk name '{}' of VM '{}' is not valid", *name, vm.name));
+            ctx.error(r.get("name"),
+                      fmt::format("disk name '{}' of VM '{}' is not valid", *name, vm.name));
         }
         disk.name = name.value_or("");
         auto pool = r.str("pool");
-        if (!pool) ctx.error(node, fmt::format("volume disk '{}' of VM '{}' needs 'pool'", disk.name, vm.name));
+        if (!pool)
+            ctx.error(node,
+                      fmt::format("volume disk '{}' of VM '{}' needs 'pool'", disk.name, vm.name));
         Volume vol;
         vol.pool = pool.value_or("");
-        vol.format = r.choice<DiskFormat>("format", {{"qcow2", DiskFormat::qcow2}, {"raw", DiskFormat::raw}})
-                         .value_or(DiskFormat::qcow2);
+        vol.format =
+            r.choice<DiskFormat>("format", {{"qcow2", DiskFormat::qcow2}, {"raw", DiskFormat::raw}})
+                .value_or(DiskFormat::qcow2);
         vol.backing = read_path(ctx, r, "backing");
         vol.import_from = read_path(ctx, r, "import");
         if (vol.backing && vol.format != DiskFormat::qcow2) {
-            ctx.error(r.get("backing"), fmt::format("'backing' of disk '{}' of VM '{}' needs format qcow2",
-                                                    disk.name, vm.name));
+            ctx.error(r.get("backing"),
+                      fmt::format("'backing' of disk '{}' of VM '{}' needs format qcow2", disk.name,
+                                  vm.name));
         }
         if (vol.backing && vol.import_from) {
-            ctx.error(r.get("import"), fmt::format("disk '{}' of VM '{}' cannot have both 'backing' and "
-                                                   "'import'",
-                                                   disk.name, vm.name));
+            ctx.error(r.get("import"),
+                      fmt::format("disk '{}' of VM '{}' cannot have both 'backing' and "
+                                  "'import'",
+                                  disk.name, vm.name));
         }
         auto size = read_size(ctx, r, "size", 1ULL << 20);
         if (!r.get("size").IsDefined()) {
-            ctx.error(node, fmt::format("volume disk '{}' of VM '{}' needs 'size'", disk.name, vm.name));
+            ctx.error(node,
+                      fmt::format("volume disk '{}' of VM '{}' needs 'size'", disk.name, vm.name));
         }
         vol.capacity = size.value_or(0);
         vol.keep = r.boolean("keep").value_or(false);
@@ -124,8 +139,8 @@ void read_disk(const Context& ctx, const YAML::Node& node, Vm& vm, Desired& desi
     if (!disk.name.empty()) {
         auto [it, inserted] = names.emplace(disk.name, node);
         if (!inserted) {
-            ctx.error(node, fmt::format("VM '{}' has two disks named '{}' (first at line {})", vm.name,
-                                        disk.name, ctx.at(it->second).line));
+            ctx.error(node, fmt::format("VM '{}' has two disks named '{}' (first at line {})",
+                                        vm.name, disk.name, ctx.at(it->second).line));
         }
     }
     r.finish();
@@ -136,7 +151,9 @@ void read_disk(const Context& ctx, const YAML::Node& node, Vm& vm, Desired& desi
 void assign_targets(Vm& vm) {
     std::map<std::string, int> next;
     for (auto& d : vm.disks) {
-        const std::string prefix = d.bus == DiskBus::virtio ? "vd" : d.bus == DiskBus::ide ? "hd" : "sd";
+        const std::string prefix = d.bus == DiskBus::virtio ? "vd"
+                                   : d.bus == DiskBus::ide  ? "hd"
+                                                            : "sd";
         const int n = next[prefix]++;
         d.target = prefix + std::string(1, static_cast<char>('a' + n));
     }
@@ -163,9 +180,12 @@ void read_nic(const Context& ctx, const YAML::Node& node, Vm& vm) {
         }
     }
     if (auto mac = r.str("mac")) {
-        if (auto m = normalize_mac(*mac)) nic.mac = *m;
-        else ctx.error(r.get("mac"), fmt::format("'mac' of a NIC of VM '{}' is not a MAC address: '{}'",
-                                                 vm.name, *mac));
+        if (auto m = normalize_mac(*mac))
+            nic.mac = *m;
+        else
+            ctx.error(
+                r.get("mac"),
+                fmt::format("'mac' of a NIC of VM '{}' is not a MAC address: '{}'", vm.name, *mac));
     }
     nic.model = r.choice<std::string>("model", {{"virtio", "virtio"},
                                                 {"e1000", "e1000"},
@@ -186,8 +206,10 @@ void read_cloud_init(const Context& ctx, const YAML::Node& node, Vm& vm) {
     const YAML::Node keys = r.list("ssh_authorized_keys");
     if (keys.IsDefined()) {
         for (const auto& k : keys) {
-            if (!k.IsScalar()) ctx.error(k, "an SSH key must be a string");
-            else ci.ssh_authorized_keys.push_back(k.Scalar());
+            if (!k.IsScalar())
+                ctx.error(k, "an SSH key must be a string");
+            else
+                ci.ssh_authorized_keys.push_back(k.Scalar());
         }
     }
     if (!ci.user_data.empty() && ci.user_data.rfind("#cloud-config", 0) != 0 &&
@@ -202,16 +224,17 @@ void read_cloud_init(const Context& ctx, const YAML::Node& node, Vm& vm) {
     vm.cloud_init = std::move(ci);
 }
 
-Vm read_vm(const Context& ctx, const std::string& name, const YAML::Node& key, const YAML::Node& node,
-           Desired& desired) {
+Vm read_vm(const Context& ctx, const std::string& name, const YAML::Node& key,
+           const YAML::Node& node, Desired& desired) {
     Vm vm;
     vm.name = name;
     vm.where = ctx.at(key);
     const std::string what = fmt::format("VM '{}'", name);
     if (!valid_object_name(name)) {
-        ctx.error(key, fmt::format("VM name '{}' is not valid: use letters, digits, '-', '_', '.' or '+', "
-                                   "starting with a letter or digit (at most 64)",
-                                   name));
+        ctx.error(key, fmt::format(
+                           "VM name '{}' is not valid: use letters, digits, '-', '_', '.' or '+', "
+                           "starting with a letter or digit (at most 64)",
+                           name));
     }
     MapReader r(ctx, node, what);
     if (!r.ok()) return vm;
@@ -219,8 +242,8 @@ Vm read_vm(const Context& ctx, const std::string& name, const YAML::Node& key, c
     if (auto v = r.integer("max_cpus", 1, 1024)) {
         vm.max_cpus = static_cast<int>(*v);
         if (*vm.max_cpus < vm.cpus) {
-            ctx.error(r.get("max_cpus"), fmt::format("'max_cpus' of {} ({}) is below 'cpus' ({})", what,
-                                                     *vm.max_cpus, vm.cpus));
+            ctx.error(r.get("max_cpus"), fmt::format("'max_cpus' of {} ({}) is below 'cpus' ({})",
+                                                     what, *vm.max_cpus, vm.cpus));
         }
         if (*vm.max_cpus == vm.cpus) vm.max_cpus.reset();  // the same as unset
     }
@@ -228,19 +251,22 @@ Vm read_vm(const Context& ctx, const std::string& name, const YAML::Node& key, c
     if (auto v = read_size(ctx, r, "max_memory", 16ULL << 20)) {
         vm.max_memory = *v;
         if (*v < vm.memory) {
-            ctx.error(r.get("max_memory"), fmt::format("'max_memory' of {} ({}) is below 'memory' ({})",
-                                                       what, format_size(*v), format_size(vm.memory)));
+            ctx.error(r.get("max_memory"),
+                      fmt::format("'max_memory' of {} ({}) is below 'memory' ({})", what,
+                                  format_size(*v), format_size(vm.memory)));
         }
         if (*v == vm.memory) vm.max_memory.reset();
     }
-    vm.accel = r.choice<Accel>("accel", {{"auto", Accel::auto_}, {"kvm", Accel::kvm}, {"qemu", Accel::qemu}})
+    vm.accel = r.choice<Accel>("accel",
+                               {{"auto", Accel::auto_}, {"kvm", Accel::kvm}, {"qemu", Accel::qemu}})
                    .value_or(Accel::auto_);
     vm.machine = r.choice<std::string>("machine", {{"q35", "q35"}, {"pc", "pc"}});
     vm.cpu_mode = r.choice<std::string>("cpu_mode", {{"host-passthrough", "host-passthrough"},
                                                      {"host-model", "host-model"},
                                                      {"maximum", "maximum"}});
-    vm.firmware = r.choice<Firmware>("firmware", {{"bios", Firmware::bios}, {"uefi", Firmware::uefi}})
-                      .value_or(Firmware::bios);
+    vm.firmware =
+        r.choice<Firmware>("firmware", {{"bios", Firmware::bios}, {"uefi", Firmware::uefi}})
+            .value_or(Firmware::bios);
     std::map<std::string, YAML::Node> disk_names;
     if (YAML::Node disks = r.list("disks"); disks.IsDefined()) {
         for (const auto& d : disks) read_disk(ctx, d, vm, desired, disk_names);
@@ -250,7 +276,8 @@ Vm read_vm(const Context& ctx, const std::string& name, const YAML::Node& key, c
         for (const auto& b : boot) {
             const std::string dev = b.IsScalar() ? b.Scalar() : "";
             if (dev != "hd" && dev != "cdrom" && dev != "network") {
-                ctx.error(b, fmt::format("boot device '{}' of {} must be hd, cdrom or network", dev, what));
+                ctx.error(b, fmt::format("boot device '{}' of {} must be hd, cdrom or network", dev,
+                                         what));
             } else {
                 vm.boot.push_back(dev);
             }
@@ -279,12 +306,14 @@ Vm read_vm(const Context& ctx, const std::string& name, const YAML::Node& key, c
             if (!cr.get("file").IsDefined()) ctx.error(console, "the console needs 'file: /path'");
             cr.finish();
         } else {
-            ctx.error(console, fmt::format("'console' of {} must be 'pty' or {{file: /path}}", what));
+            ctx.error(console,
+                      fmt::format("'console' of {} must be 'pty' or {{file: /path}}", what));
         }
     }
     if (YAML::Node ci = r.map("cloud_init"); ci.IsDefined()) read_cloud_init(ctx, ci, vm);
-    vm.state = r.choice<VmState>("state", {{"running", VmState::running}, {"stopped", VmState::stopped}})
-                   .value_or(VmState::running);
+    vm.state =
+        r.choice<VmState>("state", {{"running", VmState::running}, {"stopped", VmState::stopped}})
+            .value_or(VmState::running);
     vm.autostart = r.boolean("autostart").value_or(false);
     if (auto t = r.integer("shutdown_timeout", 0, 3600)) vm.shutdown_timeout = static_cast<int>(*t);
     r.finish();
@@ -302,7 +331,8 @@ void read_pools(const Context& ctx, const YAML::Node& pools, Desired& desired) {
         Pool pool;
         pool.name = name;
         pool.where = ctx.at(kv.first);
-        if (!valid_object_name(name)) ctx.error(kv.first, fmt::format("pool name '{}' is not valid", name));
+        if (!valid_object_name(name))
+            ctx.error(kv.first, fmt::format("pool name '{}' is not valid", name));
         MapReader r(ctx, kv.second, what);
         if (!r.ok()) continue;
         auto path = read_path(ctx, r, "path");
@@ -347,15 +377,17 @@ void finish_vms(Desired& desired, Diagnostics& diags) {
     for (const auto& [name, pool] : desired.pools) {
         auto [it, inserted] = paths.emplace(pool.path, &pool);
         if (!inserted) {
-            diags.error(pool.where, fmt::format("pool '{}' uses directory {}, as pool '{}' ({}) does", name,
-                                                pool.path, it->second->name, it->second->where.str()));
+            diags.error(pool.where,
+                        fmt::format("pool '{}' uses directory {}, as pool '{}' ({}) does", name,
+                                    pool.path, it->second->name, it->second->where.str()));
         }
     }
     for (const auto& [id, vol] : desired.volumes) {
         if (desired.pools.count(vol.pool) == 0) {
-            diags.error(vol.where, fmt::format("disk of VM '{}' names pool '{}', which the manifest does "
-                                               "not declare under 'pools:'",
-                                               vol.vm, vol.pool));
+            diags.error(vol.where,
+                        fmt::format("disk of VM '{}' names pool '{}', which the manifest does "
+                                    "not declare under 'pools:'",
+                                    vol.vm, vol.pool));
         }
     }
     std::map<std::string, std::string> macs;
@@ -364,8 +396,8 @@ void finish_vms(Desired& desired, Diagnostics& diags) {
             if (!nic.mac) continue;
             auto [it, inserted] = macs.emplace(*nic.mac, name);
             if (!inserted) {
-                diags.error(vm.where, fmt::format("MAC {} of VM '{}' is already used by VM '{}'", *nic.mac,
-                                                  name, it->second));
+                diags.error(vm.where, fmt::format("MAC {} of VM '{}' is already used by VM '{}'",
+                                                  *nic.mac, name, it->second));
             }
         }
         if (vm.cloud_init && !desired.lab.empty()) vm.seed_iso = seed_iso_path(desired.lab, name);

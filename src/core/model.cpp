@@ -7,26 +7,40 @@ namespace virtform {
 
 const char* to_string(Kind kind) {
     switch (kind) {
-        case Kind::bridge: return "bridge";
-        case Kind::network: return "network";
-        case Kind::pool: return "pool";
-        case Kind::volume: return "volume";
-        case Kind::vm: return "vm";
+        case Kind::bridge:
+            return "bridge";
+        case Kind::network:
+            return "network";
+        case Kind::pool:
+            return "pool";
+        case Kind::volume:
+            return "volume";
+        case Kind::vm:
+            return "vm";
     }
     return "?";
 }
 
-int creation_rank(Kind kind) { return static_cast<int>(kind); }
+int creation_rank(Kind kind) {
+    return static_cast<int>(kind);
+}
 
-std::string ResourceId::str() const { return std::string(to_string(kind)) + "." + name; }
+std::string ResourceId::str() const {
+    return std::string(to_string(kind)) + "." + name;
+}
 
 const char* to_string(NetworkMode mode) {
     switch (mode) {
-        case NetworkMode::nat: return "nat";
-        case NetworkMode::route: return "route";
-        case NetworkMode::isolated: return "isolated";
-        case NetworkMode::open: return "open";
-        case NetworkMode::bridge: return "bridge";
+        case NetworkMode::nat:
+            return "nat";
+        case NetworkMode::route:
+            return "route";
+        case NetworkMode::isolated:
+            return "isolated";
+        case NetworkMode::open:
+            return "open";
+        case NetworkMode::bridge:
+            return "bridge";
     }
     return "?";
 }
@@ -58,36 +72,52 @@ bool Network::operator==(const Network& o) const {
                                         o.domain, o.mtu, o.stp, o.autostart, o.active);
 }
 
-const char* to_string(DiskFormat format) { return format == DiskFormat::raw ? "raw" : "qcow2"; }
+const char* to_string(DiskFormat format) {
+    return format == DiskFormat::raw ? "raw" : "qcow2";
+}
 
 const char* to_string(Accel accel) {
     switch (accel) {
-        case Accel::auto_: return "auto";
-        case Accel::kvm: return "kvm";
-        case Accel::qemu: return "qemu";
+        case Accel::auto_:
+            return "auto";
+        case Accel::kvm:
+            return "kvm";
+        case Accel::qemu:
+            return "qemu";
     }
     return "?";
 }
 
-const char* to_string(Firmware firmware) { return firmware == Firmware::uefi ? "uefi" : "bios"; }
+const char* to_string(Firmware firmware) {
+    return firmware == Firmware::uefi ? "uefi" : "bios";
+}
 
 const char* to_string(Graphics graphics) {
     switch (graphics) {
-        case Graphics::none: return "none";
-        case Graphics::vnc: return "vnc";
-        case Graphics::spice: return "spice";
+        case Graphics::none:
+            return "none";
+        case Graphics::vnc:
+            return "vnc";
+        case Graphics::spice:
+            return "spice";
     }
     return "?";
 }
 
-const char* to_string(VmState state) { return state == VmState::stopped ? "stopped" : "running"; }
+const char* to_string(VmState state) {
+    return state == VmState::stopped ? "stopped" : "running";
+}
 
 const char* to_string(DiskBus bus) {
     switch (bus) {
-        case DiskBus::virtio: return "virtio";
-        case DiskBus::sata: return "sata";
-        case DiskBus::scsi: return "scsi";
-        case DiskBus::ide: return "ide";
+        case DiskBus::virtio:
+            return "virtio";
+        case DiskBus::sata:
+            return "sata";
+        case DiskBus::scsi:
+            return "scsi";
+        case DiskBus::ide:
+            return "ide";
     }
     return "?";
 }
@@ -108,8 +138,8 @@ void Bridge::normalize() {
 }
 
 bool Bridge::operator==(const Bridge& o) const {
-    return std::tie(name, ports, stp, forward_delay_cs, hello_time_cs, max_age_cs, priority, mtu, mac,
-                    addresses, up, vlan_filtering, take_over) ==
+    return std::tie(name, ports, stp, forward_delay_cs, hello_time_cs, max_age_cs, priority, mtu,
+                    mac, addresses, up, vlan_filtering, take_over) ==
            std::tie(o.name, o.ports, o.stp, o.forward_delay_cs, o.hello_time_cs, o.max_age_cs,
                     o.priority, o.mtu, o.mac, o.addresses, o.up, o.vlan_filtering, o.take_over);
 }

@@ -73,7 +73,9 @@ std::optional<Cidr> Cidr::parse(const std::string& text, std::string* why) {
     return Cidr{*ip, prefix};
 }
 
-std::string Cidr::str() const { return fmt::format("{}/{}", address.str(), prefix); }
+std::string Cidr::str() const {
+    return fmt::format("{}/{}", address.str(), prefix);
+}
 
 bool Cidr::overlaps(const Cidr& other) const {
     if (address.family != other.address.family) return false;
@@ -90,8 +92,10 @@ std::optional<std::string> normalize_mac(const std::string& text) {
             out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
             if (++digits % 2 == 0 && digits < 12) {
                 out += ':';
-                if (i + 1 < text.size() && (text[i + 1] == ':' || text[i + 1] == '-')) ++i;
-                else if (i + 1 < text.size()) return std::nullopt;
+                if (i + 1 < text.size() && (text[i + 1] == ':' || text[i + 1] == '-'))
+                    ++i;
+                else if (i + 1 < text.size())
+                    return std::nullopt;
             }
         } else {
             return std::nullopt;
@@ -114,10 +118,20 @@ std::optional<std::uint64_t> parse_size(const std::string& text) {
         std::uint64_t factor;
     };
     static constexpr Unit units[] = {
-        {"", 1},       {"B", 1},           {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20},
-        {"GiB", 1ULL << 30}, {"TiB", 1ULL << 40}, {"K", 1000},   {"KB", 1000},
-        {"M", 1000000}, {"MB", 1000000},   {"G", 1000000000},   {"GB", 1000000000},
-        {"T", 1000000000000ULL}, {"TB", 1000000000000ULL},
+        {"", 1},
+        {"B", 1},
+        {"KiB", 1ULL << 10},
+        {"MiB", 1ULL << 20},
+        {"GiB", 1ULL << 30},
+        {"TiB", 1ULL << 40},
+        {"K", 1000},
+        {"KB", 1000},
+        {"M", 1000000},
+        {"MB", 1000000},
+        {"G", 1000000000},
+        {"GB", 1000000000},
+        {"T", 1000000000000ULL},
+        {"TB", 1000000000000ULL},
     };
     for (const auto& u : units) {
         if (unit == u.name) {

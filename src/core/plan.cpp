@@ -14,19 +14,26 @@ namespace virtform {
 
 const char* to_string(ChangeClass cls) {
     switch (cls) {
-        case ChangeClass::live: return "live";
-        case ChangeClass::restart: return "restart";
-        case ChangeClass::replace: return "replace";
+        case ChangeClass::live:
+            return "live";
+        case ChangeClass::restart:
+            return "restart";
+        case ChangeClass::replace:
+            return "replace";
     }
     return "?";
 }
 
 const char* to_string(ActionType type) {
     switch (type) {
-        case ActionType::create: return "create";
-        case ActionType::update: return "update";
-        case ActionType::replace: return "replace";
-        case ActionType::destroy: return "destroy";
+        case ActionType::create:
+            return "create";
+        case ActionType::update:
+            return "update";
+        case ActionType::replace:
+            return "replace";
+        case ActionType::destroy:
+            return "destroy";
     }
     return "?";
 }
@@ -37,8 +44,9 @@ int Plan::to_add() const {
     }));
 }
 int Plan::to_change() const {
-    return static_cast<int>(std::count_if(actions.begin(), actions.end(),
-                                          [](const Action& a) { return a.type == ActionType::update; }));
+    return static_cast<int>(std::count_if(actions.begin(), actions.end(), [](const Action& a) {
+        return a.type == ActionType::update;
+    }));
 }
 int Plan::to_destroy() const {
     return static_cast<int>(std::count_if(actions.begin(), actions.end(), [](const Action& a) {
@@ -78,8 +86,9 @@ void refine_network_changes(std::vector<AttributeChange>& changes) {
     for (auto& c : changes) {
         if (c.path == "mode" && (c.before == "bridge" || c.after == "bridge")) {
             c.cls = ChangeClass::replace;
-            c.reason = "the network switches between a libvirt-made bridge and a host bridge: it is "
-                       "deleted and created anew";
+            c.reason =
+                "the network switches between a libvirt-made bridge and a host bridge: it is "
+                "deleted and created anew";
         }
     }
 }
@@ -94,7 +103,8 @@ ChangeClass strongest(const std::vector<AttributeChange>& changes) {
 std::vector<ResourceId> dependencies_of(const Resource& resource) {
     std::vector<ResourceId> out;
     if (const auto* net = std::get_if<Network>(&resource)) {
-        if (net->mode == NetworkMode::bridge && net->bridge) out.push_back({Kind::bridge, *net->bridge});
+        if (net->mode == NetworkMode::bridge && net->bridge)
+            out.push_back({Kind::bridge, *net->bridge});
     } else if (const auto* vol = std::get_if<Volume>(&resource)) {
         out.push_back({Kind::pool, vol->pool});
     } else if (const auto* vm = std::get_if<Vm>(&resource)) {
@@ -113,10 +123,13 @@ std::vector<ResourceId> dependencies_of(const Resource& resource) {
 /// VM changes whose class depends on both sides: vCPUs and memory are live
 /// only within the running maximum; devices hot-plug only where the bus can.
 void refine_vm_changes(std::vector<AttributeChange>& changes, const Vm& want, const Vm& have) {
-    const bool max_cpus_changes = want.max_cpus.value_or(want.cpus) != have.max_cpus.value_or(have.cpus);
-    const bool max_mem_changes = want.max_memory.value_or(want.memory) != have.max_memory.value_or(have.memory);
+    const bool max_cpus_changes =
+        want.max_cpus.value_or(want.cpus) != have.max_cpus.value_or(have.cpus);
+    const bool max_mem_changes =
+        want.max_memory.value_or(want.memory) != have.max_memory.value_or(have.memory);
     for (auto& c : changes) {
-        if (c.path == "cpus" && (max_cpus_changes || want.cpus > have.max_cpus.value_or(have.cpus))) {
+        if (c.path == "cpus" &&
+            (max_cpus_changes || want.cpus > have.max_cpus.value_or(have.cpus))) {
             c.cls = ChangeClass::restart;
             c.reason = "beyond the running VM's max_cpus: needs a redefine and a restart";
         } else if (c.path == "memory" &&
@@ -130,7 +143,8 @@ void refine_vm_changes(std::vector<AttributeChange>& changes, const Vm& want, co
                 c.reason = "changing an existing device needs a redefine and a restart";
             } else if (c.path.rfind("disk[", 0) == 0) {
                 const std::string& v = c.after ? *c.after : *c.before;
-                if (v.find("bus=virtio") == std::string::npos && v.find("bus=scsi") == std::string::npos) {
+                if (v.find("bus=virtio") == std::string::npos &&
+                    v.find("bus=scsi") == std::string::npos) {
                     c.cls = ChangeClass::restart;
                     c.reason = "SATA and IDE devices cannot be hot-plugged: needs a restart";
                 }
@@ -159,10 +173,11 @@ void check_network_against_host(const Network& want, const Desired& desired, con
     const std::string& br = *want.bridge;
     if (want.mode == NetworkMode::bridge) {
         if (live.host_interfaces.count(br) == 0 && desired.bridges.count(br) == 0) {
-            diags.error(want.where, fmt::format("network '{}' is in mode bridge over '{}', but the host "
-                                                "has no interface '{}' and the manifest declares no "
-                                                "such bridge",
-                                                want.name, br, br));
+            diags.error(want.where,
+                        fmt::format("network '{}' is in mode bridge over '{}', but the host "
+                                    "has no interface '{}' and the manifest declares no "
+                                    "such bridge",
+                                    want.name, br, br));
         }
         return;
     }
@@ -173,9 +188,10 @@ void check_network_against_host(const Network& want, const Desired& desired, con
         }
         // A network of this lab that the manifest no longer has will be deleted first.
         if (other.owner == desired.lab && desired.networks.count(name) == 0) continue;
-        diags.error(want.where, fmt::format("network '{}' wants bridge '{}', which libvirt network '{}' "
-                                            "already uses",
-                                            want.name, br, name));
+        diags.error(want.where,
+                    fmt::format("network '{}' wants bridge '{}', which libvirt network '{}' "
+                                "already uses",
+                                want.name, br, name));
         return;
     }
     auto self = live.networks.find(want.name);
@@ -186,9 +202,10 @@ void check_network_against_host(const Network& want, const Desired& desired, con
             freed = freed || (other.bridge == br && other.owner == desired.lab);
         }
         if (!freed) {
-            diags.error(want.where, fmt::format("network '{}' wants bridge '{}', but the host already has "
-                                                "an interface '{}' that no network of this lab made",
-                                                want.name, br, br));
+            diags.error(want.where,
+                        fmt::format("network '{}' wants bridge '{}', but the host already has "
+                                    "an interface '{}' that no network of this lab made",
+                                    want.name, br, br));
         }
     }
 }
@@ -197,23 +214,27 @@ void check_network_against_host(const Network& want, const Desired& desired, con
 void check_bridge_against_host(const Bridge& want, const Live& live, Diagnostics& diags) {
     auto self = live.interfaces.find(want.name);
     if (self != live.interfaces.end() && self->second.kind != "bridge") {
-        diags.error(want.where, fmt::format("bridge '{}': the name is taken by a device of kind '{}' on the "
-                                            "host; virtform does not turn it into a bridge",
-                                            want.name, self->second.kind.empty() ? "nic" : self->second.kind));
+        diags.error(want.where,
+                    fmt::format("bridge '{}': the name is taken by a device of kind '{}' on the "
+                                "host; virtform does not turn it into a bridge",
+                                want.name, self->second.kind.empty() ? "nic" : self->second.kind));
     }
     for (const auto& port : want.ports) {
         auto it = live.interfaces.find(port);
         if (it == live.interfaces.end()) {
             if (!live.interfaces.empty()) {
-                diags.error(want.where, fmt::format("port '{}' of bridge '{}' does not exist on the host",
-                                                    port, want.name));
+                diags.error(want.where,
+                            fmt::format("port '{}' of bridge '{}' does not exist on the host", port,
+                                        want.name));
             }
             continue;
         }
         if (!it->second.master.empty() && it->second.master != want.name) {
-            diags.error(want.where, fmt::format("port '{}' of bridge '{}' is already a port of '{}'; release it "
-                                                "there first",
-                                                port, want.name, it->second.master));
+            diags.error(
+                want.where,
+                fmt::format("port '{}' of bridge '{}' is already a port of '{}'; release it "
+                            "there first",
+                            port, want.name, it->second.master));
         }
     }
 }
@@ -231,8 +252,8 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
 
     // Plans one kind: create what is missing, diff what exists (refusing what
     // the lab does not own), destroy what the lab owns and no longer wants.
-    auto plan_kind = [&](Kind kind, const auto& wanted, const auto& existing, auto owner_of, auto refine,
-                         bool prune) {
+    auto plan_kind = [&](Kind kind, const auto& wanted, const auto& existing, auto owner_of,
+                         auto refine, bool prune) {
         for (const auto& [name, want] : wanted) {
             const ResourceId id{kind, name};
             auto it = existing.find(name);
@@ -241,8 +262,8 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
                 a.after = want;
                 for (const auto& attr : attributes_of(want)) {
                     if (!attr.computed) {
-                        a.changes.push_back({attr.path, std::nullopt, attr.value, attr.cls, attr.reason,
-                                             attr.sensitive});
+                        a.changes.push_back({attr.path, std::nullopt, attr.value, attr.cls,
+                                             attr.reason, attr.sensitive});
                     }
                 }
                 actions.push_back(std::move(a));
@@ -251,10 +272,11 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
             const auto& have = it->second;
             const std::string owner = owner_of(have);
             if (owner != desired.lab) {
-                diags.error(want.where, fmt::format("{} '{}' already exists on the host and {}; virtform "
-                                                    "never modifies objects its lab does not own: choose "
-                                                    "another name",
-                                                    to_string(kind), name, owner_text(owner)));
+                diags.error(want.where,
+                            fmt::format("{} '{}' already exists on the host and {}; virtform "
+                                        "never modifies objects its lab does not own: choose "
+                                        "another name",
+                                        to_string(kind), name, owner_text(owner)));
                 continue;
             }
             auto changes = diff_attributes(attributes_of(want), attributes_of(have));
@@ -295,65 +317,74 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
         Bridge& have = it->second;
         if (want.take_over) {
             auto port = live.interfaces.find(*want.take_over);
-            const bool done = std::find(have.ports.begin(), have.ports.end(), *want.take_over) != have.ports.end() &&
+            const bool done = std::find(have.ports.begin(), have.ports.end(), *want.take_over) !=
+                                  have.ports.end() &&
                               port != live.interfaces.end() && port->second.addresses.empty();
             if (done) have.take_over = want.take_over;
             if (want.addresses.empty()) have.addresses.clear();
         }
     }
-    plan_kind(Kind::bridge, desired.bridges, live_bridges, own_owner,
-              [](auto&, const Bridge&, const Bridge&) { return true; }, true);
+    plan_kind(
+        Kind::bridge, desired.bridges, live_bridges, own_owner,
+        [](auto&, const Bridge&, const Bridge&) { return true; }, true);
 
-    for (const auto& [name, want] : desired.networks) check_network_against_host(want, desired, live, diags);
-    plan_kind(Kind::network, desired.networks, live.networks, own_owner,
-              [&](std::vector<AttributeChange>& changes, const Network& want, const Network& have) {
-                  refine_network_changes(changes);
-                  if (!have.active && strongest(changes) == ChangeClass::restart) {
-                      for (auto& c : changes) {
-                          if (c.cls == ChangeClass::restart) {
-                              c.reason = "redefined; the network is stopped, so the change takes effect "
-                                         "when it starts";
-                          }
-                      }
-                  }
-                  (void)want;
-                  return true;
-              },
-              true);
+    for (const auto& [name, want] : desired.networks)
+        check_network_against_host(want, desired, live, diags);
+    plan_kind(
+        Kind::network, desired.networks, live.networks, own_owner,
+        [&](std::vector<AttributeChange>& changes, const Network& want, const Network& have) {
+            refine_network_changes(changes);
+            if (!have.active && strongest(changes) == ChangeClass::restart) {
+                for (auto& c : changes) {
+                    if (c.cls == ChangeClass::restart) {
+                        c.reason =
+                            "redefined; the network is stopped, so the change takes effect "
+                            "when it starts";
+                    }
+                }
+            }
+            (void)want;
+            return true;
+        },
+        true);
 
-    plan_kind(Kind::pool, desired.pools, live.pools, own_owner,
-              [](auto&, const Pool&, const Pool&) { return true; }, true);
+    plan_kind(
+        Kind::pool, desired.pools, live.pools, own_owner,
+        [](auto&, const Pool&, const Pool&) { return true; }, true);
 
     // Volumes belong to the lab through their pool.
     auto volume_owner = [&](const Volume& v) {
         auto it = live.pools.find(v.pool);
         return it == live.pools.end() ? std::string() : it->second.owner;
     };
-    plan_kind(Kind::volume, desired.volumes, live.volumes, volume_owner,
-              [&](std::vector<AttributeChange>& changes, const Volume& want, const Volume& have) {
-                  bool ok = true;
-                  if (want.capacity < have.capacity) {
-                      diags.error(want.where, fmt::format("disk '{}' of VM '{}' would shrink from {} to {}: "
-                                                          "shrinking loses data and is refused; grow it, or "
-                                                          "delete the disk from the manifest first",
-                                                          want.name, want.vm, format_size(have.capacity),
-                                                          format_size(want.capacity)));
-                      ok = false;
-                  }
-                  for (const auto& c : changes) {
-                      if (c.path == "format" || c.path == "backing") {
-                          diags.error(want.where, fmt::format("the {} of volume {} cannot change on an "
-                                                              "existing disk without losing its data ({} -> "
-                                                              "{}); give the disk a new name instead",
-                                                              c.path, want.id_name(), c.before.value_or("none"),
-                                                              c.after.value_or("none")));
-                          ok = false;
-                      }
-                  }
-                  std::erase_if(changes, [](const AttributeChange& c) { return c.path == "vm"; });
-                  return ok && !changes.empty();
-              },
-              false);
+    plan_kind(
+        Kind::volume, desired.volumes, live.volumes, volume_owner,
+        [&](std::vector<AttributeChange>& changes, const Volume& want, const Volume& have) {
+            bool ok = true;
+            if (want.capacity < have.capacity) {
+                diags.error(want.where,
+                            fmt::format("disk '{}' of VM '{}' would shrink from {} to {}: "
+                                        "shrinking loses data and is refused; grow it, or "
+                                        "delete the disk from the manifest first",
+                                        want.name, want.vm, format_size(have.capacity),
+                                        format_size(want.capacity)));
+                ok = false;
+            }
+            for (const auto& c : changes) {
+                if (c.path == "format" || c.path == "backing") {
+                    diags.error(want.where,
+                                fmt::format("the {} of volume {} cannot change on an "
+                                            "existing disk without losing its data ({} -> "
+                                            "{}); give the disk a new name instead",
+                                            c.path, want.id_name(), c.before.value_or("none"),
+                                            c.after.value_or("none")));
+                    ok = false;
+                }
+            }
+            std::erase_if(changes, [](const AttributeChange& c) { return c.path == "vm"; });
+            return ok && !changes.empty();
+        },
+        false);
 
     std::map<std::string, Vm> resolved;
     std::vector<std::string> on_tcg;
@@ -363,29 +394,33 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
         for (const auto& nic : vm.nics) {
             if (nic.type == Nic::Type::network && desired.networks.count(nic.source) == 0 &&
                 live.networks.count(nic.source) == 0) {
-                diags.error(vm.where, fmt::format("VM '{}' has a NIC on network '{}', which neither the "
-                                                  "manifest nor libvirt has",
-                                                  name, nic.source));
+                diags.error(vm.where,
+                            fmt::format("VM '{}' has a NIC on network '{}', which neither the "
+                                        "manifest nor libvirt has",
+                                        name, nic.source));
             }
             if (nic.type == Nic::Type::bridge && live.host_interfaces.count(nic.source) == 0 &&
                 desired.bridges.count(nic.source) == 0) {
-                diags.error(vm.where, fmt::format("VM '{}' has a NIC on bridge '{}', which the host does not "
-                                                  "have and the manifest does not declare",
-                                                  name, nic.source));
+                diags.error(vm.where,
+                            fmt::format("VM '{}' has a NIC on bridge '{}', which the host does not "
+                                        "have and the manifest does not declare",
+                                        name, nic.source));
             }
         }
     }
     if (!on_tcg.empty()) {
-        warnings.push_back(fmt::format("KVM does not work on this host (see `virtform doctor`): {} with "
-                                       "accel: auto run{} under TCG, software emulation, much slower",
-                                       fmt::join(on_tcg, ", "), on_tcg.size() == 1 ? "s" : ""));
+        warnings.push_back(
+            fmt::format("KVM does not work on this host (see `virtform doctor`): {} with "
+                        "accel: auto run{} under TCG, software emulation, much slower",
+                        fmt::join(on_tcg, ", "), on_tcg.size() == 1 ? "s" : ""));
     }
-    plan_kind(Kind::vm, resolved, live.vms, own_owner,
-              [](std::vector<AttributeChange>& changes, const Vm& want, const Vm& have) {
-                  refine_vm_changes(changes, want, have);
-                  return true;
-              },
-              true);
+    plan_kind(
+        Kind::vm, resolved, live.vms, own_owner,
+        [](std::vector<AttributeChange>& changes, const Vm& want, const Vm& have) {
+            refine_vm_changes(changes, want, have);
+            return true;
+        },
+        true);
 
     // A VM's volumes go with it (or with the disk), unless marked keep.
     std::set<std::string> kept;
@@ -397,9 +432,10 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
             if (desired.volumes.count(id) != 0 || live.volumes.count(id) == 0) continue;
             if (d.keep) {
                 kept.insert(id);
-                warnings.push_back(fmt::format("volume.{} is kept (keep: true) although VM '{}' no longer "
-                                               "uses it",
-                                               id, name));
+                warnings.push_back(
+                    fmt::format("volume.{} is kept (keep: true) although VM '{}' no longer "
+                                "uses it",
+                                id, name));
                 continue;
             }
             Action a{ResourceId{Kind::volume, id}, ActionType::destroy};
@@ -415,13 +451,15 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
         for (const auto& [id, vol] : live.volumes) {
             if (vol.pool != a.id.name) continue;
             const bool going = std::any_of(actions.begin(), actions.end(), [&](const Action& b) {
-                return b.id.kind == Kind::volume && b.id.name == id && b.type == ActionType::destroy;
+                return b.id.kind == Kind::volume && b.id.name == id &&
+                       b.type == ActionType::destroy;
             });
             if (!going) left.push_back(vol.name);
         }
         if (left.empty()) return false;
-        warnings.push_back(fmt::format("pool.{} stays: it still holds {} (kept or not made by virtform)",
-                                       a.id.name, fmt::join(left, ", ")));
+        warnings.push_back(
+            fmt::format("pool.{} stays: it still holds {} (kept or not made by virtform)",
+                        a.id.name, fmt::join(left, ", ")));
         return true;
     });
     diags.throw_if_any();
@@ -434,7 +472,8 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
             grew = false;
             for (const auto& a : actions) {
                 if (keep.count(a.id) == 0 || !a.after) continue;
-                for (const auto& dep : dependencies_of(*a.after)) grew = keep.insert(dep).second || grew;
+                for (const auto& dep : dependencies_of(*a.after))
+                    grew = keep.insert(dep).second || grew;
             }
         }
         std::erase_if(actions, [&](const Action& a) { return keep.count(a.id) == 0; });
@@ -477,7 +516,8 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
         const int rank = creation_rank(a.id.kind);
         return std::make_tuple(del ? 0 : 1, del ? -rank : rank, a.id.name);
     };
-    const auto order = dag.topological_order([&](std::size_t x, std::size_t y) { return key(x) < key(y); });
+    const auto order =
+        dag.topological_order([&](std::size_t x, std::size_t y) { return key(x) < key(y); });
     std::vector<std::size_t> position(actions.size());
     for (std::size_t p = 0; p < order.size(); ++p) position[order[p]] = p;
 
@@ -488,11 +528,14 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
         const auto now = owned_fingerprint(live, desired.lab);
         for (const auto& [id, digest] : *options.last_applied) {
             auto it = now.find(id);
-            if (it == now.end()) plan.drift.push_back(id + " (deleted outside virtform)");
-            else if (it->second != digest) plan.drift.push_back(id);
+            if (it == now.end())
+                plan.drift.push_back(id + " (deleted outside virtform)");
+            else if (it->second != digest)
+                plan.drift.push_back(id);
         }
         for (const auto& [id, digest] : now) {
-            if (options.last_applied->count(id) == 0) plan.drift.push_back(id + " (not made by the last apply)");
+            if (options.last_applied->count(id) == 0)
+                plan.drift.push_back(id + " (not made by the last apply)");
         }
     }
     for (std::size_t node : order) {

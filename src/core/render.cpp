@@ -30,9 +30,12 @@ std::string quoted(const std::optional<std::string>& v, bool sensitive) {
 
 std::string headline(const Action& a) {
     switch (a.type) {
-        case ActionType::create: return fmt::format("# {} will be created", a.id.str());
-        case ActionType::destroy: return fmt::format("# {} will be destroyed", a.id.str());
-        case ActionType::replace: return fmt::format("# {} must be replaced", a.id.str());
+        case ActionType::create:
+            return fmt::format("# {} will be created", a.id.str());
+        case ActionType::destroy:
+            return fmt::format("# {} will be destroyed", a.id.str());
+        case ActionType::replace:
+            return fmt::format("# {} must be replaced", a.id.str());
         case ActionType::update:
             if (a.cls == ChangeClass::restart) {
                 return fmt::format("# {} will be updated and requires a restart", a.id.str());
@@ -53,10 +56,12 @@ std::string render_plan_summary(const Plan& plan) {
 std::string render_plan_text(const Plan& plan, const TextStyle& style) {
     const Palette p = palette(style);
     std::string out;
-    for (const auto& w : plan.warnings) out += fmt::format("{}Warning:{} {}\n", p.yellow, p.reset, w);
+    for (const auto& w : plan.warnings)
+        out += fmt::format("{}Warning:{} {}\n", p.yellow, p.reset, w);
     if (!plan.warnings.empty()) out += "\n";
     if (!plan.drift.empty()) {
-        out += fmt::format("{}Objects have changed outside virtform since the last apply:{}\n", p.bold, p.reset);
+        out += fmt::format("{}Objects have changed outside virtform since the last apply:{}\n",
+                           p.bold, p.reset);
         for (const auto& d : plan.drift) out += fmt::format("  {}~{} {}\n", p.yellow, p.reset, d);
         out += "The plan below shows what now differs from the manifests.\n\n";
     }
@@ -88,9 +93,12 @@ std::string render_plan_text(const Plan& plan, const TextStyle& style) {
             const char* csign = !c.before ? "+" : !c.after ? "-" : "~";
             const char* ccol = !c.before ? p.green : !c.after ? p.red : p.yellow;
             std::string value;
-            if (!c.before) value = quoted(c.after, c.sensitive);
-            else if (!c.after) value = quoted(c.before, c.sensitive) + " -> (none)";
-            else value = quoted(c.before, c.sensitive) + " -> " + quoted(c.after, c.sensitive);
+            if (!c.before)
+                value = quoted(c.after, c.sensitive);
+            else if (!c.after)
+                value = quoted(c.before, c.sensitive) + " -> (none)";
+            else
+                value = quoted(c.before, c.sensitive) + " -> " + quoted(c.after, c.sensitive);
             std::string note;
             if (a.type != ActionType::create) {
                 note = c.cls == ChangeClass::replace ? "  # forces replacement"
@@ -133,13 +141,14 @@ nlohmann::json plan_to_json(const Plan& plan) {
                            {"depends_on", deps},
                            {"changes", changes}});
     }
-    return {{"format_version", "1"},
-            {"lab", plan.lab},
-            {"warnings", plan.warnings},
-            {"drift", plan.drift},
-            {"actions", actions},
-            {"summary",
-             {{"add", plan.to_add()}, {"change", plan.to_change()}, {"destroy", plan.to_destroy()}}}};
+    return {
+        {"format_version", "1"},
+        {"lab", plan.lab},
+        {"warnings", plan.warnings},
+        {"drift", plan.drift},
+        {"actions", actions},
+        {"summary",
+         {{"add", plan.to_add()}, {"change", plan.to_change()}, {"destroy", plan.to_destroy()}}}};
 }
 
 }  // namespace virtform

@@ -32,11 +32,16 @@ struct Context {
 
 inline const char* type_name(const YAML::Node& node) {
     switch (node.Type()) {
-        case YAML::NodeType::Null: return "nothing";
-        case YAML::NodeType::Scalar: return "a scalar";
-        case YAML::NodeType::Sequence: return "a list";
-        case YAML::NodeType::Map: return "a mapping";
-        case YAML::NodeType::Undefined: return "nothing";
+        case YAML::NodeType::Null:
+            return "nothing";
+        case YAML::NodeType::Scalar:
+            return "a scalar";
+        case YAML::NodeType::Sequence:
+            return "a list";
+        case YAML::NodeType::Map:
+            return "a mapping";
+        case YAML::NodeType::Undefined:
+            return "nothing";
     }
     return "something else";
 }
@@ -81,7 +86,8 @@ public:
         YAML::Node v = get(key);
         if (!v.IsDefined()) return std::nullopt;
         if (!v.IsScalar()) {
-            ctx_.error(v, fmt::format("'{}' in {} must be a string, got {}", key, what_, type_name(v)));
+            ctx_.error(
+                v, fmt::format("'{}' in {} must be a string, got {}", key, what_, type_name(v)));
             return std::nullopt;
         }
         return v.Scalar();
@@ -99,8 +105,8 @@ public:
             return std::nullopt;
         }
         if (value < min || value > max) {
-            ctx_.error(v, fmt::format("'{}' in {} must be between {} and {}, got {}", key, what_, min,
-                                      max, value));
+            ctx_.error(v, fmt::format("'{}' in {} must be between {} and {}, got {}", key, what_,
+                                      min, max, value));
             return std::nullopt;
         }
         return value;
@@ -111,7 +117,8 @@ public:
         if (!v.IsDefined()) return std::nullopt;
         if (v.IsScalar()) {
             std::string s = v.Scalar();
-            std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+            std::transform(s.begin(), s.end(), s.begin(),
+                           [](unsigned char c) { return std::tolower(c); });
             if (s == "true" || s == "yes" || s == "on") return true;
             if (s == "false" || s == "no" || s == "off") return false;
         }
@@ -122,7 +129,8 @@ public:
 
     /// One of a fixed set of words, with a suggestion for a near miss.
     template <class T>
-    std::optional<T> choice(const std::string& key, const std::vector<std::pair<std::string, T>>& options) {
+    std::optional<T> choice(const std::string& key,
+                            const std::vector<std::pair<std::string, T>>& options) {
         auto text = str(key);
         if (!text) return std::nullopt;
         std::vector<std::string> words;
@@ -133,14 +141,17 @@ public:
         std::string list;
         for (const auto& w : words) list += (list.empty() ? "" : ", ") + w;
         std::string hint = closest_match(*text, words);
-        ctx_.error(get(key), fmt::format("'{}' of {} must be one of {}; got '{}'{}", key, what_, list,
-                                         *text, hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+        ctx_.error(get(key),
+                   fmt::format("'{}' of {} must be one of {}; got '{}'{}", key, what_, list, *text,
+                               hint.empty() ? "" : "; did you mean '" + hint + "'?"));
         return std::nullopt;
     }
 
     /// A nested mapping or list, type-checked; undefined when absent or wrong.
     YAML::Node map(const std::string& key) { return typed(key, YAML::NodeType::Map, "a mapping"); }
-    YAML::Node list(const std::string& key) { return typed(key, YAML::NodeType::Sequence, "a list"); }
+    YAML::Node list(const std::string& key) {
+        return typed(key, YAML::NodeType::Sequence, "a list");
+    }
 
     void finish() {
         if (!ok_) return;
@@ -159,7 +170,8 @@ private:
         YAML::Node v = get(key);
         if (!v.IsDefined()) return v;
         if (v.Type() != type) {
-            ctx_.error(v, fmt::format("'{}' in {} must be {}, got {}", key, what_, expected, type_name(v)));
+            ctx_.error(v, fmt::format("'{}' in {} must be {}, got {}", key, what_, expected,
+                                      type_name(v)));
             return YAML::Node(YAML::NodeType::Undefined);
         }
         return v;

@@ -13,7 +13,9 @@ namespace {
 using testing::FakeProvider;
 using ::testing::HasSubstr;
 
-Desired load(const std::string& text) { return load_manifests({{"lab.yaml", text}}); }
+Desired load(const std::string& text) {
+    return load_manifests({{"lab.yaml", text}});
+}
 
 const std::string kLab = R"(lab: br-demo
 bridges:
@@ -64,13 +66,17 @@ TEST(BridgeManifest, Errors) {
         return std::string("accepted");
     };
     EXPECT_THAT(err("lab: x\nbridges:\n  br0: {take_over_addresses: ens33}\n"),
-                HasSubstr("lab.yaml:3:30: error: 'take_over_addresses' of bridge 'br0' names 'ens33', which must also be listed in its 'ports'"));
+                HasSubstr("lab.yaml:3:30: error: 'take_over_addresses' of bridge 'br0' names "
+                          "'ens33', which must also be listed in its 'ports'"));
     EXPECT_THAT(err("lab: x\nbridges:\n  br0: {ports: [a]}\n  br1: {ports: [a]}\n"),
                 HasSubstr("port 'a' of bridge 'br1' is also a port of bridge 'br0'"));
-    EXPECT_THAT(err("lab: x\nbridges:\n  bridge-name-too-long: {}\n"), HasSubstr("Linux allows at most 15"));
+    EXPECT_THAT(err("lab: x\nbridges:\n  bridge-name-too-long: {}\n"),
+                HasSubstr("Linux allows at most 15"));
     EXPECT_THAT(err("lab: x\nbridges:\n  br0: {stp: {enabled: true, forward_delay: 99}}\n"),
-                HasSubstr("'forward_delay' of the STP of bridge 'br0' must be a number of seconds between 2 and 30"));
-    EXPECT_THAT(err("lab: x\nbridges:\n  br0: {}\nnetworks:\n  n: {bridge: br0, ipv4: {address: 10.0.0.1/24}}\n"),
+                HasSubstr("'forward_delay' of the STP of bridge 'br0' must be a number of seconds "
+                          "between 2 and 30"));
+    EXPECT_THAT(err("lab: x\nbridges:\n  br0: {}\nnetworks:\n  n: {bridge: br0, ipv4: {address: "
+                    "10.0.0.1/24}}\n"),
                 HasSubstr("use mode: bridge"));
 }
 
@@ -102,7 +108,8 @@ TEST(BridgePlan, TakeOverDoneIsNoChange) {
     live.interfaces["ens33"].master = "br0";
     live.interfaces["br0"] = {"br0", "bridge", "", br.addresses};
     const std::string only_bridge = kLab.substr(0, kLab.find("networks:"));
-    EXPECT_TRUE(make_plan(load(only_bridge), live).empty()) << render_plan_text(make_plan(load(only_bridge), live));
+    EXPECT_TRUE(make_plan(load(only_bridge), live).empty())
+        << render_plan_text(make_plan(load(only_bridge), live));
     // The port got its address back: the take-over is planned again.
     live.interfaces["ens33"].addresses = {*Cidr::parse("192.168.80.138/24")};
     const Plan plan = make_plan(load(only_bridge), live);
@@ -117,7 +124,8 @@ TEST(BridgePlan, RefusesWhatItDoesNotOwn) {
         make_plan(load(kLab), live);
         FAIL();
     } catch (const ValidationError& e) {
-        EXPECT_THAT(e.what(), HasSubstr("bridge 'br0': the name is taken by a device of kind 'dummy'"));
+        EXPECT_THAT(e.what(),
+                    HasSubstr("bridge 'br0': the name is taken by a device of kind 'dummy'"));
     }
     Live other = host_with_uplink();
     other.bridges["br0"] = Bridge{.name = "br0"};  // unmarked bridge made by hand
@@ -126,7 +134,9 @@ TEST(BridgePlan, RefusesWhatItDoesNotOwn) {
         make_plan(load(kLab), other);
         FAIL();
     } catch (const ValidationError& e) {
-        EXPECT_THAT(e.what(), HasSubstr("bridge 'br0' already exists on the host and carries no virtform mark"));
+        EXPECT_THAT(
+            e.what(),
+            HasSubstr("bridge 'br0' already exists on the host and carries no virtform mark"));
     }
     Live enslaved = host_with_uplink();
     enslaved.interfaces["ens33"].master = "br9";
@@ -144,7 +154,8 @@ TEST(BridgePlan, PortsAndStpAreLive) {
     host.live.interfaces["veth1"] = {"veth1", "veth", "", {}};
     const std::string simple = "lab: br-demo\nbridges:\n  br0: {ports: [ens33]}\n";
     ASSERT_TRUE(execute(make_plan(load(simple), host.read()), host).ok());
-    const Plan plan = make_plan(load("lab: br-demo\nbridges:\n  br0: {ports: [ens33, veth1], stp: true}\n"), host.read());
+    const Plan plan = make_plan(
+        load("lab: br-demo\nbridges:\n  br0: {ports: [ens33, veth1], stp: true}\n"), host.read());
     ASSERT_EQ(plan.actions.size(), 1u);
     EXPECT_EQ(plan.actions[0].cls, ChangeClass::live);
     EXPECT_THAT(render_plan_text(plan), HasSubstr("+ port[veth1]"));

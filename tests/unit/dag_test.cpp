@@ -19,7 +19,8 @@ TEST(Dag, TopologicalOrderRespectsEdgesAndTieBreak) {
 
 TEST(Dag, CycleIsNamed) {
     Dag dag;
-    auto a = dag.add_node("vm.web"), b = dag.add_node("network.lan"), c = dag.add_node("bridge.br0");
+    auto a = dag.add_node("vm.web"), b = dag.add_node("network.lan"),
+         c = dag.add_node("bridge.br0");
     dag.add_node("pool.p");
     dag.add_edge(a, b);
     dag.add_edge(b, c);

@@ -17,7 +17,9 @@ namespace {
 using testing::FakeProvider;
 using ::testing::HasSubstr;
 
-Desired load(const std::string& text) { return load_manifests({{"lab.yaml", text}}); }
+Desired load(const std::string& text) {
+    return load_manifests({{"lab.yaml", text}});
+}
 
 const char* kVmLab = R"(lab: demo
 networks:
@@ -73,8 +75,9 @@ TEST(Exec, DestroyGoesInReverse) {
 }
 
 TEST(Exec, IndependentActionsOverlap) {
-    const Desired desired = load("lab: demo\nnetworks:\n  a: {mode: isolated}\n  b: {mode: isolated}\n"
-                                 "  c: {mode: isolated}\n");
+    const Desired desired = load(
+        "lab: demo\nnetworks:\n  a: {mode: isolated}\n  b: {mode: isolated}\n"
+        "  c: {mode: isolated}\n");
     FakeProvider host("demo");
     std::atomic<int> running{0}, peak{0};
     host.before_apply = [&](const Action&) {
@@ -104,18 +107,21 @@ TEST(Exec, FailureSkipsOnlyDependents) {
     const Desired desired = load(kVmLab);
     FakeProvider host("demo");
     host.before_apply = [](const Action& a) {
-        if (a.id.str() == "volume.p/a-root.qcow2") throw Error("create volume p/a-root.qcow2: disk full");
+        if (a.id.str() == "volume.p/a-root.qcow2")
+            throw Error("create volume p/a-root.qcow2: disk full");
     };
     const Plan plan = make_plan(desired, host.read());
     std::vector<std::string> events;
     std::mutex mu;
-    const ExecResult result = execute(plan, host, ExecOptions{2, [&](const ExecEvent& e) {
-                                                                  std::lock_guard lock(mu);
-                                                                  events.push_back(e.action.id.str());
-                                                              }});
+    const ExecResult result =
+        execute(plan, host, ExecOptions{2, [&](const ExecEvent& e) {
+                                            std::lock_guard lock(mu);
+                                            events.push_back(e.action.id.str());
+                                        }});
     EXPECT_FALSE(result.ok());
     EXPECT_EQ(result.results[index_of(plan, "volume.p/a-root.qcow2")].outcome, Outcome::failed);
-    EXPECT_THAT(result.results[index_of(plan, "volume.p/a-root.qcow2")].message, HasSubstr("disk full"));
+    EXPECT_THAT(result.results[index_of(plan, "volume.p/a-root.qcow2")].message,
+                HasSubstr("disk full"));
     EXPECT_EQ(result.results[index_of(plan, "vm.a")].outcome, Outcome::skipped);
     EXPECT_THAT(result.results[index_of(plan, "vm.a")].message,
                 HasSubstr("depends on create volume.p/a-root.qcow2, which failed"));

@@ -30,11 +30,21 @@ public:
         calls_.push_back(std::string(to_string(action.type)) + " " + action.id.str());
         const std::string& name = action.id.name;
         switch (action.id.kind) {
-            case Kind::network: store(live.networks, name, action); break;
-            case Kind::pool: store(live.pools, name, action); break;
-            case Kind::volume: store(live.volumes, name, action); break;
-            case Kind::vm: store(live.vms, name, action); break;
-            case Kind::bridge: store(live.bridges, name, action); break;
+            case Kind::network:
+                store(live.networks, name, action);
+                break;
+            case Kind::pool:
+                store(live.pools, name, action);
+                break;
+            case Kind::volume:
+                store(live.volumes, name, action);
+                break;
+            case Kind::vm:
+                store(live.vms, name, action);
+                break;
+            case Kind::bridge:
+                store(live.bridges, name, action);
+                break;
         }
     }
 

@@ -12,7 +12,9 @@ namespace {
 
 using ::testing::HasSubstr;
 
-Desired load(const std::string& text) { return load_manifests({{"lab.yaml", text}}); }
+Desired load(const std::string& text) {
+    return load_manifests({{"lab.yaml", text}});
+}
 
 /// Loads `text`, expects it to fail, returns every diagnostic line.
 std::vector<std::string> errors_of(const std::string& text) {
@@ -92,7 +94,8 @@ TEST(Manifest, LoadsEveryNetworkField) {
 }
 
 TEST(Manifest, DefaultsAreTheOnesDocumented) {
-    const Network n = load("lab: x\nnetworks:\n  n: {ipv4: {address: 10.1.0.1/24}}\n").networks.at("n");
+    const Network n =
+        load("lab: x\nnetworks:\n  n: {ipv4: {address: 10.1.0.1/24}}\n").networks.at("n");
     EXPECT_EQ(n.mode, NetworkMode::nat);
     EXPECT_TRUE(n.stp);
     EXPECT_TRUE(n.autostart);
@@ -101,18 +104,22 @@ TEST(Manifest, DefaultsAreTheOnesDocumented) {
 }
 
 TEST(Manifest, UnknownKeySuggestsTheClosest) {
-    expect_error("lab: x\nnetworks:\n  n:\n    mode: nat\n    ipv4: {address: 10.0.0.1/24}\n    autostrat: true\n",
-                 "6:5", "unknown key 'autostrat' in network 'n'; did you mean 'autostart'?");
+    expect_error(
+        "lab: x\nnetworks:\n  n:\n    mode: nat\n    ipv4: {address: 10.0.0.1/24}\n    autostrat: "
+        "true\n",
+        "6:5", "unknown key 'autostrat' in network 'n'; did you mean 'autostart'?");
     expect_error("lab: x\nnetwork: {}\n", "2:1", "did you mean 'networks'?");
 }
 
 TEST(Manifest, WrongTypes) {
     expect_error("lab: x\nnetworks:\n  n: {ipv4: {address: 10.0.0.1/24}, mtu: big}\n", "3:42",
                  "'mtu' in network 'n' must be an integer, got 'big'");
-    expect_error("lab: x\nnetworks:\n  n: {ipv4: {address: 10.0.0.1/24}, autostart: maybe}\n", "3:48",
-                 "must be true or false");
-    expect_error("lab: x\nnetworks: [a, b]\n", "2:11", "'networks' in the manifest must be a mapping, got a list");
-    expect_error("lab: x\nnetworks:\n  n: {ipv4: [10.0.0.1/24]}\n", "3:13", "must be a mapping, got a list");
+    expect_error("lab: x\nnetworks:\n  n: {ipv4: {address: 10.0.0.1/24}, autostart: maybe}\n",
+                 "3:48", "must be true or false");
+    expect_error("lab: x\nnetworks: [a, b]\n", "2:11",
+                 "'networks' in the manifest must be a mapping, got a list");
+    expect_error("lab: x\nnetworks:\n  n: {ipv4: [10.0.0.1/24]}\n", "3:13",
+                 "must be a mapping, got a list");
     expect_error("lab: x\nnetworks:\n  n: {ipv4: {address: 10.0.0.1/24}, mtu: 10}\n", "3:42",
                  "between 68 and 65535");
 }
@@ -120,34 +127,47 @@ TEST(Manifest, WrongTypes) {
 TEST(Manifest, BadAddresses) {
     expect_error("lab: x\nnetworks:\n  n: {ipv4: {address: 10.0.0.300/24}}\n", "3:23",
                  "is not an address with prefix ('10.0.0.300' is not an IP address)");
-    expect_error("lab: x\nnetworks:\n  n: {ipv4: {address: 10.0.0.1}}\n", "3:23", "missing the prefix");
-    expect_error("lab: x\nnetworks:\n  n: {ipv4: {address: fd00::1/64}}\n", "3:23", "must be an IPv4 address");
-    expect_error("lab: x\nnetworks:\n  n: {ipv4: {address: 10.0.0.0/24}}\n", "3:23", "network address");
-    expect_error("lab: x\nnetworks:\n  n:\n    ipv4:\n      address: 10.0.0.1/24\n      dhcp:\n        hosts:\n"
-                 "          - {mac: '52:54:00:zz:00:01', ip: 10.0.0.5}\n",
-                 "8:19", "is not a MAC address: '52:54:00:zz:00:01'");
+    expect_error("lab: x\nnetworks:\n  n: {ipv4: {address: 10.0.0.1}}\n", "3:23",
+                 "missing the prefix");
+    expect_error("lab: x\nnetworks:\n  n: {ipv4: {address: fd00::1/64}}\n", "3:23",
+                 "must be an IPv4 address");
+    expect_error("lab: x\nnetworks:\n  n: {ipv4: {address: 10.0.0.0/24}}\n", "3:23",
+                 "network address");
+    expect_error(
+        "lab: x\nnetworks:\n  n:\n    ipv4:\n      address: 10.0.0.1/24\n      dhcp:\n        "
+        "hosts:\n"
+        "          - {mac: '52:54:00:zz:00:01', ip: 10.0.0.5}\n",
+        "8:19", "is not a MAC address: '52:54:00:zz:00:01'");
 }
 
 TEST(Manifest, DhcpRangeOutsideOrReversed) {
-    const std::string head = "lab: x\nnetworks:\n  n:\n    ipv4:\n      address: 10.0.0.1/24\n      dhcp:\n";
+    const std::string head =
+        "lab: x\nnetworks:\n  n:\n    ipv4:\n      address: 10.0.0.1/24\n      dhcp:\n";
     expect_error(head + "        range: 10.0.0.100-10.0.1.20\n", "7:16",
-                 "the DHCP range 10.0.0.100-10.0.1.20 of the DHCP of the ipv4 of network 'n' is outside the subnet 10.0.0.0/24");
+                 "the DHCP range 10.0.0.100-10.0.1.20 of the DHCP of the ipv4 of network 'n' is "
+                 "outside the subnet 10.0.0.0/24");
     expect_error(head + "        range: 10.0.0.200-10.0.0.100\n", "7:16", "is reversed");
     expect_error(head + "        range: 10.0.0.200\n", "7:16", "must read 'first-last'");
 }
 
 TEST(Manifest, StaticHostsOutsideOrDuplicated) {
     const std::string head =
-        "lab: x\nnetworks:\n  n:\n    ipv4:\n      address: 10.0.0.1/24\n      dhcp:\n        hosts:\n";
+        "lab: x\nnetworks:\n  n:\n    ipv4:\n      address: 10.0.0.1/24\n      dhcp:\n        "
+        "hosts:\n";
     expect_error(head + "          - {mac: '52:54:00:00:00:01', ip: 10.9.0.5}\n", "8:44",
                  "DHCP host address 10.9.0.5 is outside the subnet 10.0.0.0/24");
-    expect_error(head + "          - {mac: '52:54:00:00:00:01', ip: 10.0.0.5}\n"
-                        "          - {mac: '52:54:00:00:00:01', ip: 10.0.0.6}\n",
-                 "9:19", "DHCP host mac '52:54:00:00:00:01' in the DHCP of the ipv4 of network 'n' is duplicated (first at line 8)");
-    expect_error(head + "          - {mac: '52:54:00:00:00:01', ip: 10.0.0.5}\n"
-                        "          - {mac: '52:54:00:00:00:02', ip: 10.0.0.5}\n",
+    expect_error(head +
+                     "          - {mac: '52:54:00:00:00:01', ip: 10.0.0.5}\n"
+                     "          - {mac: '52:54:00:00:00:01', ip: 10.0.0.6}\n",
+                 "9:19",
+                 "DHCP host mac '52:54:00:00:00:01' in the DHCP of the ipv4 of network 'n' is "
+                 "duplicated (first at line 8)");
+    expect_error(head +
+                     "          - {mac: '52:54:00:00:00:01', ip: 10.0.0.5}\n"
+                     "          - {mac: '52:54:00:00:00:02', ip: 10.0.0.5}\n",
                  "9:44", "DHCP host ip '10.0.0.5'");
-    expect_error(head + "          - {mac: '52:54:00:00:00:01', ip: 10.0.0.1}\n", "8:44", "the network's own address");
+    expect_error(head + "          - {mac: '52:54:00:00:00:01', ip: 10.0.0.1}\n", "8:44",
+                 "the network's own address");
 }
 
 TEST(Manifest, DuplicateNames) {
@@ -168,12 +188,15 @@ TEST(Manifest, DuplicateNames) {
 TEST(Manifest, BridgeNamesTheKernelRejects) {
     expect_error("lab: x\nnetworks:\n  n: {mode: isolated, bridge: virbr-much-too-long}\n", "3:31",
                  "interface name 'virbr-much-too-long' is 19 characters; Linux allows at most 15");
-    expect_error("lab: x\nnetworks:\n  n: {mode: isolated, bridge: 'br/0'}\n", "3:31", "contains '/'");
-    expect_error("lab: x\nnetworks:\n  n: {mode: isolated, bridge: 'br 0'}\n", "3:31", "contains ' '");
+    expect_error("lab: x\nnetworks:\n  n: {mode: isolated, bridge: 'br/0'}\n", "3:31",
+                 "contains '/'");
+    expect_error("lab: x\nnetworks:\n  n: {mode: isolated, bridge: 'br 0'}\n", "3:31",
+                 "contains ' '");
 }
 
 TEST(Manifest, ObjectNamesLibvirtRejects) {
-    expect_error("lab: x\nnetworks:\n  'my/net': {mode: isolated}\n", "3:3", "network name 'my/net' is not valid");
+    expect_error("lab: x\nnetworks:\n  'my/net': {mode: isolated}\n", "3:3",
+                 "network name 'my/net' is not valid");
     expect_error("lab: 'a lab'\n", "1:6", "lab name 'a lab' is not valid");
 }
 
@@ -182,21 +205,29 @@ TEST(Manifest, TwoNetworksOnOneBridgeOrOverlappingSubnets) {
         "lab: x\nnetworks:\n  a: {bridge: virbr9, ipv4: {address: 10.0.0.1/16}}\n"
         "  b: {bridge: virbr9, ipv4: {address: 10.0.5.1/24}}\n");
     ASSERT_EQ(errors.size(), 2u) << ::testing::PrintToString(errors);
-    EXPECT_EQ(errors[0], "lab.yaml:4:3: error: network 'b' claims bridge 'virbr9', which network 'a' (lab.yaml:3:3) already uses");
-    EXPECT_EQ(errors[1], "lab.yaml:4:3: error: network 'b' (10.0.5.1/24) overlaps network 'a' (10.0.0.1/16, lab.yaml:3:3)");
+    EXPECT_EQ(errors[0],
+              "lab.yaml:4:3: error: network 'b' claims bridge 'virbr9', which network 'a' "
+              "(lab.yaml:3:3) already uses");
+    EXPECT_EQ(errors[1],
+              "lab.yaml:4:3: error: network 'b' (10.0.5.1/24) overlaps network 'a' (10.0.0.1/16, "
+              "lab.yaml:3:3)");
 }
 
 TEST(Manifest, ModeRules) {
-    expect_error("lab: x\nnetworks:\n  n: {mode: bridge}\n", "3:6", "in mode bridge and needs 'bridge'");
-    expect_error("lab: x\nnetworks:\n  n: {mode: bridge, bridge: br0, ipv4: {address: 10.0.0.1/24}}\n",
-                 "3:40", "'ipv4' cannot be set on network 'n'");
+    expect_error("lab: x\nnetworks:\n  n: {mode: bridge}\n", "3:6",
+                 "in mode bridge and needs 'bridge'");
+    expect_error(
+        "lab: x\nnetworks:\n  n: {mode: bridge, bridge: br0, ipv4: {address: 10.0.0.1/24}}\n",
+        "3:40", "'ipv4' cannot be set on network 'n'");
     expect_error("lab: x\nnetworks:\n  n: {mode: nat}\n", "3:6", "needs an 'ipv4'");
     expect_error("lab: x\nnetworks:\n  n: {mode: natt, ipv4: {address: 10.0.0.1/24}}\n", "3:13",
                  "did you mean 'nat'?");
 }
 
 TEST(Manifest, ReportsEveryErrorAtOnce) {
-    auto errors = errors_of("lab: x\nnetworks:\n  a: {mtu: 1, ipv4: {address: bad}}\n  b: {colour: red, mode: isolated}\n");
+    auto errors = errors_of(
+        "lab: x\nnetworks:\n  a: {mtu: 1, ipv4: {address: bad}}\n  b: {colour: red, mode: "
+        "isolated}\n");
     EXPECT_EQ(errors.size(), 3u) << ::testing::PrintToString(errors);
 }
 
@@ -213,7 +244,8 @@ TEST(Manifest, LabIsRequiredAndMustAgree) {
         FAIL();
     } catch (const ValidationError& e) {
         EXPECT_EQ(e.diagnostics().items()[0].str(),
-                  "b.yaml:1:6: error: lab 'y' differs from lab 'x' declared at a.yaml:1:6; one manifest set describes one lab");
+                  "b.yaml:1:6: error: lab 'y' differs from lab 'x' declared at a.yaml:1:6; one "
+                  "manifest set describes one lab");
     }
 }
 
@@ -237,7 +269,8 @@ TEST(Manifest, MissingFileIsAnError) {
         load_manifest_files({"/nonexistent/lab.yaml"});
         FAIL();
     } catch (const ValidationError& e) {
-        EXPECT_EQ(e.diagnostics().items()[0].str(), "/nonexistent/lab.yaml: error: no such file or directory");
+        EXPECT_EQ(e.diagnostics().items()[0].str(),
+                  "/nonexistent/lab.yaml: error: no such file or directory");
     }
 }
 

@@ -13,7 +13,9 @@ namespace {
 
 using ::testing::HasSubstr;
 
-Desired load(const std::string& text) { return load_manifests({{"lab.yaml", text}}); }
+Desired load(const std::string& text) {
+    return load_manifests({{"lab.yaml", text}});
+}
 
 /// Live state as if `text` had been applied by lab `owner`.
 Live applied(const std::string& text, const std::string& owner = "demo") {
@@ -74,7 +76,8 @@ TEST(Plan, UnsetBridgeIsComputedNotAChange) {
 }
 
 TEST(Plan, DhcpHostChangeIsLive) {
-    const std::string edited = edit(kLab, "ip: 192.168.100.10, name: web1", "ip: 192.168.100.11, name: web1");
+    const std::string edited =
+        edit(kLab, "ip: 192.168.100.10, name: web1", "ip: 192.168.100.11, name: web1");
     const Plan plan = make_plan(load(edited), applied(kLab));
     ASSERT_EQ(plan.actions.size(), 1u);
     const Action& a = plan.actions[0];
@@ -84,13 +87,15 @@ TEST(Plan, DhcpHostChangeIsLive) {
     EXPECT_EQ(a.changes[0].path, "ipv4.dhcp.host[52:54:00:00:64:10]");
     EXPECT_EQ(a.changes[0].before, "ip=192.168.100.10 name=web1");
     EXPECT_EQ(a.changes[0].after, "ip=192.168.100.11 name=web1");
-    EXPECT_THAT(render_plan_text(plan), HasSubstr("# network.labnat will be updated in place (live)"));
+    EXPECT_THAT(render_plan_text(plan),
+                HasSubstr("# network.labnat will be updated in place (live)"));
     EXPECT_EQ(plan.to_change(), 1);
 }
 
 TEST(Plan, AddedAndRemovedListEntries) {
-    const std::string edited = edit(kLab, "hosts: [{mac: \"52:54:00:00:64:10\", ip: 192.168.100.10, name: web1}]",
-                                    "hosts: [{mac: \"52:54:00:00:64:11\", ip: 192.168.100.11}]");
+    const std::string edited =
+        edit(kLab, "hosts: [{mac: \"52:54:00:00:64:10\", ip: 192.168.100.10, name: web1}]",
+             "hosts: [{mac: \"52:54:00:00:64:11\", ip: 192.168.100.11}]");
     const Plan plan = make_plan(load(edited), applied(kLab));
     ASSERT_EQ(plan.actions.size(), 1u);
     const auto& changes = plan.actions[0].changes;
@@ -117,7 +122,8 @@ TEST(Plan, AddressChangeNeedsRestartAndSaysWhy) {
 TEST(Plan, ModeSwitchToHostBridgeIsReplace) {
     Live live = applied(kLab);
     live.host_interfaces.insert("br-lan");
-    const Plan plan = make_plan(load("lab: demo\nnetworks:\n  labnat: {mode: bridge, bridge: br-lan}\n"), live);
+    const Plan plan =
+        make_plan(load("lab: demo\nnetworks:\n  labnat: {mode: bridge, bridge: br-lan}\n"), live);
     ASSERT_EQ(plan.actions.size(), 1u);
     EXPECT_EQ(plan.actions[0].type, ActionType::replace);
     EXPECT_EQ(plan.to_add(), 1);
@@ -127,7 +133,9 @@ TEST(Plan, ModeSwitchToHostBridgeIsReplace) {
 }
 
 TEST(Plan, StateChangesAreLive) {
-    const std::string stopped = edit(kLab, "    domain: demo.lab\n", "    domain: demo.lab\n    active: false\n    autostart: false\n");
+    const std::string stopped =
+        edit(kLab, "    domain: demo.lab\n",
+             "    domain: demo.lab\n    active: false\n    autostart: false\n");
     const Plan plan = make_plan(load(stopped), applied(kLab));
     ASSERT_EQ(plan.actions.size(), 1u);
     EXPECT_EQ(plan.actions[0].cls, ChangeClass::live);
@@ -157,9 +165,11 @@ TEST(Plan, UnmarkedNetworkWithTheSameNameIsRefused) {
         make_plan(load("lab: demo\nnetworks:\n  default: {ipv4: {address: 10.9.0.1/24}}\n"), live);
         FAIL() << "expected a refusal";
     } catch (const ValidationError& e) {
-        EXPECT_EQ(e.diagnostics().items()[0].str(),
-                  "lab.yaml:3:3: error: network 'default' already exists on the host and carries no "
-                  "virtform mark; virtform never modifies objects its lab does not own: choose another name");
+        EXPECT_EQ(
+            e.diagnostics().items()[0].str(),
+            "lab.yaml:3:3: error: network 'default' already exists on the host and carries no "
+            "virtform mark; virtform never modifies objects its lab does not own: choose another "
+            "name");
     }
     Live other = applied(kLab, "other-lab");
     try {
@@ -193,7 +203,8 @@ TEST(Plan, BridgeHeldByAnotherNetworkOrInterface) {
 
 TEST(Plan, DeletesComeFirstAndOrderIsDeterministic) {
     Live live = applied("lab: demo\nnetworks:\n  zz: {mode: isolated}\n");
-    const Plan plan = make_plan(load("lab: demo\nnetworks:\n  b: {mode: isolated}\n  a: {mode: isolated}\n"), live);
+    const Plan plan = make_plan(
+        load("lab: demo\nnetworks:\n  b: {mode: isolated}\n  a: {mode: isolated}\n"), live);
     ASSERT_EQ(plan.actions.size(), 3u);
     EXPECT_EQ(plan.actions[0].id.name, "zz");
     EXPECT_EQ(plan.actions[0].type, ActionType::destroy);
@@ -202,8 +213,9 @@ TEST(Plan, DeletesComeFirstAndOrderIsDeterministic) {
 }
 
 TEST(Plan, TargetsLimitThePlan) {
-    const Plan plan = make_plan(load("lab: demo\nnetworks:\n  b: {mode: isolated}\n  a: {mode: isolated}\n"),
-                                Live{}, PlanOptions{{ResourceId{Kind::network, "b"}}});
+    const Plan plan =
+        make_plan(load("lab: demo\nnetworks:\n  b: {mode: isolated}\n  a: {mode: isolated}\n"),
+                  Live{}, PlanOptions{{ResourceId{Kind::network, "b"}}});
     ASSERT_EQ(plan.actions.size(), 1u);
     EXPECT_EQ(plan.actions[0].id.name, "b");
 }
@@ -236,7 +248,10 @@ TEST(Plan, DriftIsWhatChangedSinceTheLastApply) {
     const Plan plan = make_plan(load(kLab), live, options);
     EXPECT_EQ(plan.drift, std::vector<std::string>{"network.labnat"});
     ASSERT_EQ(plan.actions.size(), 1u);
-    EXPECT_THAT(render_plan_text(plan), HasSubstr("Objects have changed outside virtform since the last apply:\n  ~ network.labnat"));
+    EXPECT_THAT(
+        render_plan_text(plan),
+        HasSubstr(
+            "Objects have changed outside virtform since the last apply:\n  ~ network.labnat"));
     EXPECT_EQ(plan_to_json(plan)["drift"][0], "network.labnat");
     live.networks.erase("labnat");
     EXPECT_EQ(make_plan(load(kLab), live, options).drift,

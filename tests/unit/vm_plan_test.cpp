@@ -13,7 +13,9 @@ namespace {
 using testing::FakeProvider;
 using ::testing::HasSubstr;
 
-Desired load(const std::string& text) { return load_manifests({{"lab.yaml", text}}); }
+Desired load(const std::string& text) {
+    return load_manifests({{"lab.yaml", text}});
+}
 
 std::string errors_of(const std::string& text) {
     try {
@@ -81,17 +83,25 @@ TEST(VmManifest, LoadsDisksNicsAndDerivedVolumes) {
 TEST(VmManifest, Errors) {
     EXPECT_THAT(errors_of(edit(kBase, "pool: p, size: 1GiB", "pool: q, size: 1GiB")),
                 HasSubstr("names pool 'q', which the manifest does not declare"));
-    EXPECT_THAT(errors_of(edit(kBase, "size: 1GiB", "size: 1 gallon")), HasSubstr("is not a size: '1 gallon'"));
-    EXPECT_THAT(errors_of(edit(kBase, "max_cpus: 4", "max_cpus: 0")), HasSubstr("between 1 and 1024"));
-    EXPECT_THAT(errors_of(edit(kBase, "max_memory: 512MiB", "max_memory: 128MiB")),
-                HasSubstr("lab.yaml:11:17: error: 'max_memory' of VM 'web' (128MiB) is below 'memory' (256MiB)"));
-    EXPECT_THAT(errors_of(edit(kBase, "{name: root, pool: p, size: 1GiB}", "{name: root, pool: p, size: 1GiB, cdrom: /x.iso}")),
+    EXPECT_THAT(errors_of(edit(kBase, "size: 1GiB", "size: 1 gallon")),
+                HasSubstr("is not a size: '1 gallon'"));
+    EXPECT_THAT(errors_of(edit(kBase, "max_cpus: 4", "max_cpus: 0")),
+                HasSubstr("between 1 and 1024"));
+    EXPECT_THAT(
+        errors_of(edit(kBase, "max_memory: 512MiB", "max_memory: 128MiB")),
+        HasSubstr(
+            "lab.yaml:11:17: error: 'max_memory' of VM 'web' (128MiB) is below 'memory' (256MiB)"));
+    EXPECT_THAT(errors_of(edit(kBase, "{name: root, pool: p, size: 1GiB}",
+                               "{name: root, pool: p, size: 1GiB, cdrom: /x.iso}")),
                 HasSubstr("must be exactly one of"));
     EXPECT_THAT(errors_of(edit(kBase, "{network: net, mac", "{network: net, bridge: br0, mac")),
                 HasSubstr("needs exactly one of 'network'"));
-    EXPECT_THAT(errors_of(edit(kBase, "    cpus: 1\n", "    cpus: 1\n    firmware: uefy\n")),
-                HasSubstr("'firmware' of VM 'web' must be one of bios, uefi; got 'uefy'; did you mean 'uefi'?"));
-    EXPECT_THAT(errors_of(edit(kBase, "kernel: /img/vmlinuz", "kernel: img/vmlinuz")), HasSubstr("must be an absolute path"));
+    EXPECT_THAT(
+        errors_of(edit(kBase, "    cpus: 1\n", "    cpus: 1\n    firmware: uefy\n")),
+        HasSubstr(
+            "'firmware' of VM 'web' must be one of bios, uefi; got 'uefy'; did you mean 'uefi'?"));
+    EXPECT_THAT(errors_of(edit(kBase, "kernel: /img/vmlinuz", "kernel: img/vmlinuz")),
+                HasSubstr("must be an absolute path"));
     EXPECT_THAT(errors_of(edit(kBase, "    cpus: 1\n", "    cpus: 1\n    memroy: 1GiB\n")),
                 HasSubstr("unknown key 'memroy' in VM 'web'; did you mean 'memory'?"));
 }
@@ -106,34 +116,40 @@ TEST(VmPlan, AppliedIsNoChangeAndAccelAutoWarnsOnTcg) {
 TEST(VmPlan, MemoryWithinMaxIsLiveBeyondIsRestart) {
     const Action live = only_action(replan(edit(kBase, "memory: 256MiB", "memory: 384MiB")));
     EXPECT_EQ(live.cls, ChangeClass::live);
-    const Plan beyond = replan(edit(edit(kBase, "memory: 256MiB", "memory: 1GiB"), "max_memory: 512MiB", "max_memory: 1GiB"));
+    const Plan beyond = replan(edit(edit(kBase, "memory: 256MiB", "memory: 1GiB"),
+                                    "max_memory: 512MiB", "max_memory: 1GiB"));
     EXPECT_EQ(only_action(beyond).cls, ChangeClass::restart);
     EXPECT_THAT(render_plan_text(beyond), HasSubstr("requires a restart"));
 }
 
 TEST(VmPlan, CpusWithinMaxIsLive) {
     EXPECT_EQ(only_action(replan(edit(kBase, "cpus: 1", "cpus: 3"))).cls, ChangeClass::live);
-    EXPECT_EQ(only_action(replan(edit(kBase, "max_cpus: 4", "max_cpus: 8"))).cls, ChangeClass::restart);
+    EXPECT_EQ(only_action(replan(edit(kBase, "max_cpus: 4", "max_cpus: 8"))).cls,
+              ChangeClass::restart);
 }
 
 TEST(VmPlan, SecondNicIsLiveChangingANicIsRestart) {
-    const Action add = only_action(replan(edit(kBase, "nics: [{network: net, mac: \"52:54:00:00:0a:01\"}]",
-                                                "nics: [{network: net, mac: \"52:54:00:00:0a:01\"}, {network: net}]")));
+    const Action add = only_action(
+        replan(edit(kBase, "nics: [{network: net, mac: \"52:54:00:00:0a:01\"}]",
+                    "nics: [{network: net, mac: \"52:54:00:00:0a:01\"}, {network: net}]")));
     EXPECT_EQ(add.cls, ChangeClass::live);
     EXPECT_EQ(add.changes[0].path, "nic[1]");
-    const Action change = only_action(replan(edit(kBase, "{network: net, mac: \"52:54:00:00:0a:01\"}",
-                                                  "{network: net, mac: \"52:54:00:00:0a:01\", model: e1000}")));
+    const Action change =
+        only_action(replan(edit(kBase, "{network: net, mac: \"52:54:00:00:0a:01\"}",
+                                "{network: net, mac: \"52:54:00:00:0a:01\", model: e1000}")));
     EXPECT_EQ(change.cls, ChangeClass::restart);
 }
 
 TEST(VmPlan, CdromCannotHotPlug) {
-    const Action a = only_action(replan(edit(kBase, "size: 1GiB}]", "size: 1GiB}, {cdrom: /iso/x.iso}]")));
+    const Action a =
+        only_action(replan(edit(kBase, "size: 1GiB}]", "size: 1GiB}, {cdrom: /iso/x.iso}]")));
     EXPECT_EQ(a.cls, ChangeClass::restart);
     EXPECT_THAT(a.reason, HasSubstr("cannot be hot-plugged"));
 }
 
 TEST(VmPlan, StateIsLive) {
-    const Action a = only_action(replan(edit(kBase, "    cpus: 1\n", "    cpus: 1\n    state: stopped\n")));
+    const Action a =
+        only_action(replan(edit(kBase, "    cpus: 1\n", "    cpus: 1\n    state: stopped\n")));
     EXPECT_EQ(a.cls, ChangeClass::live);
     EXPECT_EQ(a.changes[0].path, "state");
 }
@@ -148,7 +164,9 @@ TEST(VmPlan, DiskGrowsLiveShrinkAndFormatChangeAreRefused) {
         replan(edit(kBase, "size: 1GiB", "size: 512MiB"));
         FAIL();
     } catch (const ValidationError& e) {
-        EXPECT_THAT(e.what(), HasSubstr("would shrink from 1GiB to 512MiB: shrinking loses data and is refused"));
+        EXPECT_THAT(
+            e.what(),
+            HasSubstr("would shrink from 1GiB to 512MiB: shrinking loses data and is refused"));
     }
     Live live;
     replan(kBase, &live);
@@ -160,7 +178,8 @@ TEST(VmPlan, VolumesGoWithTheirVmUnlessKept) {
     const std::string no_vm = kBase.substr(0, kBase.find("vms:"));
     Plan plan = replan(no_vm);
     std::vector<std::string> ids;
-    for (const auto& a : plan.actions) ids.push_back(std::string(to_string(a.type)) + " " + a.id.str());
+    for (const auto& a : plan.actions)
+        ids.push_back(std::string(to_string(a.type)) + " " + a.id.str());
     EXPECT_EQ(ids, (std::vector<std::string>{"destroy vm.web", "destroy volume.p/web-root.qcow2"}));
 
     // keep: true survives, and the pool stays because it still holds it.
@@ -171,15 +190,17 @@ TEST(VmPlan, VolumesGoWithTheirVmUnlessKept) {
     nothing.lab = "demo";
     plan = make_plan(nothing, live);
     ids.clear();
-    for (const auto& a : plan.actions) ids.push_back(std::string(to_string(a.type)) + " " + a.id.str());
+    for (const auto& a : plan.actions)
+        ids.push_back(std::string(to_string(a.type)) + " " + a.id.str());
     EXPECT_EQ(ids, (std::vector<std::string>{"destroy vm.web", "destroy network.net"}));
     EXPECT_THAT(render_plan_text(plan), HasSubstr("volume.p/web-root.qcow2 is kept"));
     EXPECT_THAT(render_plan_text(plan), HasSubstr("pool.p stays"));
 }
 
 TEST(VmPlan, CloudInitIsSensitive) {
-    const std::string with_ci = edit(kBase, "    cpus: 1\n",
-                                     "    cpus: 1\n    cloud_init: {user_data: \"#cloud-config\\npassword: hunter2\\n\"}\n");
+    const std::string with_ci = edit(
+        kBase, "    cpus: 1\n",
+        "    cpus: 1\n    cloud_init: {user_data: \"#cloud-config\\npassword: hunter2\\n\"}\n");
     const Plan plan = replan(with_ci);
     const std::string text = render_plan_text(plan);
     EXPECT_THAT(text, HasSubstr("cloud_init"));
@@ -194,7 +215,8 @@ TEST(VmPlan, NicOnUnknownNetworkIsAnError) {
         make_plan(load(edit(kBase, "{network: net, mac", "{network: nowhere, mac")), Live{});
         FAIL();
     } catch (const ValidationError& e) {
-        EXPECT_THAT(e.what(), HasSubstr("VM 'web' has a NIC on network 'nowhere', which neither the manifest nor libvirt has"));
+        EXPECT_THAT(e.what(), HasSubstr("VM 'web' has a NIC on network 'nowhere', which neither "
+                                        "the manifest nor libvirt has"));
     }
 }
 
