@@ -11,7 +11,8 @@ PACKAGES=(
   qemu-system-x86 qemu-utils dnsmasq-base iptables nftables iproute2 iputils-ping
   libnl-3-dev libnl-route-3-dev libyaml-cpp-dev libspdlog-dev libcli11-dev
   libgtest-dev libgmock-dev libpugixml-dev nlohmann-json3-dev libisofs-dev
-  linux-image-amd64 busybox-static cpio kmod xorriso procps
+  linux-image-amd64 busybox-static cpio kmod xorriso procps ovmf bc xz-utils zstd
+  util-linux iputils-ping
 )
 
 missing=()
