@@ -429,6 +429,22 @@ TEST_F(BridgeCliTakeOver, ALostGatewayRollsBackAndASecondApplyAfterTheRepairConv
     expect_original_state();
 }
 
+TEST_F(BridgeCliTakeOver, NoRollbackKeepsTheTakeOverAndDestroyStillGivesItBack) {
+    must(router->in("ip link set lan0 down"));
+    CliRun r = apply(file, "--no-rollback");
+    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("left in place: --no-rollback"));
+    EXPECT_EQ(master_of("ens33"), "br0");
+    EXPECT_THAT(address_lines("br0"), HasSubstr("inet 192.168.80.138/24"));
+    EXPECT_THAT(address_lines("ens33"), Not(HasSubstr("inet ")));
+    EXPECT_THAT(routes(), HasSubstr("default via 192.168.80.1 dev br0"));
+
+    r = cli("destroy " + file + " --auto-approve");
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_FALSE(link_exists("br0"));
+    expect_original_state();
+}
+
 // ---------------------------------------------------------------------------
 // ownership: what virtform does not own it does not touch
 
