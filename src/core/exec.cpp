@@ -138,8 +138,11 @@ std::vector<std::string> verify(const Plan& executed, const ExecResult& result,
         std::string detail;
         for (const auto& c : a.changes) {
             if (!detail.empty()) detail += "; ";
-            detail += fmt::format("{} is {} but should be {}", c.path, c.before.value_or("(none)"),
-                                  c.after.value_or("(none)"));
+            auto shown = [&](const std::optional<std::string>& v) -> std::string {
+                if (!v) return "(none)";
+                return c.sensitive ? "(sensitive)" : *v;
+            };
+            detail += fmt::format("{} is {} but should be {}", c.path, shown(c.before), shown(c.after));
         }
         if (a.type == ActionType::create) detail = "does not exist";
         if (a.type == ActionType::destroy) detail = "still exists";
