@@ -199,15 +199,21 @@ void read_networks(virConnectPtr conn, Live& live, RoundTrips& trips) {
     free(raw);  // NOLINT: libvirt allocates the array with malloc
     for (auto& net : nets) {
         const std::string name = virNetworkGetName(net.get());  // local, no round trip
-        Network net_model = network_from_xml(inactive_xml(net.get(), name, trips));
-        net_model.active = is_active(net.get(), name, trips);
-        int autostart = 0;
-        trips.add();
-        if (virNetworkGetAutostart(net.get(), &autostart) < 0) {
-            throw_last_error("network " + name, "read autostart of");
+        try {
+            Network net_model = network_from_xml(inactive_xml(net.get(), name, trips));
+            net_model.active = is_active(net.get(), name, trips);
+            int autostart = 0;
+            trips.add();
+            if (virNetworkGetAutostart(net.get(), &autostart) < 0) {
+                throw_last_error("network " + name, "read autostart of");
+            }
+            net_model.autostart = autostart == 1;
+            live.networks[name] = std::move(net_model);
+        } catch (const AdapterError& e) {
+            // Undefined by someone else between the listing and now: not there.
+            if (e.code() == VIR_ERR_NO_NETWORK) continue;
+            throw;
         }
-        net_model.autostart = autostart == 1;
-        live.networks[name] = std::move(net_model);
     }
 }
 

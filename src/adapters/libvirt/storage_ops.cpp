@@ -343,6 +343,29 @@ std::vector<std::unique_ptr<T, Free>> adopt(T** raw, int n) {
     return out;
 }
 
+/// One pool into live.pools; throws AdapterError (VIR_ERR_NO_STORAGE_POOL when
+/// it was undefined meanwhile).
+void read_pool(virStoragePoolPtr pool, Live& live, RoundTrips& trips) {
+    Pool p;
+    p.name = virStoragePoolGetName(pool);  // local, no round trip
+    p.path = pool_path(pool_xml_desc(pool, p.name, trips));
+    p.active = pool_active(pool, p.name, trips);
+    int autostart = 0;
+    trips.add();
+    if (virStoragePoolGetAutostart(pool, &autostart) < 0) {
+        throw_last_error("pool " + p.name, "read autostart of");
+    }
+    p.autostart = autostart == 1;
+    if (p.active) {
+        virStoragePoolInfo info{};
+        trips.add();
+        if (virStoragePoolGetInfo(pool, &info) < 0) throw_last_error("pool " + p.name, "read the size of");
+        p.available = info.available;
+    }
+    if (!p.path.empty()) p.owner = read_mark(p.path);
+    live.pools[p.name] = std::move(p);
+}
+
 }  // namespace
 
 void read_pools(virConnectPtr conn, Live& live, RoundTrips& trips) {
@@ -351,32 +374,26 @@ void read_pools(virConnectPtr conn, Live& live, RoundTrips& trips) {
     const int n = virConnectListAllStoragePools(conn, &raw, 0);
     if (n < 0) throw_last_error("pools", "list");
     for (auto& pool : adopt<virStoragePool, Free<virStoragePoolFree>>(raw, n)) {
-        Pool p;
-        p.name = virStoragePoolGetName(pool.get());  // local, no round trip
-        p.path = pool_path(pool_xml_desc(pool.get(), p.name, trips));
-        p.active = pool_active(pool.get(), p.name, trips);
-        int autostart = 0;
-        trips.add();
-        if (virStoragePoolGetAutostart(pool.get(), &autostart) < 0) {
-            throw_last_error("pool " + p.name, "read autostart of");
+        try {
+            read_pool(pool.get(), live, trips);
+        } catch (const AdapterError& e) {
+            // Undefined by someone else between the listing and now: not there.
+            if (e.code() == VIR_ERR_NO_STORAGE_POOL) continue;
+            throw;
         }
-        p.autostart = autostart == 1;
-        if (p.active) {
-            virStoragePoolInfo info{};
-            trips.add();
-            if (virStoragePoolGetInfo(pool.get(), &info) < 0)
-                throw_last_error("pool " + p.name, "read the size of");
-            p.available = info.available;
-        }
-        if (!p.path.empty()) p.owner = read_mark(p.path);
-        live.pools[p.name] = std::move(p);
     }
 }
 
 void read_volumes(virConnectPtr conn, Live& live, RoundTrips& trips) {
     for (const auto& [pool_name, pool_model] : live.pools) {
         if (!pool_model.active) continue;
-        PoolPtr pool = lookup_pool(conn, pool_name, trips);
+        PoolPtr pool;
+        try {
+            pool = lookup_pool(conn, pool_name, trips);
+        } catch (const AdapterError& e) {
+            if (e.code() == VIR_ERR_NO_STORAGE_POOL) continue;  // undefined meanwhile
+            throw;
+        }
         trips.add();
         if (virStoragePoolRefresh(pool.get(), 0) < 0) {
             // A busy pool still lists what libvirt already knows.
@@ -385,7 +402,12 @@ void read_volumes(virConnectPtr conn, Live& live, RoundTrips& trips) {
         virStorageVolPtr* raw = nullptr;
         trips.add();
         const int n = virStoragePoolListAllVolumes(pool.get(), &raw, 0);
-        if (n < 0) throw_last_error("pool " + pool_name, "list the volumes of");
+        if (n < 0) {
+            const int code = virGetLastErrorCode();
+            // Stopped or undefined by someone else since it was read: no volumes to see.
+            if (code == VIR_ERR_NO_STORAGE_POOL || code == VIR_ERR_OPERATION_INVALID) continue;
+            throw_last_error("pool " + pool_name, "list the volumes of");
+        }
         for (auto& vol : adopt<virStorageVol, Free<virStorageVolFree>>(raw, n)) {
             Volume v;
             v.pool = pool_name;
