@@ -11,7 +11,9 @@
 namespace virtform::libvirt {
 namespace {
 
-const std::string& net_name(const Action& a) { return a.id.name; }
+const std::string& net_name(const Action& a) {
+    return a.id.name;
+}
 
 NetworkPtr lookup(virConnectPtr conn, const std::string& name, RoundTrips& trips) {
     trips.add();
@@ -37,7 +39,8 @@ bool is_active(virNetworkPtr net, const std::string& name, RoundTrips& trips) {
 void set_autostart(virNetworkPtr net, const Network& want, RoundTrips& trips) {
     trips.add();
     if (virNetworkSetAutostart(net, want.autostart ? 1 : 0) < 0) {
-        throw_last_error("network " + want.name, want.autostart ? "enable autostart of" : "disable autostart of");
+        throw_last_error("network " + want.name,
+                         want.autostart ? "enable autostart of" : "disable autostart of");
     }
 }
 
@@ -85,7 +88,7 @@ void update_section(virNetworkPtr net, const std::string& name, unsigned command
     if (virNetworkUpdate(net, command, section, ip_index, xml.c_str(), flags) < 0) {
         const char* what = section == VIR_NETWORK_SECTION_IP_DHCP_HOST    ? "a DHCP host of"
                            : section == VIR_NETWORK_SECTION_IP_DHCP_RANGE ? "the DHCP range of"
-                                                                           : "a DNS host of";
+                                                                          : "a DNS host of";
         const char* verb = command == VIR_NETWORK_UPDATE_COMMAND_DELETE ? "remove" : "update";
         throw_last_error("network " + name, fmt::format("{} {}", verb, what));
     }
@@ -100,8 +103,10 @@ void diff_keyed(const std::vector<T>& before, const std::vector<T>& after, Key k
     for (const auto& x : after) a[key(x)] = &x;
     for (const auto& [k, x] : b) {
         auto it = a.find(k);
-        if (it == a.end()) on_remove(*x);
-        else if (!(*it->second == *x)) on_modify(*x, *it->second);
+        if (it == a.end())
+            on_remove(*x);
+        else if (!(*it->second == *x))
+            on_modify(*x, *it->second);
     }
     for (const auto& [k, x] : a) {
         if (b.count(k) == 0) on_add(*x);
@@ -115,8 +120,8 @@ void update_live(virNetworkPtr net, const Network& before, const Network& after,
     // pick the first one with DHCP, which may be the other address family.
     const auto ip_index = ip_element_indexes(inactive_xml(net, name, trips));
     auto cmd_family = [&](int family, unsigned command, unsigned section, const std::string& xml) {
-        update_section(net, name, command, section, family == 6 ? ip_index.ipv6 : ip_index.ipv4, xml, live,
-                       trips);
+        update_section(net, name, command, section, family == 6 ? ip_index.ipv6 : ip_index.ipv4,
+                       xml, live, trips);
     };
     auto cmd = [&](unsigned command, unsigned section, const std::string& xml) {
         cmd_family(4, command, section, xml);
@@ -127,13 +132,16 @@ void update_live(virNetworkPtr net, const Network& before, const Network& after,
     diff_keyed(
         hb, ha, [](const DhcpHost& h) { return h.mac; },
         [&](const DhcpHost& h) {
-            cmd(VIR_NETWORK_UPDATE_COMMAND_DELETE, VIR_NETWORK_SECTION_IP_DHCP_HOST, dhcp_host_xml(h));
+            cmd(VIR_NETWORK_UPDATE_COMMAND_DELETE, VIR_NETWORK_SECTION_IP_DHCP_HOST,
+                dhcp_host_xml(h));
         },
         [&](const DhcpHost& h) {
-            cmd(VIR_NETWORK_UPDATE_COMMAND_ADD_LAST, VIR_NETWORK_SECTION_IP_DHCP_HOST, dhcp_host_xml(h));
+            cmd(VIR_NETWORK_UPDATE_COMMAND_ADD_LAST, VIR_NETWORK_SECTION_IP_DHCP_HOST,
+                dhcp_host_xml(h));
         },
         [&](const DhcpHost&, const DhcpHost& h) {
-            cmd(VIR_NETWORK_UPDATE_COMMAND_MODIFY, VIR_NETWORK_SECTION_IP_DHCP_HOST, dhcp_host_xml(h));
+            cmd(VIR_NETWORK_UPDATE_COMMAND_MODIFY, VIR_NETWORK_SECTION_IP_DHCP_HOST,
+                dhcp_host_xml(h));
         });
     for (auto family : {&Network::ipv4, &Network::ipv6}) {
         const auto& b = before.*family;
@@ -143,12 +151,12 @@ void update_live(virNetworkPtr net, const Network& before, const Network& after,
         if (rb == ra) continue;
         const int family_number = family == &Network::ipv6 ? 6 : 4;
         if (rb) {
-            cmd_family(family_number, VIR_NETWORK_UPDATE_COMMAND_DELETE, VIR_NETWORK_SECTION_IP_DHCP_RANGE,
-                       dhcp_range_xml(*rb));
+            cmd_family(family_number, VIR_NETWORK_UPDATE_COMMAND_DELETE,
+                       VIR_NETWORK_SECTION_IP_DHCP_RANGE, dhcp_range_xml(*rb));
         }
         if (ra) {
-            cmd_family(family_number, VIR_NETWORK_UPDATE_COMMAND_ADD_LAST, VIR_NETWORK_SECTION_IP_DHCP_RANGE,
-                       dhcp_range_xml(*ra));
+            cmd_family(family_number, VIR_NETWORK_UPDATE_COMMAND_ADD_LAST,
+                       VIR_NETWORK_SECTION_IP_DHCP_RANGE, dhcp_range_xml(*ra));
         }
     }
     // DNS hosts have no MODIFY in libvirt: remove the old entry, add the new.
@@ -175,7 +183,8 @@ void update(virConnectPtr conn, const std::string& lab, const Action& action, Ro
         const auto identity = network_identity_from_xml(inactive_xml(net.get(), after.name, trips));
         // A bridge name libvirt picked stays: a restart must not rename it.
         Network definition = after;
-        if (!definition.bridge && definition.mode != NetworkMode::bridge) definition.bridge = before.bridge;
+        if (!definition.bridge && definition.mode != NetworkMode::bridge)
+            definition.bridge = before.bridge;
         net = define(conn, definition, lab, identity, trips);
         if (was_active) stop(net.get(), after.name, trips);
         if (after.active) start(net.get(), after.name, trips);
