@@ -36,6 +36,33 @@ Desired load(const ManifestOptions& m) {
     return load_manifest_files(m.paths);
 }
 
+/// Files the manifests name must be there before anything is touched: a
+/// missing kernel would otherwise fail half-way through an apply.
+void check_files(const Desired& desired) {
+    Diagnostics diags;
+    auto need = [&](const Location& where, const std::string& what,
+                    const std::optional<std::string>& path) {
+        std::error_code ec;
+        if (path && !path->empty() && !std::filesystem::exists(*path, ec)) {
+            diags.error(where, fmt::format("{}: no such file {}", what, *path));
+        }
+    };
+    for (const auto& [name, vm] : desired.vms) {
+        need(vm.where, fmt::format("kernel of VM '{}'", name), vm.kernel);
+        need(vm.where, fmt::format("initrd of VM '{}'", name), vm.initrd);
+        for (const auto& d : vm.disks) {
+            if (d.type != Disk::Type::volume) {
+                need(vm.where, fmt::format("disk '{}' of VM '{}'", d.name, name), d.path);
+            }
+        }
+    }
+    for (const auto& [id, vol] : desired.volumes) {
+        need(vol.where, fmt::format("backing image of volume {}", id), vol.backing);
+        need(vol.where, fmt::format("image to import into volume {}", id), vol.import_from);
+    }
+    diags.throw_if_any();
+}
+
 std::mutex g_out_mutex;  // progress lines come from parallel actions
 
 /// The owned objects' fingerprints right after the last apply: how a plan
@@ -233,6 +260,7 @@ nlohmann::json results_json(const Plan& plan, const ExecResult& result,
 /// and apply of a saved plan (which passes what the plan must match).
 int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptionsCli& o,
               const std::string& question, const SavedPlan* saved = nullptr) {
+    check_files(desired);
     const host::LabLock lab_lock(
         g.uri, desired.lab, question.rfind("Do you really", 0) == 0 ? "destroy" : "apply",
         std::chrono::milliseconds(static_cast<long>(o.lock_timeout * 1000)));
@@ -370,6 +398,7 @@ int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptions
     const auto sources = read_manifest_sources(m.paths, diags);
     diags.throw_if_any();
     const Desired desired = load_manifests(sources);
+    check_files(desired);
     auto provider = connect(g, desired);
     PlanOptions popts;
     popts.targets = parse_targets(o.targets);

@@ -191,7 +191,7 @@ TEST_F(VmCliTest, UnmarkedVmIsNeverTouched) {
     // Declaring its name is refused.
     const auto file =
         dir_.write("lab.yaml", "lab: " + lab() + "\nvms:\n  " + handmade() +
-                                   ": {kernel: /boot/none, state: stopped, accel: qemu}\n");
+                                   ": {kernel: " + guest_->path().string() + "/vmlinuz, state: stopped, accel: qemu}\n");
     const auto plan = virtform({"plan", file.string()});
     EXPECT_EQ(plan.code, 1);
     EXPECT_THAT(plan.err, HasSubstr("vm '" + handmade() +
