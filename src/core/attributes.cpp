@@ -11,15 +11,6 @@ constexpr const char* kNetRestart =
     "needs a redefine and a restart of the network (guests on it lose connectivity briefly)";
 constexpr const char* kNetUpdate = "applied to the running network (virNetworkUpdate)";
 
-std::string join(const std::vector<std::string>& items, const char* sep) {
-    std::string out;
-    for (const auto& s : items) {
-        if (!out.empty()) out += sep;
-        out += s;
-    }
-    return out;
-}
-
 void add_ip(std::vector<Attribute>& out, const std::string& family, const IpConfig& ip) {
     out.push_back({family + ".address", ip.address.str(), ChangeClass::restart, kNetRestart});
     if (ip.dhcp_range) {
@@ -44,8 +35,8 @@ std::vector<Attribute> network_attributes(const Network& n) {
     if (n.ipv4) add_ip(out, "ipv4", *n.ipv4);
     if (n.ipv6) add_ip(out, "ipv6", *n.ipv6);
     for (const auto& h : n.dns_hosts) {
-        out.push_back({fmt::format("dns.host[{}]", h.ip.str()), join(h.names, ","),
-                       ChangeClass::live, kNetUpdate});
+        out.push_back({fmt::format("dns.host[{}]", h.ip.str()),
+                       fmt::format("{}", fmt::join(h.names, ",")), ChangeClass::live, kNetUpdate});
     }
     if (n.domain) out.push_back({"domain", *n.domain, ChangeClass::restart, kNetRestart});
     Attribute mtu{"mtu", n.mtu ? std::to_string(*n.mtu) : "", ChangeClass::restart, kNetRestart};

@@ -16,11 +16,12 @@ void collect(virDomainPtr dom, unsigned source, const char* name, std::vector<Gu
         for (unsigned j = 0; j < iface->naddrs; ++j) {
             const auto& a = iface->addrs[j];
             const std::string addr = a.addr != nullptr ? a.addr : "";
-            if (addr.empty() || addr.rfind("127.", 0) == 0 || addr == "::1" || addr.rfind("fe80", 0) == 0) {
+            if (addr.empty() || addr.rfind("127.", 0) == 0 || addr == "::1" ||
+                addr.rfind("fe80", 0) == 0) {
                 continue;
             }
-            out.push_back({iface->hwaddr != nullptr ? iface->hwaddr : "", fmt::format("{}/{}", addr, a.prefix),
-                           name});
+            out.push_back({iface->hwaddr != nullptr ? iface->hwaddr : "",
+                           fmt::format("{}/{}", addr, a.prefix), name});
         }
         virDomainInterfaceFree(iface);
     }

@@ -103,7 +103,7 @@ void add_file(const std::string& path, IsoDir* root, const char* name, const std
 
 /// Removes the temp file unless released (after the rename).
 class TempFile {
-  public:
+public:
     TempFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
     TempFile(const TempFile&) = delete;
     TempFile& operator=(const TempFile&) = delete;
@@ -120,7 +120,7 @@ class TempFile {
     }
     void release() { released_ = true; }
 
-  private:
+private:
     std::string path_;
     int fd_;
     bool released_ = false;

@@ -304,12 +304,6 @@ void apply_live_changes(virDomainPtr dom, const Action& action, unsigned flags,
     }
 }
 
-std::string join(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
-    return out;
-}
-
 void update(virConnectPtr conn, const std::string& lab, const Action& action,
             const ProviderOptions& options, RoundTrips& trips) {
     const auto& before = std::get<Vm>(*action.before);
@@ -350,11 +344,11 @@ void update(virConnectPtr conn, const std::string& lab, const Action& action,
                                skipped);
             restart_paths.insert(restart_paths.end(), skipped.begin(), skipped.end());
             if (options.on_notice) {
-                options.on_notice(
-                    action.id,
-                    fmt::format("redefined while running; {} take{} effect at the "
-                                "next boot (or apply with --allow-restart)",
-                                join(restart_paths), restart_paths.size() == 1 ? "s" : ""));
+                options.on_notice(action.id,
+                                  fmt::format("redefined while running; {} take{} effect at the "
+                                              "next boot (or apply with --allow-restart)",
+                                              fmt::join(restart_paths, ", "),
+                                              restart_paths.size() == 1 ? "s" : ""));
             }
         }
     }
@@ -369,10 +363,7 @@ void read_domains(virConnectPtr conn, Live& live, RoundTrips& trips) {
     trips.add();
     const int n = virConnectListAllDomains(conn, &raw, 0);
     if (n < 0) throw_last_error("vms", "list");
-    std::vector<DomainPtr> doms;
-    for (int i = 0; i < n; ++i) doms.emplace_back(raw[i]);
-    free(raw);  // NOLINT: libvirt allocates the array with malloc
-    for (auto& dom : doms) {
+    for (auto& dom : adopt_list<DomainPtr>(raw, n)) {
         const std::string name = virDomainGetName(dom.get());  // local, no round trip
         try {
             const std::string inactive = xml_desc(dom.get(), name, VIR_DOMAIN_XML_INACTIVE, trips);
@@ -390,7 +381,8 @@ void read_domains(virConnectPtr conn, Live& live, RoundTrips& trips) {
                     pending_restart_attributes(inactive, xml_desc(dom.get(), name, 0, trips));
                 vm.restart_pending = !pending.empty();
                 if (vm.restart_pending) {
-                    spdlog::debug("vm {}: waits for a restart to apply {}", name, join(pending));
+                    spdlog::debug("vm {}: waits for a restart to apply {}", name,
+                                  fmt::join(pending, ", "));
                 }
             }
             live.vms[name] = std::move(vm);
@@ -421,8 +413,11 @@ void apply_vm(virConnectPtr conn, const std::string& lab, const Action& action,
         const Vm& vm = std::get<Vm>(*action.after);
         if (vm.console_file) {
             std::error_code ec;
-            std::filesystem::create_directories(std::filesystem::path(*vm.console_file).parent_path(), ec);
-            if (ec) throw AdapterError("vm " + vm.name, "create the console directory of", ec.message());
+            std::filesystem::create_directories(
+                std::filesystem::path(*vm.console_file).parent_path(), ec);
+            if (ec)
+                throw AdapterError("vm " + vm.name, "create the console directory of",
+                                   ec.message());
         }
     }
     switch (action.type) {

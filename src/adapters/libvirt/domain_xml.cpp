@@ -12,38 +12,10 @@
 #include "virtform/adapters/libvirt/network_xml.h"
 #include "virtform/error.h"
 #include "virtform/plan.h"
+#include "xml_util.h"
 
 namespace virtform::libvirt {
 namespace {
-
-std::string node_to_string(const pugi::xml_node& node) {
-    std::ostringstream out;
-    node.print(out, "  ", pugi::format_default | pugi::format_no_declaration);
-    return out.str();
-}
-
-std::string doc_to_string(const pugi::xml_document& doc) {
-    std::ostringstream out;
-    doc.save(out, "  ", pugi::format_default | pugi::format_no_declaration);
-    return out.str();
-}
-
-pugi::xml_document parse(const std::string& xml) {
-    pugi::xml_document doc;
-    auto result = doc.load_string(xml.c_str());
-    if (!result) throw Error(fmt::format("cannot parse domain XML: {}", result.description()));
-    if (!doc.child("domain")) throw Error("libvirt returned XML without a <domain> element");
-    return doc;
-}
-
-std::string join(const std::vector<std::string>& items, const char* sep) {
-    std::string out;
-    for (const auto& s : items) {
-        if (!out.empty()) out += sep;
-        out += s;
-    }
-    return out;
-}
 
 std::vector<std::string> split(const std::string& text, char sep) {
     std::vector<std::string> out;
@@ -235,11 +207,13 @@ std::string domain_to_xml(const Vm& vm, const std::string& lab, const DomainIden
     for (const auto& d : disks) {
         if (d.type == Disk::Type::volume && d.keep) kept.push_back(d.pool + "/" + d.volume);
     }
-    if (!kept.empty()) mark.append_attribute("keep") = join(kept, ",").c_str();
+    if (!kept.empty())
+        mark.append_attribute("keep") = fmt::format("{}", fmt::join(kept, ",")).c_str();
     // libvirt groups disks by bus; the manifest's order is kept here.
     std::vector<std::string> order;
     for (const auto& d : disks) order.push_back(d.target);
-    if (!order.empty()) mark.append_attribute("disk-order") = join(order, ",").c_str();
+    if (!order.empty())
+        mark.append_attribute("disk-order") = fmt::format("{}", fmt::join(order, ",")).c_str();
     if (!vm.seed_digest.empty()) mark.append_attribute("seed") = vm.seed_digest.c_str();
     if (vm.cloud_init && vm.seed_iso) mark.append_attribute("seed-iso") = vm.seed_iso->c_str();
     mark.append_attribute("shutdown-timeout") = vm.shutdown_timeout;
@@ -336,7 +310,7 @@ std::string domain_to_xml(const Vm& vm, const std::string& lab, const DomainIden
 }
 
 Vm domain_from_xml(const std::string& xml) {
-    auto doc = parse(xml);
+    auto doc = parse_xml(xml, "domain");
     auto dom = doc.child("domain");
     Vm vm;
     vm.name = dom.child("name").text().as_string();
@@ -438,7 +412,7 @@ Vm domain_from_xml(const std::string& xml) {
 }
 
 DomainIdentity domain_identity_from_xml(const std::string& xml) {
-    auto doc = parse(xml);
+    auto doc = parse_xml(xml, "domain");
     auto dom = doc.child("domain");
     DomainIdentity id;
     id.uuid = dom.child("uuid").text().as_string();
@@ -476,7 +450,7 @@ std::vector<std::string> pending_restart_attributes(const std::string& inactive_
 }
 
 std::string find_nic_xml(const std::string& domain_xml, const std::string& mac) {
-    auto doc = parse(domain_xml);
+    auto doc = parse_xml(domain_xml, "domain");
     const auto want = normalize_mac(mac).value_or(mac);
     for (auto iface : doc.child("domain").child("devices").children("interface")) {
         const std::string have = iface.child("mac").attribute("address").as_string();
@@ -486,7 +460,7 @@ std::string find_nic_xml(const std::string& domain_xml, const std::string& mac) 
 }
 
 std::string find_disk_xml(const std::string& domain_xml, const std::string& target) {
-    auto doc = parse(domain_xml);
+    auto doc = parse_xml(domain_xml, "domain");
     for (auto disk : doc.child("domain").child("devices").children("disk")) {
         if (target == disk.child("target").attribute("dev").as_string())
             return node_to_string(disk);

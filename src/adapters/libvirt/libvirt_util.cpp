@@ -8,11 +8,14 @@ namespace {
 void silent_error_handler(void* /*user*/, virErrorPtr /*error*/) {}
 }  // namespace
 
-void CharFree::operator()(char* p) const noexcept { std::free(p); }  // NOLINT
+void CharFree::operator()(char* p) const noexcept {
+    std::free(p);
+}  // NOLINT
 
 [[noreturn]] void throw_last_error(const std::string& object, const std::string& operation) {
     const virError* err = virGetLastError();
-    std::string detail = err != nullptr && err->message != nullptr ? err->message : "unknown libvirt error";
+    std::string detail =
+        err != nullptr && err->message != nullptr ? err->message : "unknown libvirt error";
     const int code = err != nullptr ? err->code : 0;
     throw AdapterError(object, operation, detail, code);
 }

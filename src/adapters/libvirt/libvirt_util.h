@@ -7,8 +7,10 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "virtform/c_ptr.h"
 #include "virtform/error.h"
@@ -20,6 +22,16 @@ using NetworkPtr = std::unique_ptr<virNetwork, Free<virNetworkFree>>;
 using DomainPtr = std::unique_ptr<virDomain, Free<virDomainFree>>;
 using PoolPtr = std::unique_ptr<virStoragePool, Free<virStoragePoolFree>>;
 using VolumePtr = std::unique_ptr<virStorageVol, Free<virStorageVolFree>>;
+
+/// Takes ownership of a list libvirt returned (virConnectListAll*, ...): each
+/// element into its RAII handle, and the malloc'd array freed.
+template <class Ptr, class Raw>
+std::vector<Ptr> adopt_list(Raw** raw, int n) {
+    std::vector<Ptr> out;
+    for (int i = 0; i < n; ++i) out.emplace_back(raw[i]);
+    free(raw);  // NOLINT(cppcoreguidelines-no-malloc): libvirt allocates with malloc
+    return out;
+}
 
 /// Strings libvirt hands over must be free()d.
 struct CharFree {
@@ -43,7 +55,8 @@ public:
         const long now = count_.fetch_add(n, std::memory_order_relaxed) + n;
         const long fail_at = fail_at_.load(std::memory_order_relaxed);
         if (fail_at > 0 && now >= fail_at && fail_at_.exchange(0) == fail_at) {
-            throw AdapterError(fmt::format("libvirt call #{}", now), "carry out", "injected fault (test)");
+            throw AdapterError(fmt::format("libvirt call #{}", now), "carry out",
+                               "injected fault (test)");
         }
     }
     long count() const { return count_.load(std::memory_order_relaxed); }

@@ -203,10 +203,7 @@ void read_networks(virConnectPtr conn, Live& live, RoundTrips& trips) {
     trips.add();
     const int n = virConnectListAllNetworks(conn, &raw, 0);
     if (n < 0) throw_last_error("networks", "list");
-    std::vector<NetworkPtr> nets;
-    for (int i = 0; i < n; ++i) nets.emplace_back(raw[i]);
-    free(raw);  // NOLINT: libvirt allocates the array with malloc
-    for (auto& net : nets) {
+    for (auto& net : adopt_list<NetworkPtr>(raw, n)) {
         const std::string name = virNetworkGetName(net.get());  // local, no round trip
         try {
             Network net_model = network_from_xml(inactive_xml(net.get(), name, trips));

@@ -7,28 +7,10 @@
 #include <sstream>
 
 #include "virtform/error.h"
+#include "xml_util.h"
 
 namespace virtform::libvirt {
 namespace {
-
-std::string to_string(const pugi::xml_node& node) {
-    std::ostringstream out;
-    node.print(out, "  ", pugi::format_default | pugi::format_no_declaration);
-    return out.str();
-}
-
-std::string doc_to_string(const pugi::xml_document& doc) {
-    std::ostringstream out;
-    doc.save(out, "  ", pugi::format_default | pugi::format_no_declaration);
-    return out.str();
-}
-
-pugi::xml_document parse(const std::string& xml, const char* what) {
-    pugi::xml_document doc;
-    auto result = doc.load_string(xml.c_str());
-    if (!result) throw Error(fmt::format("cannot parse {} XML: {}", what, result.description()));
-    return doc;
-}
 
 void append_host(pugi::xml_node parent, const DhcpHost& h) {
     auto host = parent.append_child("host");
@@ -75,13 +57,14 @@ int prefix_from_netmask(const std::string& netmask) {
 
 }  // namespace
 
-std::string network_to_xml(const Network& n, const std::string& lab, const NetworkIdentity& identity) {
+std::string network_to_xml(const Network& n, const std::string& lab,
+                           const NetworkIdentity& identity) {
     pugi::xml_document doc;
     auto net = doc.append_child("network");
     net.append_child("name").text() = n.name.c_str();
     if (!identity.uuid.empty()) net.append_child("uuid").text() = identity.uuid.c_str();
-    auto mark = net.append_child("metadata").append_child(
-        fmt::format("{}:lab", kMetadataPrefix).c_str());
+    auto mark =
+        net.append_child("metadata").append_child(fmt::format("{}:lab", kMetadataPrefix).c_str());
     mark.append_attribute(fmt::format("xmlns:{}", kMetadataPrefix).c_str()) = kMetadataUri;
     mark.text() = lab.c_str();
 
@@ -97,7 +80,8 @@ std::string network_to_xml(const Network& n, const std::string& lab, const Netwo
     bridge.append_attribute("stp") = n.stp ? "on" : "off";
     bridge.append_attribute("delay") = "0";
     if (n.mtu) net.append_child("mtu").append_attribute("size") = *n.mtu;
-    if (!identity.mac.empty()) net.append_child("mac").append_attribute("address") = identity.mac.c_str();
+    if (!identity.mac.empty())
+        net.append_child("mac").append_attribute("address") = identity.mac.c_str();
     if (n.domain) net.append_child("domain").append_attribute("name") = n.domain->c_str();
     if (!n.dns_hosts.empty()) {
         auto dns = net.append_child("dns");
@@ -123,7 +107,7 @@ std::string owner_from_metadata(const std::string& xml) {
 }
 
 Network network_from_xml(const std::string& xml) {
-    auto doc = parse(xml, "network");
+    auto doc = parse_xml(xml, "network");
     auto net = doc.child("network");
     if (!net) throw Error("libvirt returned XML without a <network> element");
     Network n;
@@ -176,13 +160,14 @@ Network network_from_xml(const std::string& xml) {
 }
 
 NetworkIdentity network_identity_from_xml(const std::string& xml) {
-    auto doc = parse(xml, "network");
+    auto doc = parse_xml(xml, "network");
     auto net = doc.child("network");
-    return {net.child("uuid").text().as_string(), net.child("mac").attribute("address").as_string()};
+    return {net.child("uuid").text().as_string(),
+            net.child("mac").attribute("address").as_string()};
 }
 
 IpElementIndexes ip_element_indexes(const std::string& xml) {
-    auto doc = parse(xml, "network");
+    auto doc = parse_xml(xml, "network");
     IpElementIndexes out;
     int i = 0;
     for (auto ip : doc.child("network").children("ip")) {
@@ -198,19 +183,19 @@ IpElementIndexes ip_element_indexes(const std::string& xml) {
 std::string dhcp_host_xml(const DhcpHost& host) {
     pugi::xml_document doc;
     append_host(doc, host);
-    return to_string(doc.first_child());
+    return node_to_string(doc.first_child());
 }
 
 std::string dhcp_range_xml(const DhcpRange& range) {
     pugi::xml_document doc;
     append_range(doc, range);
-    return to_string(doc.first_child());
+    return node_to_string(doc.first_child());
 }
 
 std::string dns_host_xml(const DnsHost& host) {
     pugi::xml_document doc;
     append_dns_host(doc, host);
-    return to_string(doc.first_child());
+    return node_to_string(doc.first_child());
 }
 
 }  // namespace virtform::libvirt

@@ -71,8 +71,14 @@ void LibvirtProvider::apply(const Action& action) {
     }
 }
 
-long LibvirtProvider::round_trips() const { return impl_->trips.count(); }
-void LibvirtProvider::fail_after_calls(long k) { impl_->trips.fail_after(k); }
-const std::string& LibvirtProvider::uri() const { return impl_->uri; }
+long LibvirtProvider::round_trips() const {
+    return impl_->trips.count();
+}
+void LibvirtProvider::fail_after_calls(long k) {
+    impl_->trips.fail_after(k);
+}
+const std::string& LibvirtProvider::uri() const {
+    return impl_->uri;
+}
 
 }  // namespace virtform::libvirt

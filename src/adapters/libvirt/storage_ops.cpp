@@ -335,14 +335,6 @@ std::pair<std::string, std::string> split_volume_id(const std::string& id) {
     return {id.substr(0, slash), id.substr(slash + 1)};
 }
 
-template <class T, class Free>
-std::vector<std::unique_ptr<T, Free>> adopt(T** raw, int n) {
-    std::vector<std::unique_ptr<T, Free>> out;
-    for (int i = 0; i < n; ++i) out.emplace_back(raw[i]);
-    free(raw);  // NOLINT: libvirt allocates the array with malloc
-    return out;
-}
-
 /// One pool into live.pools; throws AdapterError (VIR_ERR_NO_STORAGE_POOL when
 /// it was undefined meanwhile).
 void read_pool(virStoragePoolPtr pool, Live& live, RoundTrips& trips) {
@@ -359,7 +351,8 @@ void read_pool(virStoragePoolPtr pool, Live& live, RoundTrips& trips) {
     if (p.active) {
         virStoragePoolInfo info{};
         trips.add();
-        if (virStoragePoolGetInfo(pool, &info) < 0) throw_last_error("pool " + p.name, "read the size of");
+        if (virStoragePoolGetInfo(pool, &info) < 0)
+            throw_last_error("pool " + p.name, "read the size of");
         p.available = info.available;
     }
     if (!p.path.empty()) p.owner = read_mark(p.path);
@@ -373,7 +366,7 @@ void read_pools(virConnectPtr conn, Live& live, RoundTrips& trips) {
     trips.add();
     const int n = virConnectListAllStoragePools(conn, &raw, 0);
     if (n < 0) throw_last_error("pools", "list");
-    for (auto& pool : adopt<virStoragePool, Free<virStoragePoolFree>>(raw, n)) {
+    for (auto& pool : adopt_list<PoolPtr>(raw, n)) {
         try {
             read_pool(pool.get(), live, trips);
         } catch (const AdapterError& e) {
@@ -408,7 +401,7 @@ void read_volumes(virConnectPtr conn, Live& live, RoundTrips& trips) {
             if (code == VIR_ERR_NO_STORAGE_POOL || code == VIR_ERR_OPERATION_INVALID) continue;
             throw_last_error("pool " + pool_name, "list the volumes of");
         }
-        for (auto& vol : adopt<virStorageVol, Free<virStorageVolFree>>(raw, n)) {
+        for (auto& vol : adopt_list<VolumePtr>(raw, n)) {
             Volume v;
             v.pool = pool_name;
             v.name = virStorageVolGetName(vol.get());  // local
