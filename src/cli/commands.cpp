@@ -89,11 +89,16 @@ std::optional<std::map<std::string, std::string>> read_applied_record(const Glob
 void write_applied_record(const GlobalOptions& g, const std::string& lab, const Live& live) {
     const std::string path = applied_record_path(g, lab);
     std::error_code ec;
+    const auto owned = owned_fingerprint(live, lab);
+    if (owned.empty()) {  // the lab owns nothing (destroyed): no record to keep
+        std::filesystem::remove(path, ec);
+        return;
+    }
     std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
     const std::string tmp = path + ".tmp";
     {
         std::ofstream out(tmp, std::ios::trunc);
-        out << nlohmann::json(owned_fingerprint(live, lab)).dump(1) << "\n";
+        out << nlohmann::json(owned).dump(1) << "\n";
         if (!out) {
             spdlog::warn("cannot write {}: drift will not be shown", tmp);
             return;

@@ -225,6 +225,9 @@ TEST_F(BridgeCli, CreateUpdateAndDeleteABridgeThroughApply) {
     EXPECT_EQ(master_of("p2"), "vftb0");
     EXPECT_EQ(master_of("p3"), "");
     EXPECT_THAT(sh("ip -d link show p1"), HasSubstr("master vftb0"));
+    // Enslaved ports are brought up: a port that is down carries nothing.
+    EXPECT_EQ(std::stoul(sysfs("/sys/class/net/p1/flags"), nullptr, 16) & 1U, 1U) << "p1 is not up";
+    EXPECT_EQ(std::stoul(sysfs("/sys/class/net/p2/flags"), nullptr, 16) & 1U, 1U) << "p2 is not up";
     EXPECT_THAT(address_lines("vftb0"), HasSubstr("inet 10.99.0.1/24 brd 10.99.0.255 scope global vftb0"));
     EXPECT_THAT(routes(), HasSubstr("10.99.0.0/24 dev vftb0 proto kernel scope link src 10.99.0.1"));
     expect_converged(v1);
@@ -323,12 +326,13 @@ TEST_F(BridgeCli, ABridgeWithNoOptionsTakesTheKernelDefaultsAndConverges) {
 
 class BridgeCliTakeOver : public BridgeCli {
   protected:
+    /// Where the take-over of br0 by this test's lab is recorded.
+    std::string record() const { return std::string(kTakeOverDir) + "/" + lab_ + "/br0.json"; }
+
     void SetUp() override {
         BridgeCli::SetUp();
-        // The record is keyed by the bridge's name in a host-wide directory: a
-        // record left by someone else would be "given back" by our destroy.
-        ASSERT_FALSE(fs::exists(std::string(kTakeOverDir) + "/br0.json"))
-            << kTakeOverDir << "/br0.json exists: another br0 take-over is in place on this host";
+        // The record is kept per lab and bridge: this run's lab is new.
+        ASSERT_FALSE(fs::exists(record())) << record() << " exists before the test made it";
         router = std::make_unique<PeerNetns>();
         const std::string pid = std::to_string(router->pid());
         must("ip link add ens33 type veth peer name lan0");
@@ -353,7 +357,7 @@ class BridgeCliTakeOver : public BridgeCli {
     void TearDown() override {
         BridgeCli::TearDown();  // destroy first: it needs ens33 and may need the router
         router.reset();
-        EXPECT_FALSE(fs::exists(std::string(kTakeOverDir) + "/br0.json")) << "take-over record left behind";
+        EXPECT_FALSE(fs::exists(record())) << "take-over record left behind";
     }
 
     void expect_original_state() {
@@ -390,7 +394,7 @@ TEST_F(BridgeCliTakeOver, ApplyMovesAddressAndDefaultRouteToBr0AndDestroyGivesTh
     EXPECT_THAT(rt, Not(HasSubstr("dev ens33")));
     must("ping -c1 -W2 192.168.80.1");
     must(router->in("ping -c1 -W2 192.168.80.138"));
-    EXPECT_TRUE(fs::exists(std::string(kTakeOverDir) + "/br0.json"));
+    EXPECT_TRUE(fs::exists(record()));
     expect_converged(file);
     // A second apply is a no-op too.
     r = apply(file);
@@ -402,7 +406,7 @@ TEST_F(BridgeCliTakeOver, ApplyMovesAddressAndDefaultRouteToBr0AndDestroyGivesTh
     EXPECT_THAT(r.out, HasSubstr("1 destroyed"));
     EXPECT_FALSE(link_exists("br0"));
     expect_original_state();
-    EXPECT_FALSE(fs::exists(std::string(kTakeOverDir) + "/br0.json"));
+    EXPECT_FALSE(fs::exists(record()));
     must("ping -c1 -W2 192.168.80.1");
 }
 
@@ -419,7 +423,7 @@ TEST_F(BridgeCliTakeOver, ALostGatewayRollsBackAndASecondApplyAfterTheRepairConv
         // What is left is the lab's own, half-made bridge: the next apply finishes it.
         EXPECT_EQ(sysfs("/sys/class/net/br0/ifalias"), "virtform:" + lab_);
     }
-    EXPECT_FALSE(fs::exists(std::string(kTakeOverDir) + "/br0.json"));
+    EXPECT_FALSE(fs::exists(record()));
 
     // The plan still wants the take-over.
     CliRun p = cli("plan " + file + " --detailed-exitcode");

@@ -197,7 +197,7 @@ void BridgeProvider::create(const Bridge& want) {
     client_->set_alias(want.name, owner_alias(lab_));
     client_->set_bridge_options(want.name, options_of(want));
     for (const auto& port : want.ports) {
-        if (port != want.take_over) client_->enslave(port, want.name);
+        if (port != want.take_over) enslave(port, want.name);
     }
     if (want.mtu) client_->set_mtu(want.name, static_cast<std::uint32_t>(*want.mtu));
     if (want.mac) client_->set_mac(want.name, *want.mac);
@@ -214,7 +214,7 @@ void BridgeProvider::update(const Bridge& before, const Bridge& after) {
         if (wants.count(port) == 0) client_->release(port);
     }
     for (const auto& port : after.ports) {
-        if (had.count(port) == 0 && port != after.take_over) client_->enslave(port, after.name);
+        if (had.count(port) == 0 && port != after.take_over) enslave(port, after.name);
     }
     BridgeOptions o;
     if (before.stp != after.stp) o.stp = after.stp;
@@ -242,16 +242,24 @@ void BridgeProvider::update(const Bridge& before, const Bridge& after) {
     if (after.take_over && before.take_over != after.take_over) take_over(after);
 }
 
+void BridgeProvider::enslave(const std::string& port, const std::string& bridge) {
+    client_->enslave(port, bridge);
+    // A port that is down carries nothing: bring it up, as `ip link set master` users expect.
+    client_->set_up(port, true);
+}
+
+std::string BridgeProvider::record_dir() const { return options_.state_dir + "/" + lab_; }
+
 void BridgeProvider::take_over(const Bridge& want) {
     const auto port = client_->find_link(*want.take_over);
     if (port && port->master == want.name) {
         // Enslaved by an earlier, interrupted apply: put it back first, so the
         // take-over below records the real original state.
-        if (auto old = read_record(options_.state_dir, want.name)) revert_take_over(*client_, *old);
+        if (auto old = read_record(record_dir(), want.name)) revert_take_over(*client_, *old);
         else client_->release(*want.take_over);
     }
     const TakeOverReport report = take_over_addresses(*client_, *want.take_over, want.name, options_.take_over);
-    write_record(options_.state_dir, report.original);
+    write_record(record_dir(), report.original);
     spdlog::info("bridge {}: took over {} address(es) and {} route(s) from {} in {} us; gateway {} {}",
                  want.name, report.moved_addresses.size(), report.moved_routes.size(), *want.take_over,
                  report.switch_time.count(), report.gateway.empty() ? "(none)" : report.gateway,
@@ -264,10 +272,11 @@ void BridgeProvider::take_over(const Bridge& want) {
 
 void BridgeProvider::destroy(const std::string& name) {
     // A bridge that took over a port's addresses gives them back first.
-    if (auto record = read_record(options_.state_dir, name)) {
+    if (auto record = read_record(record_dir(), name)) {
         revert_take_over(*client_, *record);
         std::error_code ec;
-        fs::remove(fmt::format("{}/{}.json", options_.state_dir, name), ec);
+        fs::remove(fmt::format("{}/{}.json", record_dir(), name), ec);
+        fs::remove(record_dir(), ec);  // only when no other bridge of the lab has a record
     }
     client_->delete_link(name);
 }

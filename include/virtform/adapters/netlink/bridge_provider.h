@@ -14,7 +14,7 @@ namespace virtform::netlink {
 struct BridgeProviderOptions {
     TakeOverOptions take_over;
     /// Where take-over records are kept so that deleting the bridge can put
-    /// the port's addresses and routes back: <dir>/<bridge>.json (mode 0600).
+    /// the port's addresses and routes back: <dir>/<lab>/<bridge>.json (0600).
     std::string state_dir = "/var/lib/virtform/takeover";
 };
 
@@ -39,6 +39,8 @@ private:
     void update(const Bridge& before, const Bridge& after);
     void destroy(const std::string& name);
     void take_over(const Bridge& want);
+    void enslave(const std::string& port, const std::string& bridge);
+    std::string record_dir() const;
 
     std::string lab_;
     BridgeProviderOptions options_;
