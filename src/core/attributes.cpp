@@ -71,6 +71,8 @@ std::vector<Attribute> volume_attributes(const Volume& v) {
     if (v.backing) {
         out.push_back({"backing", *v.backing, ChangeClass::replace, "the image is recreated"});
     }
+    out.push_back({"keep", v.keep ? "true" : "false", ChangeClass::live,
+                   "recorded in the pool's mark file: a kept volume outlives its VM"});
     if (!v.vm.empty()) out.push_back({"vm", v.vm, ChangeClass::live, "bookkeeping"});
     return out;
 }

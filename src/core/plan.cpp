@@ -352,13 +352,8 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
         Kind::pool, desired.pools, live.pools, own_owner,
         [](auto&, const Pool&, const Pool&) { return true; }, true);
 
-    // Volumes belong to the lab through their pool.
-    auto volume_owner = [&](const Volume& v) {
-        auto it = live.pools.find(v.pool);
-        return it == live.pools.end() ? std::string() : it->second.owner;
-    };
     plan_kind(
-        Kind::volume, desired.volumes, live.volumes, volume_owner,
+        Kind::volume, desired.volumes, live.volumes, own_owner,
         [&](std::vector<AttributeChange>& changes, const Volume& want, const Volume& have) {
             bool ok = true;
             if (want.capacity < have.capacity) {
@@ -422,27 +417,21 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
         },
         true);
 
-    // A VM's volumes go with it (or with the disk), unless marked keep.
-    std::set<std::string> kept;
-    for (const auto& [name, vm] : live.vms) {
-        if (vm.owner != desired.lab) continue;
-        for (const auto& d : vm.disks) {
-            if (d.type != Disk::Type::volume) continue;
-            const std::string id = d.pool + "/" + d.volume;
-            if (desired.volumes.count(id) != 0 || live.volumes.count(id) == 0) continue;
-            if (d.keep) {
-                kept.insert(id);
-                warnings.push_back(
-                    fmt::format("volume.{} is kept (keep: true) although VM '{}' no longer "
-                                "uses it",
-                                id, name));
-                continue;
-            }
-            Action a{ResourceId{Kind::volume, id}, ActionType::destroy};
-            a.reason = fmt::format("a disk of VM '{}' that the manifest no longer has", name);
-            a.before = live.volumes.at(id);
-            actions.push_back(std::move(a));
+    // Volumes the lab made (listed in its pool's mark) that no VM disk of the
+    // manifest names go, after the VMs that used them, unless marked keep.
+    for (const auto& [id, vol] : live.volumes) {
+        if (vol.owner != desired.lab || desired.volumes.count(id) != 0) continue;
+        if (vol.keep) {
+            warnings.push_back(fmt::format(
+                "volume.{} is kept (keep: true) although no VM of the manifest uses it", id));
+            continue;
         }
+        Action a{ResourceId{Kind::volume, id}, ActionType::destroy};
+        a.reason = vol.vm.empty()
+                       ? "a disk the manifest no longer has"
+                       : fmt::format("a disk of VM '{}' that the manifest no longer has", vol.vm);
+        a.before = vol;
+        actions.push_back(std::move(a));
     }
     // A pool is deleted only once nothing else lives in it.
     std::erase_if(actions, [&](const Action& a) {

@@ -185,7 +185,7 @@ TEST(VmPlan, VolumesGoWithTheirVmUnlessKept) {
     // keep: true survives, and the pool stays because it still holds it.
     Live live;
     replan(kBase, &live);
-    live.vms["web"].disks[0].keep = true;
+    live.volumes["p/web-root.qcow2"].keep = true;  // as the pool's mark records it
     Desired nothing;
     nothing.lab = "demo";
     plan = make_plan(nothing, live);

@@ -401,7 +401,6 @@ void link_volumes_to_vms(Live& live) {
             auto it = live.volumes.find(d.pool + "/" + d.volume);
             if (it == live.volumes.end()) continue;
             it->second.vm = name;
-            it->second.keep = d.keep;
         }
     }
 }

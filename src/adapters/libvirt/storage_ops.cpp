@@ -11,6 +11,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <pugixml.hpp>
 #include <sstream>
 
@@ -35,20 +37,40 @@ std::string trim(std::string s) {
     return s.substr(first, last - first + 1);
 }
 
-std::string read_mark(const std::string& dir) {
+/// The pool's mark file: the owning lab on the first line, then one line per
+/// volume virtform made in it ("volume NAME", "volume NAME keep"). Files in
+/// the directory that are not listed are never touched.
+struct PoolMark {
+    std::string lab;
+    std::map<std::string, bool> volumes;  ///< name -> keep
+};
+
+/// Mark files are rewritten whole; volume actions in one pool may run in parallel.
+std::mutex g_mark_mutex;
+
+PoolMark read_mark(const std::string& dir) {
+    PoolMark mark;
     std::ifstream in(fs::path(dir) / kPoolMarkFile);
-    if (!in) return {};
-    std::ostringstream out;
-    out << in.rdbuf();
-    return trim(out.str());
+    if (!in) return mark;
+    std::string line;
+    if (std::getline(in, line)) mark.lab = trim(line);
+    while (std::getline(in, line)) {
+        std::istringstream words(line);
+        std::string kind, name, flag;
+        words >> kind >> name >> flag;
+        if (kind == "volume" && !name.empty()) mark.volumes[name] = flag == "keep";
+    }
+    return mark;
 }
 
-void write_mark(const std::string& dir, const std::string& lab) {
+void write_mark(const std::string& dir, const PoolMark& mark) {
     const auto path = fs::path(dir) / kPoolMarkFile;
     const auto tmp = fs::path(dir) / (std::string(kPoolMarkFile) + ".tmp");
     {
         std::ofstream out(tmp, std::ios::trunc);
-        out << lab << "\n";
+        out << mark.lab << "\n";
+        for (const auto& [name, keep] : mark.volumes)
+            out << "volume " << name << (keep ? " keep" : "") << "\n";
         out.flush();
         if (!out)
             throw AdapterError(tmp.string(), "write the pool mark", std::strerror(errno), errno);
@@ -56,6 +78,15 @@ void write_mark(const std::string& dir, const std::string& lab) {
     std::error_code ec;
     fs::rename(tmp, path, ec);
     if (ec) throw AdapterError(path.string(), "write the pool mark", ec.message(), ec.value());
+}
+
+/// Read-modify-write of a pool's mark under the lock.
+template <class F>
+void update_mark(const std::string& dir, F change) {
+    std::lock_guard lock(g_mark_mutex);
+    PoolMark mark = read_mark(dir);
+    change(mark);
+    write_mark(dir, mark);
 }
 
 /// The first bytes of an image file tell its format (qcow2 magic "QFI\xfb").
@@ -169,7 +200,7 @@ void create_pool(virConnectPtr conn, const Pool& want, const std::string& lab, R
     if (ec)
         throw AdapterError(want.path, "create the directory of pool " + want.name, ec.message(),
                            ec.value());
-    write_mark(want.path, lab);
+    update_mark(want.path, [&](PoolMark& mark) { mark.lab = lab; });
     const std::string xml = pool_to_xml(want);
     spdlog::debug("defining pool {}:\n{}", want.name, xml);
     trips.add();
@@ -251,8 +282,16 @@ void resize_volume(virStorageVolPtr vol, const Volume& want, RoundTrips& trips) 
         throw_last_error(volume_label(want), "resize");
 }
 
+std::string path_of_pool(virStoragePoolPtr pool, const std::string& name, RoundTrips& trips) {
+    return pool_path(pool_xml_desc(pool, name, trips));
+}
+
 void create_volume(virConnectPtr conn, const Volume& want, RoundTrips& trips) {
     PoolPtr pool = lookup_pool(conn, want.pool, trips);
+    // Listed in the mark before it exists: a failure in between leaves an entry
+    // for a missing volume (harmless), never an unmarked volume of ours.
+    update_mark(path_of_pool(pool.get(), want.pool, trips),
+                [&](PoolMark& mark) { mark.volumes[want.name] = want.keep; });
     const std::string xml = volume_to_xml(want);
     spdlog::debug("creating volume {}:\n{}", want.id_name(), xml);
     trips.add();
@@ -288,8 +327,8 @@ std::string attached_target(virDomainPtr dom, const Volume& v, RoundTrips& trips
     return {};
 }
 
-void update_volume(virConnectPtr conn, const Action& action, RoundTrips& trips) {
-    const auto& want = std::get<Volume>(*action.after);
+/// Grows a volume: through the running QEMU when its VM has it attached.
+void grow_volume(virConnectPtr conn, const Volume& want, RoundTrips& trips) {
     if (!want.vm.empty()) {
         trips.add();
         DomainPtr dom(virDomainLookupByName(conn, want.vm.c_str()));
@@ -318,6 +357,17 @@ void update_volume(virConnectPtr conn, const Action& action, RoundTrips& trips) 
     resize_volume(vol.get(), want, trips);
 }
 
+void update_volume(virConnectPtr conn, const Action& action, RoundTrips& trips) {
+    const auto& before = std::get<Volume>(*action.before);
+    const auto& want = std::get<Volume>(*action.after);
+    if (want.capacity != before.capacity) grow_volume(conn, want, trips);
+    if (want.keep != before.keep) {
+        PoolPtr pool = lookup_pool(conn, want.pool, trips);
+        update_mark(path_of_pool(pool.get(), want.pool, trips),
+                    [&](PoolMark& mark) { mark.volumes[want.name] = want.keep; });
+    }
+}
+
 void destroy_volume(virConnectPtr conn, const std::string& pool_name, const std::string& name,
                     RoundTrips& trips) {
     PoolPtr pool = lookup_pool(conn, pool_name, trips);
@@ -326,6 +376,8 @@ void destroy_volume(virConnectPtr conn, const std::string& pool_name, const std:
     if (virStorageVolDelete(vol.get(), 0) < 0) {
         throw_last_error("volume " + pool_name + "/" + name, "delete");
     }
+    update_mark(path_of_pool(pool.get(), pool_name, trips),
+                [&](PoolMark& mark) { mark.volumes.erase(name); });
 }
 
 /// "pool/name" -> {pool, name}; volume names hold no '/'.
@@ -355,7 +407,7 @@ void read_pool(virStoragePoolPtr pool, Live& live, RoundTrips& trips) {
             throw_last_error("pool " + p.name, "read the size of");
         p.available = info.available;
     }
-    if (!p.path.empty()) p.owner = read_mark(p.path);
+    if (!p.path.empty()) p.owner = read_mark(p.path).lab;
     live.pools[p.name] = std::move(p);
 }
 
@@ -380,6 +432,7 @@ void read_pools(virConnectPtr conn, Live& live, RoundTrips& trips) {
 void read_volumes(virConnectPtr conn, Live& live, RoundTrips& trips) {
     for (const auto& [pool_name, pool_model] : live.pools) {
         if (!pool_model.active) continue;
+        const PoolMark mark = pool_model.path.empty() ? PoolMark{} : read_mark(pool_model.path);
         PoolPtr pool;
         try {
             pool = lookup_pool(conn, pool_name, trips);
@@ -423,7 +476,12 @@ void read_volumes(virConnectPtr conn, Live& live, RoundTrips& trips) {
             if (auto backing = node.child("backingStore").child("path")) {
                 v.backing = backing.text().as_string();
             }
-            v.owner = pool_model.owner;
+            // Ours only when the pool is and its mark lists the volume.
+            auto listed = mark.volumes.find(v.name);
+            if (!pool_model.owner.empty() && listed != mark.volumes.end()) {
+                v.owner = pool_model.owner;
+                v.keep = listed->second;
+            }
             live.volumes[v.id_name()] = std::move(v);
         }
     }
