@@ -342,6 +342,7 @@ TEST_F(VmTest, LifecycleOfARealGuest) {
     cleanup_.pools.push_back(pool.name);
     provider_->apply(create_action(pool));
     Volume root{pool.name, "root.qcow2", 32ULL << 20, DiskFormat::qcow2};
+    root.keep = true;  // recorded in the pool's mark file, read back below
     Volume data{pool.name, "data.raw", 8ULL << 20, DiskFormat::raw};
     provider_->apply(create_action(root));
     provider_->apply(create_action(data));
@@ -381,6 +382,7 @@ TEST_F(VmTest, LifecycleOfARealGuest) {
     EXPECT_FALSE(have.restart_pending);
     EXPECT_EQ(live.volumes.at(root.id_name()).vm, want.name);
     EXPECT_TRUE(live.volumes.at(root.id_name()).keep);
+    EXPECT_EQ(live.volumes.at(root.id_name()).owner, kLab);
     EXPECT_FALSE(live.volumes.at(data.id_name()).keep);
 
     // Grow a disk of the running VM: QEMU does it (virDomainBlockResize).

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "storage_ops.h"
@@ -359,24 +360,32 @@ void update(virConnectPtr conn, const std::string& lab, const Action& action,
 }  // namespace
 
 void read_domains(virConnectPtr conn, Live& live, RoundTrips& trips) {
-    virDomainPtr* raw = nullptr;
-    trips.add();
-    const int n = virConnectListAllDomains(conn, &raw, 0);
-    if (n < 0) throw_last_error("vms", "list");
-    for (auto& dom : adopt_list<DomainPtr>(raw, n)) {
+    // State and autostart from filtered listings, not per-domain calls.
+    auto list = [&](unsigned flags) {
+        virDomainPtr* raw = nullptr;
+        trips.add();
+        const int n = virConnectListAllDomains(conn, &raw, flags);
+        if (n < 0) throw_last_error("vms", "list");
+        return adopt_list<DomainPtr>(raw, n);
+    };
+    auto names = [&](unsigned flags) {
+        std::set<std::string> out;
+        for (const auto& dom : list(flags)) out.insert(virDomainGetName(dom.get()));  // local
+        return out;
+    };
+    auto all = list(0);
+    const auto running = names(VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+    const auto autostart = names(VIR_CONNECT_LIST_DOMAINS_AUTOSTART);
+    for (auto& dom : all) {
         const std::string name = virDomainGetName(dom.get());  // local, no round trip
         try {
             const std::string inactive = xml_desc(dom.get(), name, VIR_DOMAIN_XML_INACTIVE, trips);
             Vm vm = domain_from_xml(inactive);
-            const bool active = is_active(dom.get(), name, trips);
+            const bool active = running.count(name) != 0;
             vm.state = active ? VmState::running : VmState::stopped;
-            int autostart = 0;
-            trips.add();
-            if (virDomainGetAutostart(dom.get(), &autostart) < 0) {
-                throw_last_error(label(name), "read autostart of");
-            }
-            vm.autostart = autostart == 1;
+            vm.autostart = autostart.count(name) != 0;
             if (active) {
+                // The running definition, to tell a change that waits for a restart.
                 const auto pending =
                     pending_restart_attributes(inactive, xml_desc(dom.get(), name, 0, trips));
                 vm.restart_pending = !pending.empty();

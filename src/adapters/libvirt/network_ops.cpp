@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "virtform/adapters/libvirt/network_xml.h"
 
@@ -199,21 +200,29 @@ void update(virConnectPtr conn, const std::string& lab, const Action& action, Ro
 }  // namespace
 
 void read_networks(virConnectPtr conn, Live& live, RoundTrips& trips) {
-    virNetworkPtr* raw = nullptr;
-    trips.add();
-    const int n = virConnectListAllNetworks(conn, &raw, 0);
-    if (n < 0) throw_last_error("networks", "list");
-    for (auto& net : adopt_list<NetworkPtr>(raw, n)) {
+    // State and autostart come from two filtered listings rather than two calls
+    // per network: a no-op plan costs one round trip per network, plus three.
+    auto list = [&](unsigned flags) {
+        virNetworkPtr* raw = nullptr;
+        trips.add();
+        const int n = virConnectListAllNetworks(conn, &raw, flags);
+        if (n < 0) throw_last_error("networks", "list");
+        return adopt_list<NetworkPtr>(raw, n);
+    };
+    auto names = [&](unsigned flags) {
+        std::set<std::string> out;
+        for (const auto& net : list(flags)) out.insert(virNetworkGetName(net.get()));  // local
+        return out;
+    };
+    auto all = list(0);
+    const auto active = names(VIR_CONNECT_LIST_NETWORKS_ACTIVE);
+    const auto autostart = names(VIR_CONNECT_LIST_NETWORKS_AUTOSTART);
+    for (auto& net : all) {
         const std::string name = virNetworkGetName(net.get());  // local, no round trip
         try {
             Network net_model = network_from_xml(inactive_xml(net.get(), name, trips));
-            net_model.active = is_active(net.get(), name, trips);
-            int autostart = 0;
-            trips.add();
-            if (virNetworkGetAutostart(net.get(), &autostart) < 0) {
-                throw_last_error("network " + name, "read autostart of");
-            }
-            net_model.autostart = autostart == 1;
+            net_model.active = active.count(name) != 0;
+            net_model.autostart = autostart.count(name) != 0;
             live.networks[name] = std::move(net_model);
         } catch (const AdapterError& e) {
             // Undefined by someone else between the listing and now: not there.

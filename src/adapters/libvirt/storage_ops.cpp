@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <pugixml.hpp>
+#include <set>
 #include <sstream>
 
 #include "virtform/adapters/libvirt/domain_xml.h"
@@ -389,22 +390,18 @@ std::pair<std::string, std::string> split_volume_id(const std::string& id) {
 
 /// One pool into live.pools; throws AdapterError (VIR_ERR_NO_STORAGE_POOL when
 /// it was undefined meanwhile).
-void read_pool(virStoragePoolPtr pool, Live& live, RoundTrips& trips) {
+void read_pool(virStoragePoolPtr pool, bool active, bool autostart, Live& live, RoundTrips& trips) {
     Pool p;
     p.name = virStoragePoolGetName(pool);  // local, no round trip
     p.path = pool_path(pool_xml_desc(pool, p.name, trips));
-    p.active = pool_active(pool, p.name, trips);
-    int autostart = 0;
-    trips.add();
-    if (virStoragePoolGetAutostart(pool, &autostart) < 0) {
-        throw_last_error("pool " + p.name, "read autostart of");
-    }
-    p.autostart = autostart == 1;
+    p.active = active;
+    p.autostart = autostart;
     if (p.active) {
         virStoragePoolInfo info{};
         trips.add();
-        if (virStoragePoolGetInfo(pool, &info) < 0)
+        if (virStoragePoolGetInfo(pool, &info) < 0) {
             throw_last_error("pool " + p.name, "read the size of");
+        }
         p.available = info.available;
     }
     if (!p.path.empty()) p.owner = read_mark(p.path).lab;
@@ -414,13 +411,27 @@ void read_pool(virStoragePoolPtr pool, Live& live, RoundTrips& trips) {
 }  // namespace
 
 void read_pools(virConnectPtr conn, Live& live, RoundTrips& trips) {
-    virStoragePoolPtr* raw = nullptr;
-    trips.add();
-    const int n = virConnectListAllStoragePools(conn, &raw, 0);
-    if (n < 0) throw_last_error("pools", "list");
-    for (auto& pool : adopt_list<PoolPtr>(raw, n)) {
+    // State and autostart from filtered listings, not per-pool calls.
+    auto list = [&](unsigned flags) {
+        virStoragePoolPtr* raw = nullptr;
+        trips.add();
+        const int n = virConnectListAllStoragePools(conn, &raw, flags);
+        if (n < 0) throw_last_error("pools", "list");
+        return adopt_list<PoolPtr>(raw, n);
+    };
+    auto names = [&](unsigned flags) {
+        std::set<std::string> out;
+        for (const auto& pool : list(flags))
+            out.insert(virStoragePoolGetName(pool.get()));  // local
+        return out;
+    };
+    auto all = list(0);
+    const auto active = names(VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE);
+    const auto autostart = names(VIR_CONNECT_LIST_STORAGE_POOLS_AUTOSTART);
+    for (auto& pool : all) {
+        const std::string name = virStoragePoolGetName(pool.get());
         try {
-            read_pool(pool.get(), live, trips);
+            read_pool(pool.get(), active.count(name) != 0, autostart.count(name) != 0, live, trips);
         } catch (const AdapterError& e) {
             // Undefined by someone else between the listing and now: not there.
             if (e.code() == VIR_ERR_NO_STORAGE_POOL) continue;
