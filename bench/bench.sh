@@ -10,7 +10,9 @@
 #   - no-op plan
 #   - no-op apply
 # the applies with --parallelism 1 and with the default (4); plus the libvirt
-# round trips of a no-op plan (VIRTFORM_STATS=1), and the machine's noise (the
+# round trips of a no-op plan (VIRTFORM_STATS=1) with the lab and, after its
+# destroy, of an empty lab (a read covers the whole host, so the lab's share
+# is the difference), and the machine's noise (the
 # same no-op plan of the smallest lab 10 times). Each lab is destroyed after;
 # a trap removes whatever is left even when interrupted. Results: a Markdown
 # table on stdout (docs/benchmarks.md holds a recorded run); hyperfine's JSON
@@ -73,7 +75,6 @@ for size in "${sizes[@]}"; do
     python3 "$here/make_lab.py" "$lab" "$tag" "$nets" "$vms" "$kdir/vmlinuz" > "$f"
     empty=$work/empty-$size.yaml
     echo "lab: $lab" > "$empty"
-    base=$(trips "$empty")
     for p in 1 4; do
         hf "$out/cold-$size-p$p.json" --runs "$runs" \
             --prepare "$bin destroy --auto-approve $f >/dev/null" \
@@ -85,9 +86,13 @@ for size in "${sizes[@]}"; do
     for p in 1 4; do
         hf "$out/noop-$size-p$p.json" --runs "$(( runs + 2 ))" "$bin apply --auto-approve --parallelism $p $f"
     done
+    # The lab's own cost: the whole host's read with the lab, then (right
+    # after the destroy below) without it; close in time, so that other
+    # sessions' objects rarely come or go in between.
     rt=$(trips "$f")
-    echo "| $size ($nets+$vms) | $(stat "$out/cold-$size-p1.json") | $(stat "$out/cold-$size-p4.json") | $(stat "$out/plan-$size.json") | $(stat "$out/noop-$size-p1.json") | $(stat "$out/noop-$size-p4.json") | $rt | $base |"
     "$bin" destroy --auto-approve "$f" >/dev/null
+    base=$(trips "$empty")
+    echo "| $size ($nets+$vms) | $(stat "$out/cold-$size-p1.json") | $(stat "$out/cold-$size-p4.json") | $(stat "$out/plan-$size.json") | $(stat "$out/noop-$size-p1.json") | $(stat "$out/noop-$size-p4.json") | $rt | $base |"
 done
 
 # The machine's noise: the same no-op plan of the smallest lab, 10 times.
