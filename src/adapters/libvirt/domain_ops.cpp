@@ -1,5 +1,7 @@
 #include "domain_ops.h"
 
+#include "virtform/adapters/libvirt/network_xml.h"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -139,6 +141,7 @@ void remove_seed(const std::optional<std::string>& path) {
     std::error_code ec;
     fs::remove(*path, ec);
     if (ec) throw AdapterError(*path, "remove the seed ISO", ec.message(), ec.value());
+    fs::remove(fs::path(*path).parent_path(), ec);  // the lab's seed directory, once empty
 }
 
 VolumeFormats formats_of(virConnectPtr conn, const Vm& vm, RoundTrips& trips) {
@@ -166,9 +169,26 @@ void create(virConnectPtr conn, const Vm& want, const std::string& lab, RoundTri
     // Seed, define, autostart, start: if a later step fails, the VM exists with
     // the mark and the next plan shows exactly what is left to do.
     write_seed(want);
-    DomainPtr dom = define(conn, want, lab, {}, trips);
+    DomainPtr dom;
+    bool adopted = false;
+    try {
+        dom = define(conn, want, lab, {}, trips);
+    } catch (const AdapterError&) {
+        // A domain of that name appeared after the plan was made (e.g. the
+        // in-flight define of a killed apply, finished by libvirtd). Ours: take
+        // it with its identity. Anyone else's: the error stands.
+        trips.add();
+        DomainPtr existing(virDomainLookupByName(conn, want.name.c_str()));
+        if (!existing) throw;
+        const std::string xml = xml_desc(existing.get(), want.name, VIR_DOMAIN_XML_INACTIVE, trips);
+        if (owner_from_metadata(xml) != lab) throw;
+        dom = define(conn, want, lab, domain_identity_from_xml(xml), trips);
+        adopted = true;
+    }
     set_autostart(dom.get(), want, trips);
-    if (want.state == VmState::running) start(dom.get(), want.name, trips);
+    if (want.state == VmState::running && !(adopted && is_active(dom.get(), want.name, trips))) {
+        start(dom.get(), want.name, trips);
+    }
 }
 
 void destroy(virConnectPtr conn, const std::string& name, RoundTrips& trips) {

@@ -68,9 +68,27 @@ NetworkPtr define(virConnectPtr conn, const Network& want, const std::string& la
 void create(virConnectPtr conn, const Network& want, const std::string& lab, RoundTrips& trips) {
     // Define, set autostart, start: if a later step fails, the network exists
     // with the mark and the next plan shows exactly what is left to do.
-    NetworkPtr net = define(conn, want, lab, {}, trips);
+    NetworkPtr net;
+    bool adopted = false;
+    try {
+        net = define(conn, want, lab, {}, trips);
+    } catch (const AdapterError&) {
+        // A network of that name appeared after the plan was made. Most often it
+        // is the in-flight define of an apply that was killed: libvirtd finishes
+        // it after the client is gone. Ours: redefine it with its identity.
+        // Anyone else's: the error stands.
+        trips.add();
+        NetworkPtr existing(virNetworkLookupByName(conn, want.name.c_str()));
+        if (!existing) throw;
+        const std::string xml = inactive_xml(existing.get(), want.name, trips);
+        if (owner_from_metadata(xml) != lab) throw;
+        net = define(conn, want, lab, network_identity_from_xml(xml), trips);
+        adopted = true;
+    }
     set_autostart(net.get(), want, trips);
-    if (want.active) start(net.get(), want.name, trips);
+    if (want.active && !(adopted && is_active(net.get(), want.name, trips))) {
+        start(net.get(), want.name, trips);
+    }
 }
 
 void destroy(virConnectPtr conn, const std::string& name, RoundTrips& trips) {
