@@ -10,9 +10,14 @@
 namespace virtform {
 
 /// One digest per live object ("network.labnat" -> "fnv1a:..."), over the
-/// same attributes the planner diffs, plus its owner. Objects of every lab and
-/// unmarked ones are included: they decide conflicts too.
+/// same attributes the planner diffs, plus its owner.
 std::map<std::string, std::string> fingerprint(const Live& live);
+
+/// The fingerprint of what a plan for `desired` depends on: the objects the
+/// lab owns, objects of any owner holding a name the manifests use, networks
+/// on a bridge the manifests name, volumes in their pools. Another lab's work
+/// elsewhere on the host does not make a saved plan stale.
+std::map<std::string, std::string> fingerprint(const Live& live, const Desired& desired);
 
 /// The fingerprint of the objects `lab` owns only: what apply records after it
 /// runs, so that the next plan can tell drift (changed outside virtform).

@@ -275,7 +275,7 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
     popts.last_applied = read_applied_record(g, desired.lab);
     const Live live = provider->read();
     if (saved) {
-        const auto changes = fingerprint_changes(saved->fingerprint, fingerprint(live));
+        const auto changes = fingerprint_changes(saved->fingerprint, fingerprint(live, desired));
         if (!changes.empty()) {
             throw Error(fmt::format(
                 "the saved plan is stale: since it was made, {}. Nothing was changed; run "
@@ -416,7 +416,7 @@ int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptions
         std::cout << render_plan_text(plan, TextStyle{g.color});
     }
     if (!o.out.empty()) {
-        write_saved_plan(o.out, SavedPlan{g.uri, desired.lab, sources, o.targets, fingerprint(live),
+        write_saved_plan(o.out, SavedPlan{g.uri, desired.lab, sources, o.targets, fingerprint(live, desired),
                                           plan_to_json(plan)});
         if (!o.json) {
             std::cout << fmt::format(

@@ -1,5 +1,7 @@
 #include "virtform/fingerprint.h"
 
+#include <set>
+
 #include <fmt/format.h>
 
 #include "virtform/plan.h"
@@ -38,6 +40,51 @@ std::map<std::string, std::string> fingerprint(const Live& live) {
     add_all(out, live.pools);
     add_all(out, live.volumes);
     add_all(out, live.vms);
+    return out;
+}
+
+std::map<std::string, std::string> fingerprint(const Live& live, const Desired& desired) {
+    std::set<std::string> bridges;  // names a plan's conflict checks look at
+    for (const auto& [name, br] : desired.bridges) {
+        bridges.insert(name);
+        bridges.insert(br.ports.begin(), br.ports.end());
+    }
+    for (const auto& [name, net] : desired.networks) {
+        if (net.bridge) bridges.insert(*net.bridge);
+    }
+    auto relevant = [&](const Resource& r, const std::string& owner) {
+        if (owner == desired.lab) return true;
+        const ResourceId id = id_of(r);
+        switch (id.kind) {
+            case Kind::bridge:
+                return desired.bridges.count(id.name) != 0 || bridges.count(id.name) != 0;
+            case Kind::network: {
+                const auto& net = std::get<Network>(r);
+                return desired.networks.count(id.name) != 0 ||
+                       (net.bridge && bridges.count(*net.bridge) != 0);
+            }
+            case Kind::pool:
+                return desired.pools.count(id.name) != 0;
+            case Kind::volume:
+                return desired.pools.count(std::get<Volume>(r).pool) != 0;
+            case Kind::vm:
+                return desired.vms.count(id.name) != 0;
+        }
+        return false;
+    };
+    std::map<std::string, std::string> out;
+    for (const auto& [id, digest] : fingerprint(live)) out[id] = digest;
+    auto keep_relevant = [&](const auto& objects) {
+        for (const auto& [name, object] : objects) {
+            const Resource r{object};
+            if (!relevant(r, object.owner)) out.erase(id_of(r).str());
+        }
+    };
+    keep_relevant(live.bridges);
+    keep_relevant(live.networks);
+    keep_relevant(live.pools);
+    keep_relevant(live.volumes);
+    keep_relevant(live.vms);
     return out;
 }
 

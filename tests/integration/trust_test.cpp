@@ -290,17 +290,29 @@ TEST_F(TrustTest, StalePlanIsRefusedNamingTheChangeThenAFreshOneAppliesOnce) {
     EXPECT_EQ(virtform({"destroy", "--auto-approve", file}).code, 0);
 }
 
-TEST_F(TrustTest, StalePlanIsRefusedWhenAnUnmarkedNetworkAppears) {
+TEST_F(TrustTest, StalePlanIsRefusedWhenAnUnmarkedNetworkAppearsOnItsBridge) {
     const auto file = manifest(networks_yaml(1, 1));
     const auto plan_file = (dir_.path() / "lab.plan").string();
     ASSERT_EQ(virtform({"plan", "-o", plan_file, file}).code, 0);
-    // Someone defines a network by hand (inactive: it blocks nothing).
-    const auto xml = dir_.write("hand.xml", cat("<network><name>", net(9), "</name><bridge name='", bridge(9),
+    // Someone defines by hand, inactive, a network elsewhere on the host: it
+    // concerns no object of the plan, which therefore stays good.
+    const auto other = dir_.write("other.xml", cat("<network><name>", net(8), "</name><bridge name='",
+                                                   bridge(8), "'/></network>"));
+    ASSERT_EQ(virsh("net-define " + other.string()).code, 0);
+    const auto fine = virtform({"apply", plan_file});
+    ASSERT_EQ(fine.code, 0) << "an unrelated network made the plan stale\n" << fine.describe();
+    ASSERT_EQ(virtform({"destroy", "--auto-approve", file}).code, 0);
+    EXPECT_TRUE(network_exists(net(8))) << "destroy removed a network it does not own";
+
+    // One on the bridge the manifest wants does make the plan stale.
+    ASSERT_EQ(virtform({"plan", "-o", plan_file, file}).code, 0);
+    const auto xml = dir_.write("hand.xml", cat("<network><name>", net(9), "</name><bridge name='", bridge(1),
                                                 "'/></network>"));
     ASSERT_EQ(virsh("net-define " + xml.string()).code, 0);
     const auto stale = virtform({"apply", plan_file});
     EXPECT_EQ(stale.code, 1) << stale.describe();
     EXPECT_THAT(stale.err, HasSubstr("network." + net(9) + " appeared"));
+    EXPECT_THAT(stale.err, Not(HasSubstr(net(8))));
     EXPECT_FALSE(network_exists(net(1))) << "the stale plan created the network";
     EXPECT_EQ(net_info(net(9), "Active"), "no");
 }
