@@ -109,7 +109,10 @@ std::string render_plan_text(const Plan& plan, const TextStyle& style) {
         }
         out += "    }\n";
     }
-    out += "\n" + render_plan_summary(plan) + "\n";
+    // Appended piecewise: GCC 12 at -O2 misreports `"\n" + std::string` (-Wrestrict).
+    out += '\n';
+    out += render_plan_summary(plan);
+    out += '\n';
     return out;
 }
 
