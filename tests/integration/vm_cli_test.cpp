@@ -53,6 +53,10 @@ protected:
         virsh("net-undefine " + net() + " >/dev/null 2>&1");
         std::error_code ec;
         std::filesystem::remove_all(pool_path(), ec);
+        // The drift record of a lab that still owned a kept volume at its destroy.
+        for (const auto& e : std::filesystem::directory_iterator("/var/lib/virtform/state", ec)) {
+            if (e.path().filename().string().rfind(lab() + "@", 0) == 0) std::filesystem::remove(e.path(), ec);
+        }
         EXPECT_NE(virsh("dominfo " + vm(1)).code, 0) << "VM left behind";
         EXPECT_NE(virsh("pool-info " + pool()).code, 0) << "pool left behind";
     }
