@@ -9,16 +9,18 @@
 #include <fstream>
 #include <sstream>
 
+#include "integration/libvirt_test_util.h"
 #include "virtform/adapters/libvirt/cloud_init_iso.h"
 #include "virtform/error.h"
 
 namespace fs = std::filesystem;
+using vftest::sh;
 using virtform::libvirt::NoCloudSeed;
 
 namespace {
 
 class TempDir {
-  public:
+public:
     TempDir() {
         std::string tmpl = (fs::temp_directory_path() / "virtform-seed.XXXXXX").string();
         if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp");
@@ -37,7 +39,7 @@ class TempDir {
     }
     const fs::path& path() const { return path_; }
 
-  private:
+private:
     fs::path path_;
 };
 
@@ -46,18 +48,6 @@ std::string read(const fs::path& p) {
     std::ostringstream out;
     out << in.rdbuf();
     return out.str();
-}
-
-/// Output and exit status of a shell command.
-std::pair<std::string, int> sh(const std::string& cmd) {
-    std::string out;
-    FILE* f = ::popen((cmd + " 2>&1").c_str(), "r");
-    if (f == nullptr) return {"popen failed", -1};
-    std::array<char, 4096> buf{};
-    std::size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) out.append(buf.data(), n);
-    const int status = ::pclose(f);
-    return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
 }
 
 std::vector<std::string> names_in(const fs::path& dir) {

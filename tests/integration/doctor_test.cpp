@@ -8,36 +8,19 @@
 #include <map>
 #include <set>
 
+#include "integration/testlib.h"
 #include "virtform/adapters/host/doctor.h"
 
 namespace vh = virtform::host;
+using virtform::testing::TempDir;
 using namespace std::chrono_literals;
 using Status = vh::Check::Status;
 
 namespace {
 
-class TempDir {
-  public:
-    TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "virtform-doctor.XXXXXX");
-        if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp");
-        path_ = tmpl;
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    const std::filesystem::path& path() const { return path_; }
-
-  private:
-    std::filesystem::path path_;
-};
-
 /// A host described by maps; commands answer by argv[0] basename + first arguments.
 class FakeProbe : public vh::HostProbe {
-  public:
+public:
     std::map<std::string, std::string> files;
     std::set<std::string> paths;
     std::map<std::string, std::string> programs;  // name -> absolute path
@@ -471,7 +454,7 @@ TEST(SystemProbe, RunCapturesOutputExitCodeAndTimesOut) {
 }
 
 TEST(SystemProbe, WriteFileIsAtomicAndCreatesDirectories) {
-    TempDir dir;
+    TempDir dir("virtform-doctor");
     vh::SystemProbe p;
     const auto path = (dir.path() / "a" / "b" / "cache").string();
     ASSERT_TRUE(p.write_file(path, "one"));
@@ -492,9 +475,9 @@ TEST(SystemProbe, WriteFileIsAtomicAndCreatesDirectories) {
 // guest cannot run under KVM; libvirt 9.0.0; QEMU 7.2.
 
 class DoctorRealHost : public ::testing::Test {
-  protected:
+protected:
     static void SetUpTestSuite() {
-        dir_ = new TempDir();
+        dir_ = new TempDir("virtform-doctor");
         vh::DoctorOptions o;
         o.kvm.cache_path = (dir_->path() / "kvm-probe").string();
         const auto start = std::chrono::steady_clock::now();
