@@ -108,8 +108,8 @@ void write_applied_record(const GlobalOptions& g, const std::string& lab, const 
     if (ec) spdlog::warn("cannot write {}: {}", path, ec.message());
 }
 
-std::unique_ptr<Provider> connect(const GlobalOptions& g, const Desired& desired,
-                                  bool allow_restart = false, bool no_rollback = false) {
+std::unique_ptr<HostProvider> connect(const GlobalOptions& g, const Desired& desired,
+                                      bool allow_restart = false, bool no_rollback = false) {
     libvirt::ProviderOptions options;
     options.allow_restart = allow_restart;
     // accel: auto needs to know whether KVM really works here (a cached probe).
@@ -140,7 +140,7 @@ std::string addresses_text(const std::vector<libvirt::GuestAddress>& addrs) {
 }
 
 /// Waits until every running VM with a NIC has an address; prints them.
-bool wait_for_addresses(const GlobalOptions& g, const Desired& desired, int timeout_seconds) {
+bool wait_for_addresses(HostProvider& host, const Desired& desired, int timeout_seconds) {
     std::vector<std::string> waiting;
     for (const auto& [name, vm] : desired.vms) {
         if (vm.state == VmState::running && !vm.nics.empty()) waiting.push_back(name);
@@ -152,7 +152,7 @@ bool wait_for_addresses(const GlobalOptions& g, const Desired& desired, int time
     const auto deadline = start + std::chrono::seconds(timeout_seconds);
     while (!waiting.empty()) {
         std::erase_if(waiting, [&](const std::string& name) {
-            const auto addrs = libvirt::vm_addresses(g.uri, name);
+            const auto addrs = host.libvirt().vm_addresses(name);
             if (addrs.empty()) return false;
             const double secs =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -220,12 +220,10 @@ const char* progress_verb(ActionType type, bool done) {
     return "";
 }
 
-void print_stats(Provider& provider) {
+void print_stats(HostProvider& provider) {
     if (std::getenv("VIRTFORM_STATS") == nullptr) return;
-    if (auto* host = dynamic_cast<HostProvider*>(&provider)) {
-        std::cerr << fmt::format("virtform stats: libvirt round trips: {}\n",
-                                 host->libvirt().round_trips());
-    }
+    std::cerr << fmt::format("virtform stats: libvirt round trips: {}\n",
+                             provider.libvirt().round_trips());
 }
 
 nlohmann::json results_json(const Plan& plan, const ExecResult& result,
@@ -294,7 +292,7 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
         write_applied_record(g, desired.lab, live);
         if (o.json) std::cout << results_json(plan, ExecResult{}, {}).dump(2) << "\n";
         print_stats(*provider);
-        return o.wait_ip && !wait_for_addresses(g, desired, o.wait_timeout) ? 1 : 0;
+        return o.wait_ip && !wait_for_addresses(*provider, desired, o.wait_timeout) ? 1 : 0;
     }
     if (!o.auto_approve && !saved && !confirm(question)) {
         std::cout << "\nApply cancelled.\n";
@@ -330,7 +328,7 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
     if (o.json) {
         std::cout << results_json(plan, result, problems, t0).dump(2) << "\n";
         if (!result.ok() || !problems.empty()) return 1;
-        return o.wait_ip && !wait_for_addresses(g, desired, o.wait_timeout) ? 1 : 0;
+        return o.wait_ip && !wait_for_addresses(*provider, desired, o.wait_timeout) ? 1 : 0;
     }
 
     int added = 0, changed = 0, destroyed = 0;
@@ -355,7 +353,7 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
         std::cout << fmt::format(
             "\nApply complete! Resources: {} added, {} changed, {} destroyed.\n", added, changed,
             destroyed);
-        if (o.wait_ip && !wait_for_addresses(g, desired, o.wait_timeout)) return 1;
+        if (o.wait_ip && !wait_for_addresses(*provider, desired, o.wait_timeout)) return 1;
         return 0;
     }
     std::cout << fmt::format(
@@ -416,8 +414,8 @@ int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptions
         std::cout << render_plan_text(plan, TextStyle{g.color});
     }
     if (!o.out.empty()) {
-        write_saved_plan(o.out, SavedPlan{g.uri, desired.lab, sources, o.targets, fingerprint(live, desired),
-                                          plan_to_json(plan)});
+        write_saved_plan(o.out, SavedPlan{g.uri, desired.lab, sources, o.targets,
+                                          fingerprint(live, desired), plan_to_json(plan)});
         if (!o.json) {
             std::cout << fmt::format(
                 "\nSaved the plan to {}. `virtform apply {}` carries out exactly "
@@ -537,7 +535,7 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m) {
         std::string addrs;
         if (it->second.state == VmState::running) {
             try {
-                addrs = addresses_text(libvirt::vm_addresses(g.uri, name));
+                addrs = addresses_text(provider->libvirt().vm_addresses(name));
             } catch (const Error& e) {
                 addrs = e.what();
             }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "addresses_ops.h"
 #include "libvirt_util.h"
 
 namespace virtform::libvirt {
@@ -30,15 +31,27 @@ void collect(virDomainPtr dom, unsigned source, const char* name, std::vector<Gu
 
 }  // namespace
 
-std::vector<GuestAddress> vm_addresses(const std::string& uri, const std::string& vm) {
-    ConnectPtr conn = open_connection(uri);
-    DomainPtr dom(virDomainLookupByName(conn.get(), vm.c_str()));
+std::vector<GuestAddress> vm_addresses(virConnectPtr conn, const std::string& vm,
+                                       RoundTrips& trips) {
+    trips.add();
+    DomainPtr dom(virDomainLookupByName(conn, vm.c_str()));
     if (!dom) throw_last_error("vm " + vm, "look up");
     std::vector<GuestAddress> out;
+    trips.add();
     if (virDomainIsActive(dom.get()) != 1) return out;
+    trips.add();
     collect(dom.get(), VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, "lease", out);
-    if (out.empty()) collect(dom.get(), VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT, "agent", out);
+    if (out.empty()) {
+        trips.add();
+        collect(dom.get(), VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT, "agent", out);
+    }
     return out;
+}
+
+std::vector<GuestAddress> vm_addresses(const std::string& uri, const std::string& vm) {
+    ConnectPtr conn = open_connection(uri);
+    RoundTrips trips;
+    return vm_addresses(conn.get(), vm, trips);
 }
 
 }  // namespace virtform::libvirt

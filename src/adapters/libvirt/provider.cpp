@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "addresses_ops.h"
 #include "domain_ops.h"
 #include "libvirt_util.h"
 #include "network_ops.h"
@@ -73,6 +74,10 @@ void LibvirtProvider::apply(const Action& action) {
 
 long LibvirtProvider::round_trips() const {
     return impl_->trips.count();
+}
+
+std::vector<GuestAddress> LibvirtProvider::vm_addresses(const std::string& vm) {
+    return libvirt::vm_addresses(impl_->conn.get(), vm, impl_->trips);
 }
 void LibvirtProvider::fail_after_calls(long k) {
     impl_->trips.fail_after(k);

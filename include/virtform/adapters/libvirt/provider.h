@@ -5,7 +5,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "virtform/adapters/libvirt/addresses.h"
 #include "virtform/exec.h"
 
 namespace virtform::libvirt {
@@ -45,6 +47,9 @@ public:
 
     /// Calls made to libvirtd so far (each one a round trip over the socket).
     long round_trips() const;
+    /// The addresses of a running VM (DHCP leases, else the guest agent), over
+    /// this provider's connection.
+    std::vector<GuestAddress> vm_addresses(const std::string& vm);
     /// Tests only: the `k`-th libvirt call from now fails with an injected
     /// AdapterError (once), as a real failure at that point would.
     void fail_after_calls(long k);
