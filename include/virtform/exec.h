@@ -23,7 +23,9 @@ public:
     virtual void apply(const Action& action) = 0;
 };
 
-enum class Outcome { pending, done, failed, skipped };
+/// `not_started`: the run was stopped (ExecOptions::stop_requested, e.g. Ctrl-C)
+/// before this action's turn came; nothing was done for it.
+enum class Outcome { pending, done, failed, skipped, not_started };
 const char* to_string(Outcome outcome);
 
 struct ActionResult {
@@ -47,12 +49,22 @@ struct ExecOptions {
     int parallelism = 4;
     /// Called (serialised, never concurrently) as actions start and finish.
     std::function<void(const ExecEvent&)> on_event;
+    /// Asked before each action starts (from the worker threads, so it must be
+    /// thread-safe; an atomic flag is). Once it answers true no new action
+    /// starts: running actions finish, every action not yet started ends
+    /// `not_started`. Empty: never stop.
+    std::function<bool()> stop_requested;
 };
 
 struct ExecResult {
     std::vector<ActionResult> results;  ///< one per plan action, same index
+    /// stop_requested answered true before the last action started.
+    bool stopped = false;
     int count(Outcome outcome) const;
-    bool ok() const { return count(Outcome::failed) == 0 && count(Outcome::skipped) == 0; }
+    bool ok() const {
+        return count(Outcome::failed) == 0 && count(Outcome::skipped) == 0 &&
+               count(Outcome::not_started) == 0;
+    }
 };
 
 ExecResult execute(const Plan& plan, Provider& provider, const ExecOptions& options = {});

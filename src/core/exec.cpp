@@ -22,6 +22,8 @@ const char* to_string(Outcome outcome) {
             return "failed";
         case Outcome::skipped:
             return "skipped";
+        case Outcome::not_started:
+            return "not_started";
     }
     return "?";
 }
@@ -49,6 +51,7 @@ ExecResult execute(const Plan& plan, Provider& provider, const ExecOptions& opti
     std::mutex mu;
     std::condition_variable cv;
     std::set<std::size_t> ready;  // lowest index first: the plan's order
+    std::vector<bool> running(n, false);
     std::size_t settled = 0;
     for (std::size_t i = 0; i < n; ++i) {
         if (waiting[i] == 0) ready.insert(i);
@@ -74,8 +77,23 @@ ExecResult execute(const Plan& plan, Provider& provider, const ExecOptions& opti
         while (true) {
             cv.wait(lock, [&] { return !ready.empty() || settled == n; });
             if (settled == n) return;
+            if (!out.stopped && options.stop_requested && options.stop_requested()) {
+                // Nothing new starts; what runs finishes and settles the rest.
+                out.stopped = true;
+                ready.clear();
+                for (std::size_t k = 0; k < n; ++k) {
+                    auto& pending = out.results[k];
+                    if (pending.outcome != Outcome::pending || running[k]) continue;
+                    pending.outcome = Outcome::not_started;
+                    pending.message = "not started: the run was stopped before its turn came";
+                    ++settled;
+                }
+                cv.notify_all();
+                continue;
+            }
             const std::size_t i = *ready.begin();
             ready.erase(ready.begin());
+            running[i] = true;
             auto& r = out.results[i];
             r.started = std::chrono::steady_clock::now();
             emit(ExecEvent::Type::started, i);
@@ -90,6 +108,7 @@ ExecResult execute(const Plan& plan, Provider& provider, const ExecOptions& opti
             }
             lock.lock();
             r.finished = std::chrono::steady_clock::now();
+            running[i] = false;
             r.outcome = ok ? Outcome::done : Outcome::failed;
             r.message = error;
             ++settled;

@@ -148,5 +148,107 @@ TEST(Exec, VerifyReportsWhatDidNotTakeEffect) {
     EXPECT_EQ(problems[0], "network.a: autostart is false but should be true");
 }
 
+
+// Ctrl-C during apply: the CLI's signal handler sets a flag the executor reads
+// before it starts each action.
+TEST(Exec, StopRequestedStartsNothingNewAndLetsRunningActionsFinish) {
+    const Desired desired = load(
+        "lab: demo\nnetworks:\n  a: {mode: isolated}\n  b: {mode: isolated}\n"
+        "  c: {mode: isolated}\n  d: {mode: isolated}\n");
+    FakeProvider host("demo");
+    std::atomic<bool> stop{false};
+    std::atomic<int> finished{0};
+    // The stop arrives while network.a runs; it must still complete.
+    host.before_apply = [&](const Action& a) {
+        if (a.id.str() == "network.a") {
+            stop = true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        ++finished;
+    };
+    const Plan plan = make_plan(desired, host.read());
+    ASSERT_EQ(plan.actions.size(), 4u);
+    std::vector<std::string> started;
+    ExecOptions options;
+    options.parallelism = 1;
+    options.stop_requested = [&] { return stop.load(); };
+    options.on_event = [&](const ExecEvent& e) {
+        if (e.type == ExecEvent::Type::started) started.push_back(e.action.id.str());
+    };
+    const ExecResult result = execute(plan, host, options);
+    EXPECT_TRUE(result.stopped);
+    EXPECT_FALSE(result.ok());
+    EXPECT_EQ(started, std::vector<std::string>{"network.a"});
+    EXPECT_EQ(result.results[index_of(plan, "network.a")].outcome, Outcome::done);
+    EXPECT_EQ(result.count(Outcome::done), 1);
+    EXPECT_EQ(result.count(Outcome::not_started), 3);
+    EXPECT_EQ(result.count(Outcome::skipped), 0);
+    for (const char* id : {"network.b", "network.c", "network.d"}) {
+        const auto& r = result.results[index_of(plan, id)];
+        EXPECT_EQ(r.outcome, Outcome::not_started) << id;
+        EXPECT_THAT(r.message, HasSubstr("not started")) << id;
+        EXPECT_EQ(r.started, std::chrono::steady_clock::time_point{}) << id;
+    }
+    EXPECT_STREQ(to_string(Outcome::not_started), "not_started");
+    EXPECT_EQ(finished.load(), 1);
+    EXPECT_EQ(host.calls(), std::vector<std::string>{"create network.a"});
+    // The next run converges from what is there.
+    host.before_apply = nullptr;
+    const Plan again = make_plan(desired, host.read());
+    EXPECT_EQ(again.actions.size(), 3u);
+    EXPECT_TRUE(execute(again, host).ok());
+    EXPECT_TRUE(make_plan(desired, host.read()).empty());
+}
+
+TEST(Exec, StopWaitsForEveryRunningActionInParallel) {
+    const Desired desired = load(kVmLab);
+    FakeProvider host("demo");
+    std::atomic<bool> stop{false};
+    std::atomic<int> running{0};
+    // network.net and pool.p run together; the stop comes while both are running.
+    host.before_apply = [&](const Action&) {
+        if (++running == 2) stop = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    };
+    const Plan plan = make_plan(desired, host.read());
+    ExecOptions options;
+    options.parallelism = 4;
+    options.stop_requested = [&] { return stop.load(); };
+    const ExecResult result = execute(plan, host, options);
+    EXPECT_TRUE(result.stopped);
+    int done = 0;
+    for (const auto& r : result.results) {
+        EXPECT_NE(r.outcome, Outcome::pending);
+        EXPECT_NE(r.outcome, Outcome::failed);
+        if (r.outcome == Outcome::done) {
+            ++done;
+            EXPECT_NE(r.finished, std::chrono::steady_clock::time_point{});
+        }
+    }
+    EXPECT_GE(done, 2);  // both running ones completed
+    EXPECT_EQ(static_cast<std::size_t>(done), host.calls().size());
+    EXPECT_GE(result.count(Outcome::not_started), 1);
+    // vm.a needs the pool's volume: it never starts once stopped before it.
+    EXPECT_EQ(result.results[index_of(plan, "vm.a")].outcome, Outcome::not_started);
+}
+
+TEST(Exec, StopRequestedBeforeTheFirstActionStartsNothing) {
+    const Desired desired = load(kVmLab);
+    FakeProvider host("demo");
+    const Plan plan = make_plan(desired, host.read());
+    ExecOptions options;
+    options.stop_requested = [] { return true; };
+    const ExecResult result = execute(plan, host, options);
+    EXPECT_TRUE(result.stopped);
+    EXPECT_EQ(result.count(Outcome::not_started), static_cast<int>(plan.actions.size()));
+    EXPECT_TRUE(host.calls().empty());
+
+    // Never asked to stop: an empty function and one that says no behave alike.
+    options.stop_requested = [] { return false; };
+    const ExecResult full = execute(plan, host, options);
+    EXPECT_FALSE(full.stopped);
+    EXPECT_TRUE(full.ok());
+}
+
 }  // namespace
 }  // namespace virtform
