@@ -21,6 +21,7 @@
 #include "virtform/adapters/host/doctor.h"
 #include "virtform/adapters/host/host_probe.h"
 #include "virtform/adapters/host/lab_lock.h"
+#include "interrupt.h"  // Ctrl-C during apply/destroy
 #include "virtform/adapters/libvirt/addresses.h"
 #include "virtform/adapters/libvirt/provider.h"
 #include "virtform/diag.h"
@@ -162,6 +163,7 @@ bool wait_for_addresses(HostProvider& host, const Desired& desired, int timeout_
             return true;
         });
         if (waiting.empty()) break;
+        if (InterruptGuard::interrupt_signal() != 0) return false;  // Ctrl-C: stop waiting
         if (std::chrono::steady_clock::now() > deadline) {
             for (const auto& name : waiting) {
                 std::cout << fmt::format("vm.{}: no address after {}s\n", name, timeout_seconds);
@@ -255,7 +257,8 @@ nlohmann::json results_json(const Plan& plan, const ExecResult& result,
             {"summary",
              {{"done", result.count(Outcome::done)},
               {"failed", result.count(Outcome::failed)},
-              {"skipped", result.count(Outcome::skipped)}}},
+              {"skipped", result.count(Outcome::skipped)},
+              {"not_started", result.count(Outcome::not_started)}}},
             {"ok", result.ok() && problems.empty()}};
 }
 
@@ -320,6 +323,9 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
             std::cout.flush();
         };
     }
+    // Ctrl-C / SIGTERM (interrupt.h): start nothing new, finish what runs, report, exit 128+sig.
+    const InterruptGuard interrupt;
+    eopts.stop_requested = [&interrupt] { return interrupt.requested(); };
     const ExecResult result = execute(plan, *provider, eopts);
     const Live after = provider->read();
     write_applied_record(g, desired.lab, after);
@@ -327,6 +333,7 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
     print_stats(*provider);
     if (o.json) {
         std::cout << results_json(plan, result, problems, t0).dump(2) << "\n";
+        if (interrupt.requested()) return interrupt.exit_code();
         if (!result.ok() || !problems.empty()) return 1;
         return o.wait_ip && !wait_for_addresses(*provider, desired, o.wait_timeout) ? 1 : 0;
     }
@@ -353,24 +360,36 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
         std::cout << fmt::format(
             "\nApply complete! Resources: {} added, {} changed, {} destroyed.\n", added, changed,
             destroyed);
-        if (o.wait_ip && !wait_for_addresses(*provider, desired, o.wait_timeout)) return 1;
+        if (interrupt.requested()) {
+            std::cout << fmt::format("Interrupted ({}) after the last action had started.\n",
+                                     signal_name(InterruptGuard::interrupt_signal()));
+            return interrupt.exit_code();
+        }
+        if (o.wait_ip && !wait_for_addresses(*provider, desired, o.wait_timeout))
+            return interrupt.requested() ? interrupt.exit_code() : 1;
         return 0;
     }
     std::cout << fmt::format(
-        "\nApply incomplete. Resources: {} added, {} changed, {} destroyed; {} "
-        "failed, {} skipped.\n",
-        added, changed, destroyed, result.count(Outcome::failed), result.count(Outcome::skipped));
+        "\nApply {}. Resources: {} added, {} changed, {} destroyed; {} failed, {} skipped, {} "
+        "not started.\n",
+        interrupt.requested() ? "interrupted" : "incomplete", added, changed, destroyed,
+        result.count(Outcome::failed), result.count(Outcome::skipped),
+        result.count(Outcome::not_started));
     for (std::size_t i = 0; i < plan.actions.size(); ++i) {
         const auto& r = result.results[i];
         if (r.outcome == Outcome::failed || r.outcome == Outcome::skipped) {
             std::cout << fmt::format("  {} {} {}: {}\n", to_string(r.outcome),
                                      to_string(plan.actions[i].type), plan.actions[i].id.str(),
                                      r.message);
+        } else if (r.outcome == Outcome::not_started) {
+            std::cout << fmt::format("  not started {} {}: interrupted ({}) before its turn\n",
+                                     to_string(plan.actions[i].type), plan.actions[i].id.str(),
+                                     signal_name(InterruptGuard::interrupt_signal()));
         }
     }
     for (const auto& p : problems) std::cout << "  not as desired after apply: " << p << "\n";
     std::cout << "Run apply again to finish: it plans from what is there now.\n";
-    return 1;
+    return interrupt.requested() ? interrupt.exit_code() : 1;
 }
 
 }  // namespace
