@@ -38,7 +38,9 @@ public:
         cargs.push_back(nullptr);
         pid_ = ::fork();
         if (pid_ < 0) throw std::runtime_error("fork failed");
+        if (pid_ > 0) ::setpgid(pid_, pid_);  // no race with the first signal
         if (pid_ == 0) {
+            ::setpgid(0, 0);  // its own group, as a shell job: signal() reaches the whole job
             const int in = ::open("/dev/null", O_RDONLY);
             const int out = ::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
             const int err = ::open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -54,12 +56,14 @@ public:
     Background& operator=(const Background&) = delete;
     ~Background() {
         if (pid_ > 0 && !reaped_) {  // a failed test: do not leave it running
-            ::kill(pid_, SIGKILL);
+            ::kill(-pid_, SIGKILL);
             ::waitpid(pid_, nullptr, 0);
         }
     }
 
-    void signal(int sig) const { ::kill(pid_, sig); }
+    /// To the whole process group, as Ctrl-C at a terminal does (virtform and any helper
+    /// program it runs).
+    void signal(int sig) const { ::kill(-pid_, sig); }
     std::string out() const { return read_text(out_); }
     std::string err() const { return read_text(err_); }
 

@@ -113,8 +113,15 @@ void run(const std::vector<std::string>& argv, const std::string& object,
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));  // NOLINT
     args.push_back(nullptr);
+    // Its own process group: Ctrl-C at the terminal stops virtform from starting new
+    // actions, and must not kill a conversion that is running (see src/cli/interrupt.h).
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
     pid_t pid = 0;
-    const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+    const int rc = posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
+    posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&actions);
     ::close(pipefd[1]);
     std::string output;
