@@ -40,6 +40,17 @@ inline std::string unique_name(const std::string& suffix) {
     return "vf-it-" + std::to_string(::getpid()) + "-" + suffix;
 }
 
+/// The accelerator for a domain the test only defines: kvm where libvirt accepts
+/// `<domain type='kvm'>` (it asks QEMU, which needs /dev/kvm; a /dev/kvm guests cannot
+/// use still defines), else qemu (TCG), which every host has. Tests that start
+/// guests use accel: qemu, or accel: auto, which the doctor's probe decides.
+inline virtform::Accel definable_accel(virConnectPtr conn) {
+    char* caps = virConnectGetDomainCapabilities(conn, nullptr, nullptr, nullptr, "kvm", 0);
+    if (caps == nullptr) return virtform::Accel::qemu;
+    free(caps);  // NOLINT: libvirt's allocation
+    return virtform::Accel::kvm;
+}
+
 /// Output (stdout+stderr) and exit status of a shell command.
 inline std::pair<std::string, int> sh(const std::string& cmd) {
     std::string out;
