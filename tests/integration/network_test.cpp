@@ -5,7 +5,7 @@
 // Every test has its own lab, network and bridge names (built from the pid and a
 // per-process counter) and its own 10.2xx.<pid%250>.0/24 subnets, so that runs
 // cannot clash with each other, with libvirt's `default` network
-// (192.168.122.0/24) or with eth0. The fixture removes whatever the test made
+// (192.168.122.0/24) or with the host's uplink. The fixture removes whatever the test made
 // with virsh and ip even when the test fails, then checks that nothing is left.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -29,18 +29,22 @@ const int kPid = static_cast<int>(::getpid());
 class HostUntouched : public ::testing::Environment {
 public:
     void SetUp() override {
-        ASSERT_TRUE(network_exists("default")) << "libvirt's default network is expected on this host";
+        // Whatever this host has: `default` may be absent (then it must stay absent), and
+        // the uplink is the interface of the default route, whatever its name.
+        default_exists_ = network_exists("default");
         default_xml_ = virsh("net-dumpxml default").out;
         default_active_ = net_info("default", "Active");
         default_autostart_ = net_info("default", "Autostart");
-        eth0_ = sh("ip -4 addr show dev eth0; ip -6 addr show dev eth0 scope global").out;
         routes_ = sh("ip -4 route show default").out;
+        uplink_ = trim(sh("ip -4 route show default | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p' | head -1").out);
+        uplink_addresses_ = uplink_addresses();
     }
     void TearDown() override {
+        EXPECT_EQ(network_exists("default"), default_exists_);
         EXPECT_EQ(virsh("net-dumpxml default").out, default_xml_) << "the default network was changed";
         EXPECT_EQ(net_info("default", "Active"), default_active_);
         EXPECT_EQ(net_info("default", "Autostart"), default_autostart_);
-        EXPECT_EQ(sh("ip -4 addr show dev eth0; ip -6 addr show dev eth0 scope global").out, eth0_);
+        EXPECT_EQ(uplink_addresses(), uplink_addresses_) << "the uplink " << uplink_ << " was changed";
         EXPECT_EQ(sh("ip -4 route show default").out, routes_);
         for (const auto& name : libvirt_networks()) {
             EXPECT_NE(name.rfind("vfit-" + std::to_string(kPid) + "-", 0), 0u)
@@ -49,7 +53,14 @@ public:
     }
 
 private:
-    std::string default_xml_, default_active_, default_autostart_, eth0_, routes_;
+    /// The uplink's addresses; "" when the host has no default route.
+    std::string uplink_addresses() const {
+        if (uplink_.empty()) return "";
+        return sh("ip -4 addr show dev " + uplink_ + "; ip -6 addr show dev " + uplink_ + " scope global").out;
+    }
+
+    bool default_exists_ = false;
+    std::string default_xml_, default_active_, default_autostart_, routes_, uplink_, uplink_addresses_;
 };
 
 [[maybe_unused]] const auto* const kHostUntouched = ::testing::AddGlobalTestEnvironment(new HostUntouched);
