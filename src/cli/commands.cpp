@@ -17,11 +17,11 @@
 #include <thread>
 
 #include "host_provider.h"
+#include "interrupt.h"
 #include "saved_plan.h"
 #include "virtform/adapters/host/doctor.h"
 #include "virtform/adapters/host/host_probe.h"
 #include "virtform/adapters/host/lab_lock.h"
-#include "interrupt.h"  // Ctrl-C during apply/destroy
 #include "virtform/adapters/libvirt/addresses.h"
 #include "virtform/adapters/libvirt/provider.h"
 #include "virtform/diag.h"
@@ -335,7 +335,9 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
         std::cout << results_json(plan, result, problems, t0).dump(2) << "\n";
         if (interrupt.requested()) return interrupt.exit_code();
         if (!result.ok() || !problems.empty()) return 1;
-        return o.wait_ip && !wait_for_addresses(*provider, desired, o.wait_timeout) ? 1 : 0;
+        if (o.wait_ip && !wait_for_addresses(*provider, desired, o.wait_timeout))
+            return interrupt.requested() ? interrupt.exit_code() : 1;
+        return 0;
     }
 
     int added = 0, changed = 0, destroyed = 0;
