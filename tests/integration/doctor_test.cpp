@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -129,6 +130,9 @@ TEST_F(DoctorRealHost, KvmChecksAgreeWithTheHost) {
         EXPECT_EQ(device.detail, "/dev/kvm does not exist");
     } else if (host.open_errno != 0) {
         EXPECT_TRUE(contains(device.detail, std::strerror(host.open_errno))) << device.detail;
+        // Only a permission problem is fixed by the kvm group.
+        const bool permission = host.open_errno == EACCES || host.open_errno == EPERM;
+        EXPECT_EQ(contains(device.fix, "kvm group"), permission) << device.fix;
     }
 
     const auto& modules = find(*checks_, "kvm.modules");
@@ -216,4 +220,28 @@ TEST_F(DoctorRealHost, KvmProbeMechanismSucceedsUnderTcg) {
     std::cout << "probe under tcg: " << r.seconds << " s, " << r.detail << "\n";
     EXPECT_TRUE(r.usable) << r.detail;
     EXPECT_EQ(r.method, p.glob("/boot/vmlinuz-*").empty() ? "firmware" : "kernel");
+}
+
+// A second kind of host on this one: where /dev/kvm is absent, a private mount
+// namespace gets a /dev/kvm node with no driver behind it (open: ENODEV), and the
+// real-host tests above run again there. Their assertions follow the host they see.
+TEST(DoctorOtherHostKind, DeviceNodeWithoutDriverInAPrivateMountNamespace) {
+    if (std::filesystem::exists("/dev/kvm")) GTEST_SKIP() << "this host has /dev/kvm";
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root for a mount namespace";
+    TempDir dir("virtform-devkvm");
+    const std::string d = dir.path().string();
+    const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+    // /dev becomes an overlay of itself with a writable upper layer, only in here.
+    const std::string script =
+        "mount --make-rprivate / && mount -t tmpfs tmpfs " + d + " && mkdir " + d + "/u " + d +
+        "/w && mount -t overlay overlay -o lowerdir=/dev,upperdir=" + d + "/u,workdir=" + d +
+        "/w /dev && mknod /dev/kvm c 10 232 || exit 77\n"
+        "exec " + self + " --gtest_filter='DoctorRealHost.*:-*Tcg'";
+    const auto r = virtform::testing::run({"unshare", "-m", "sh", "-c", script});
+    if (r.code == 77) GTEST_SKIP() << "cannot make a private /dev here:\n" << r.err;
+    EXPECT_EQ(r.code, 0) << r.describe();
+    EXPECT_TRUE(contains(r.out, "the test's own look: /dev/kvm that guests cannot use")) << r.out;
+    EXPECT_TRUE(contains(r.out, "open /dev/kvm: No such device")) << r.out;
+    EXPECT_TRUE(contains(r.out, "[  PASSED  ] 3 tests.")) << r.out;
+    EXPECT_FALSE(std::filesystem::exists("/dev/kvm")) << "the node leaked into the host";
 }

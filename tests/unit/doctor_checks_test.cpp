@@ -202,11 +202,20 @@ TEST(DoctorFake, CpuFlags) {
 
 TEST(DoctorFake, KvmDeviceAndModules) {
     auto p = healthy_host();
-    p.kvm = {true, 13, -1, false, "open /dev/kvm: Permission denied"};
+    p.kvm = {true, 13 /* EACCES */, -1, false, "open /dev/kvm: Permission denied"};
     auto c = find(vh::run_doctor(p, fake_options()), "kvm.device");
     EXPECT_EQ(c.status, Status::warn);
     EXPECT_EQ(c.detail, "open /dev/kvm: Permission denied");
     EXPECT_TRUE(contains(c.fix, "kvm group")) << c.fix;
+
+    // A node with no driver behind it (ENODEV): being root would not help.
+    p.kvm = {true, 19, -1, false, "open /dev/kvm: No such device"};
+    c = find(vh::run_doctor(p, fake_options()), "kvm.device");
+    EXPECT_EQ(c.status, Status::warn);
+    EXPECT_EQ(c.detail, "open /dev/kvm: No such device");
+    EXPECT_FALSE(contains(c.fix, "kvm group")) << c.fix;
+    EXPECT_TRUE(contains(c.fix, "modprobe kvm_intel")) << c.fix;
+    EXPECT_TRUE(contains(c.fix, "TCG")) << c.fix;
 
     p = healthy_host();
     p.paths.erase("/dev/kvm");

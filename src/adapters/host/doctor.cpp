@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -137,9 +138,14 @@ Check check_kvm_device(HostProbe& probe, const KvmProbeOptions& o) {
             "kvm.device", title, Status::warn, o.device + " does not exist",
             "load the KVM modules (modprobe kvm_intel or modprobe kvm_amd) after enabling "
             "virtualisation in the firmware; without it guests run under TCG (accel: qemu)");
-    if (dev.open_errno != 0)
+    if (dev.open_errno == EACCES || dev.open_errno == EPERM)
         return make("kvm.device", title, Status::warn, dev.error,
                     "run as root or add the user to the kvm group (usermod -aG kvm USER)");
+    if (dev.open_errno != 0)  // ENODEV, ENXIO: a device node with no KVM driver behind it
+        return make("kvm.device", title, Status::warn, dev.error,
+                    "no KVM driver answers on " + o.device +
+                        ": load the KVM modules (modprobe kvm_intel or modprobe kvm_amd; they "
+                        "need vmx/svm); without it guests run under TCG (accel: qemu)");
     if (!dev.create_vm)
         return make("kvm.device", title, Status::warn, dev.error,
                     "the kernel refuses to create VMs; check dmesg for kvm errors");
