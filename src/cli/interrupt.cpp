@@ -58,7 +58,9 @@ InterruptGuard::~InterruptGuard() {
     ::sigaction(SIGTERM, &old_term_, nullptr);
 }
 
-int InterruptGuard::interrupt_signal() { return g_signal.load(); }
+int InterruptGuard::interrupt_signal() {
+    return g_signal.load();
+}
 
 const char* signal_name(int sig) {
     switch (sig) {

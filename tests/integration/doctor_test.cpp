@@ -141,7 +141,8 @@ TEST_F(DoctorRealHost, KvmChecksAgreeWithTheHost) {
 
     const auto& usable = find(*checks_, "kvm.usable");
     EXPECT_EQ(usable.status, host.guest_runs ? Status::pass : Status::warn)
-        << usable.detail << "\nQEMU under -accel kvm said:\n" << host.qemu_said;
+        << usable.detail << "\nQEMU under -accel kvm said:\n"
+        << host.qemu_said;
     if (host.guest_runs) {
         EXPECT_TRUE(contains(usable.detail, "accel: auto uses kvm")) << usable.detail;
     } else {
@@ -153,14 +154,15 @@ TEST_F(DoctorRealHost, KvmChecksAgreeWithTheHost) {
 
 TEST_F(DoctorRealHost, OtherChecksAgreeWithTheHost) {
     using virtform::testing::sh;
-    const auto daemon = field(sh("virsh -c qemu:///system version --daemon").out,
-                              "Running against daemon");
+    const auto daemon =
+        field(sh("virsh -c qemu:///system version --daemon").out, "Running against daemon");
     ASSERT_FALSE(daemon.empty()) << "libvirtd does not answer (scripts/start-libvirtd.sh)";
     const auto& libvirtd = find(*checks_, "libvirt.daemon");
     EXPECT_EQ(libvirtd.status, Status::pass) << libvirtd.detail;
     EXPECT_TRUE(contains(libvirtd.detail, "libvirt " + daemon)) << libvirtd.detail;
 
-    const auto qemu_version = virtform::testing::trim(sh("qemu-system-x86_64 -version | head -1").out);
+    const auto qemu_version =
+        virtform::testing::trim(sh("qemu-system-x86_64 -version | head -1").out);
     ASSERT_FALSE(qemu_version.empty());
     const auto& qemu = find(*checks_, "qemu.binary");
     EXPECT_EQ(qemu.status, Status::pass) << qemu.detail;
@@ -168,7 +170,8 @@ TEST_F(DoctorRealHost, OtherChecksAgreeWithTheHost) {
 
     // What the suite itself needs: a host that runs it has these.
     for (const char* id : {"qemu.machines", "dnsmasq", "firewall.backend", "bridge.module"})
-        EXPECT_EQ(find(*checks_, id).status, Status::pass) << id << ": " << find(*checks_, id).detail;
+        EXPECT_EQ(find(*checks_, id).status, Status::pass)
+            << id << ": " << find(*checks_, id).detail;
     // No KVM is a warning, never a failure: only free space may fail on a host that
     // runs this suite, and the exit code says whether anything did.
     bool failed = false;
@@ -236,7 +239,8 @@ TEST(DoctorOtherHostKind, DeviceNodeWithoutDriverInAPrivateMountNamespace) {
         "mount --make-rprivate / && mount -t tmpfs tmpfs " + d + " && mkdir " + d + "/u " + d +
         "/w && mount -t overlay overlay -o lowerdir=/dev,upperdir=" + d + "/u,workdir=" + d +
         "/w /dev && mknod /dev/kvm c 10 232 || exit 77\n"
-        "exec " + self + " --gtest_filter='DoctorRealHost.*:-*Tcg'";
+        "exec " +
+        self + " --gtest_filter='DoctorRealHost.*:-*Tcg'";
     const auto r = virtform::testing::run({"unshare", "-m", "sh", "-c", script});
     if (r.code == 77) GTEST_SKIP() << "cannot make a private /dev here:\n" << r.err;
     EXPECT_EQ(r.code, 0) << r.describe();

@@ -24,15 +24,16 @@
 namespace virtform::testing {
 
 struct HostKvm {
-    bool device = false;      ///< /dev/kvm exists
-    int open_errno = 0;       ///< open(O_RDWR) failed with this; 0 when it opened
-    bool creates_vm = false;  ///< KVM_CREATE_VM worked
-    std::string virt_flag;    ///< "vmx", "svm" or "" (from /proc/cpuinfo)
-    bool hypervisor = false;  ///< the "hypervisor" CPU flag: this host is a VM
-    bool kvm_module = false;  ///< /sys/module/kvm
+    bool device = false;         ///< /dev/kvm exists
+    int open_errno = 0;          ///< open(O_RDWR) failed with this; 0 when it opened
+    bool creates_vm = false;     ///< KVM_CREATE_VM worked
+    std::string virt_flag;       ///< "vmx", "svm" or "" (from /proc/cpuinfo)
+    bool hypervisor = false;     ///< the "hypervisor" CPU flag: this host is a VM
+    bool kvm_module = false;     ///< /sys/module/kvm
     bool vendor_module = false;  ///< kvm_intel, kvm_amd or kvm_pvm in /sys/module
-    bool guest_runs = false;  ///< a guest kernel (or, without one, the firmware) ran under -accel kvm
-    std::string qemu_said;    ///< QEMU's output of that try, for messages
+    bool guest_runs =
+        false;              ///< a guest kernel (or, without one, the firmware) ran under -accel kvm
+    std::string qemu_said;  ///< QEMU's output of that try, for messages
 
     /// "no /dev/kvm", "/dev/kvm that guests cannot use", "usable KVM": for messages.
     std::string kind() const {
@@ -80,13 +81,13 @@ inline HostKvm probe_host_kvm_uncached() {
     std::vector<std::string> kernels;
     std::error_code ec;  // no /boot (a container): no kernel, the firmware is tried
     for (fs::directory_iterator it("/boot", ec), end; !ec && it != end; it.increment(ec))
-        if (it->path().filename().string().rfind("vmlinuz-", 0) == 0)
-            kernels.push_back(it->path());
+        if (it->path().filename().string().rfind("vmlinuz-", 0) == 0) kernels.push_back(it->path());
     std::sort(kernels.begin(), kernels.end(), [](const std::string& a, const std::string& b) {
         return ::strverscmp(a.c_str(), b.c_str()) < 0;
     });
     const auto qemu = [](int seconds) {
-        return "timeout -s KILL " + std::to_string(seconds) + " qemu-system-x86_64 -accel kvm"
+        return "timeout -s KILL " + std::to_string(seconds) +
+               " qemu-system-x86_64 -accel kvm"
                " -m 128 -nodefaults -no-user-config -display none -monitor none -no-reboot ";
     };
     if (!kernels.empty()) {
@@ -95,9 +96,10 @@ inline HostKvm probe_host_kvm_uncached() {
         h.qemu_said = r.out;
         h.guest_runs = r.code == 0 && r.out.find("Kernel panic") != std::string::npos;
     } else {
-        const auto r = sh(qemu(10) + "-serial none -chardev stdio,id=d -device "
-                                 "isa-debugcon,iobase=0x402,chardev=d 2>&1 | "
-                                 "grep -m1 -o 'No bootable device'");
+        const auto r = sh(qemu(10) +
+                          "-serial none -chardev stdio,id=d -device "
+                          "isa-debugcon,iobase=0x402,chardev=d 2>&1 | "
+                          "grep -m1 -o 'No bootable device'");
         h.qemu_said = r.out;
         h.guest_runs = r.out.find("No bootable device") != std::string::npos;
     }

@@ -117,7 +117,9 @@ protected:
         }
     }
 
-    std::string lab() const { return "vf-it-" + std::to_string(kPid) + "-int" + std::to_string(n_); }
+    std::string lab() const {
+        return "vf-it-" + std::to_string(kPid) + "-int" + std::to_string(n_);
+    }
     std::string prefix() const {
         return "vfit-" + std::to_string(kPid) + "-i" + std::to_string(n_) + "-";
     }
@@ -136,10 +138,7 @@ protected:
         args.push_back(manifest_);
         auto bg = std::make_unique<Background>(args, dir_.path());
         const bool begun = eventually(
-            [&] {
-                return network_exists(net(1)) && net_info(net(1), "Active") == "yes";
-            },
-            60s);
+            [&] { return network_exists(net(1)) && net_info(net(1), "Active") == "yes"; }, 60s);
         EXPECT_TRUE(begun) << "the first network never appeared\n" << bg->out() << bg->err();
         return bg;
     }
@@ -231,7 +230,8 @@ TEST_F(InterruptTest, SigtermWithJsonReportsNotStartedAndExits143) {
 TEST_F(InterruptTest, SecondSignalStopsAtOnce) {
     auto bg = start_apply();
     bg->signal(SIGINT);
-    ASSERT_TRUE(eventually([&] { return bg->err().find("interrupted:") != std::string::npos; }, 10s));
+    ASSERT_TRUE(
+        eventually([&] { return bg->err().find("interrupted:") != std::string::npos; }, 10s));
     bg->signal(SIGINT);
     const auto status = bg->wait(30s);
     ASSERT_TRUE(status.has_value()) << "apply did not stop after a second SIGINT";

@@ -439,7 +439,6 @@ TEST(DoctorFake, JsonAndTextRendering) {
     EXPECT_EQ(vh::doctor_to_json(checks)["ok"], true);
 }
 
-
 // ---- the three kinds of KVM host ---------------------------------------------------------
 // Whatever machine runs the suite, each kind is asserted here.
 
