@@ -16,6 +16,7 @@
 
 #include "integration/testlib.h"
 #include "virtform/adapters/libvirt/image_probe.h"
+#include "virtform/adapters/libvirt/provider.h"
 
 namespace virtform::testing {
 namespace {
@@ -174,6 +175,52 @@ TEST_F(SecurityTest, S1_TheCreateRechecksWhenAnotherLabTookThePathAfterThePlan) 
     EXPECT_EQ(first_line(late + "/.virtform-lab"), lab('a')) << "the refused create rewrote the mark";
     EXPECT_NE(virsh("pool-info " + prefix() + "bpool >/dev/null 2>&1").code, 0);
     EXPECT_EQ(virtform({"destroy", "--auto-approve", a}).code, 0);
+}
+
+TEST_F(SecurityTest, S1_CreatePoolItselfRefusesATakenOrMarkedDirectoryAndWritesNoMark) {
+    const std::string taken = path("taken");
+    fs::create_directories(taken);
+    ASSERT_EQ(virsh("pool-define-as " + prefix() + "hand dir --target " + taken + " >/dev/null").code, 0);
+    libvirt::LibvirtProvider provider(connect_uri(), lab('b'));
+    Pool pool;
+    pool.name = prefix() + "bpool";
+    pool.path = taken;
+    Action create{ResourceId{Kind::pool, pool.name}, ActionType::create};
+    create.after = pool;
+    try {
+        provider.apply(create);
+        ADD_FAILURE() << "a pool was created over another pool's directory";
+    } catch (const AdapterError& e) {
+        EXPECT_THAT(e.what(), HasSubstr("already the directory of pool '" + prefix() + "hand' (no virtform mark)"));
+    }
+    EXPECT_FALSE(fs::exists(taken + "/.virtform-lab")) << "the refused create left its mark";
+
+    const std::string marked = path("marked");
+    fs::create_directories(marked);
+    write_text(marked + "/.virtform-lab", "someone-else\n");
+    pool.path = marked;
+    create.after = pool;
+    try {
+        provider.apply(create);
+        ADD_FAILURE() << "a pool was created in another lab's directory";
+    } catch (const AdapterError& e) {
+        EXPECT_THAT(e.what(), HasSubstr("carries the mark of lab 'someone-else'"));
+    }
+    EXPECT_EQ(read_text(marked + "/.virtform-lab"), "someone-else\n");
+    EXPECT_NE(virsh("pool-info " + prefix() + "bpool >/dev/null 2>&1").code, 0);
+}
+
+// ---------------------------------------------------------------------------
+// S4
+
+TEST_F(SecurityTest, S4_ABridgeNameThatWouldSplitInDnsmasqIsRefusedByValidate) {
+    const auto m = dir_.write("s4.yaml", "lab: " + lab('a') +
+                                             "\nnetworks:\n  n:\n    bridge: \"lab,eth0\"\n    ipv4: "
+                                             "{address: 10.250.0.1/24}\n");
+    const auto validate = virtform({"validate", m.string()});
+    EXPECT_EQ(validate.code, 1) << validate.describe();
+    EXPECT_THAT(validate.err, HasSubstr("s4.yaml:4:13: error: 'bridge' of network 'n': interface name "
+                                        "'lab,eth0' contains ','"));
 }
 
 // ---------------------------------------------------------------------------
