@@ -45,8 +45,7 @@ void check_private(const std::string& path, const struct stat& st) {
             "{}: refusing this saved plan: it is writable by {} (mode {:04o}), so they decide "
             "what `apply` does. Check its content, then `chmod go-w {}`, or make the plan again "
             "with `virtform plan -o`.",
-            path, (st.st_mode & S_IWOTH) != 0 ? "others" : "its group", st.st_mode & 07777,
-            path));
+            path, (st.st_mode & S_IWOTH) != 0 ? "others" : "its group", st.st_mode & 07777, path));
     }
 }
 

@@ -402,8 +402,10 @@ std::string interface_name_problem(const std::string& name) {
     auto shown = [](const std::string& s) {
         std::string out;
         for (unsigned char u : s.substr(0, 64)) {
-            if (u >= 0x20 && u < 0x7f && u != '\\') out += static_cast<char>(u);
-            else out += fmt::format("\\x{:02x}", u);
+            if (u >= 0x20 && u < 0x7f && u != '\\')
+                out += static_cast<char>(u);
+            else
+                out += fmt::format("\\x{:02x}", u);
         }
         return s.size() > 64 ? out + "..." : out;
     };
@@ -411,12 +413,13 @@ std::string interface_name_problem(const std::string& name) {
     if (name == "." || name == "..") return fmt::format("'{}' is not a valid interface name", name);
     for (char c : name) {
         const auto u = static_cast<unsigned char>(c);
-        const bool ok = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') ||
-                        c == '-' || c == '_' || c == '.';
+        const bool ok = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') ||
+                        (u >= '0' && u <= '9') || c == '-' || c == '_' || c == '.';
         if (!ok) {
-            return fmt::format("interface name '{}' contains '{}': use only letters, digits, "
-                               "'-', '_' and '.' (at most 15)",
-                               shown(name), shown(std::string(1, c)));
+            return fmt::format(
+                "interface name '{}' contains '{}': use only letters, digits, "
+                "'-', '_' and '.' (at most 15)",
+                shown(name), shown(std::string(1, c)));
         }
     }
     if (name.size() > 15) {

@@ -406,7 +406,8 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
         },
         true);
 
-    for (const auto& [name, want] : desired.pools) check_pool_against_host(want, desired, live, diags);
+    for (const auto& [name, want] : desired.pools)
+        check_pool_against_host(want, desired, live, diags);
     plan_kind(
         Kind::pool, desired.pools, live.pools, own_owner,
         [](auto&, const Pool&, const Pool&) { return true; }, true);

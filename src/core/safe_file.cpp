@@ -58,13 +58,14 @@ void write_file_atomically(const std::string& path, std::string_view content,
     const auto [dir, name] = split_path(path);
     if (name.empty() || name == "." || name == "..")
         throw AdapterError(path, operation, "not a file name");
-    Fd dirfd(::open(dir.c_str(),
-                    O_RDONLY | O_DIRECTORY | O_CLOEXEC | (options.directory_nofollow ? O_NOFOLLOW : 0)));
+    Fd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+                                     (options.directory_nofollow ? O_NOFOLLOW : 0)));
     if (dirfd.get() < 0) {
         const int err = errno;
         fail(path, operation,
-             err == ELOOP || err == ENOTDIR ? "the directory " + dir + " is not a directory (or is a symbolic link)"
-                                           : "open the directory " + dir,
+             err == ELOOP || err == ENOTDIR
+                 ? "the directory " + dir + " is not a directory (or is a symbolic link)"
+                 : "open the directory " + dir,
              err);
     }
     std::string tmp;
@@ -111,8 +112,9 @@ std::optional<std::string> read_file_nofollow(const std::string& path, std::size
     if (::fstat(fd.get(), &st) != 0) fail(path, operation, "stat", errno);
     if (!S_ISREG(st.st_mode)) throw AdapterError(path, operation, "not a regular file");
     if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
-        throw AdapterError(path, operation,
-                           fmt::format("{} bytes, more than the {} allowed", st.st_size, max_bytes));
+        throw AdapterError(
+            path, operation,
+            fmt::format("{} bytes, more than the {} allowed", st.st_size, max_bytes));
     }
     std::string out;
     std::array<char, 8192> buf{};

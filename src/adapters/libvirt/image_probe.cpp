@@ -27,8 +27,10 @@ constexpr std::uint64_t kIncompatExternalDataFile = 1u << 2;
 std::string printable(const std::string& s) {
     std::string out;
     for (unsigned char c : s) {
-        if (c >= 0x20 && c < 0x7f && c != '\\') out += static_cast<char>(c);
-        else out += fmt::format("\\x{:02x}", c);
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            out += static_cast<char>(c);
+        else
+            out += fmt::format("\\x{:02x}", c);
     }
     return out;
 }
@@ -98,9 +100,10 @@ std::string image_problem(const std::string& path, bool allow_backing_chain) {
     }
     if (allow_backing_chain) return {};
     if (!header.backing_file.empty()) {
-        return fmt::format("the qcow2 image names a backing file ({}) that QEMU would read too; "
-                           "refused unless the disk says 'allow_backing_chain: true'",
-                           printable(header.backing_file));
+        return fmt::format(
+            "the qcow2 image names a backing file ({}) that QEMU would read too; "
+            "refused unless the disk says 'allow_backing_chain: true'",
+            printable(header.backing_file));
     }
     if (header.external_data_file) {
         return "the qcow2 image keeps its data in an external file that QEMU would read too; "

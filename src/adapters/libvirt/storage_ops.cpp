@@ -6,12 +6,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
 #include <array>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sys/stat.h>
 #include <map>
 #include <mutex>
 #include <pugixml.hpp>
@@ -162,14 +162,16 @@ void run(const std::vector<std::string>& argv, const std::string& object,
 std::string pool_dir_problem(const PoolDir& dir, const std::string& path, const std::string& lab) {
     if (!dir.problem.empty()) return fmt::format("its directory {} {}", path, dir.problem);
     if (!dir.mark.empty() && dir.mark != lab) {
-        return fmt::format("its directory {} carries the mark of lab '{}' ({}): virtform never "
-                           "takes over another lab's pool directory",
-                           path, dir.mark, kPoolMarkFile);
+        return fmt::format(
+            "its directory {} carries the mark of lab '{}' ({}): virtform never "
+            "takes over another lab's pool directory",
+            path, dir.mark, kPoolMarkFile);
     }
     if (dir.mark.empty() && dir.holds_files) {
-        return fmt::format("its directory {} already holds files and no virtform mark: a pool "
-                           "claims only a new or empty directory",
-                           path);
+        return fmt::format(
+            "its directory {} already holds files and no virtform mark: a pool "
+            "claims only a new or empty directory",
+            path);
     }
     return {};
 }
@@ -244,7 +246,8 @@ std::optional<std::pair<std::string, std::string>> pool_at_path(virConnectPtr co
         CString xml(virStoragePoolGetXMLDesc(pool.get(), VIR_STORAGE_XML_INACTIVE));
         if (!xml) continue;  // undefined meanwhile
         const std::string have = pool_path(xml.get());
-        if (!have.empty() && normal_dir_path(have) == want) return std::pair{name, read_mark(have).lab};
+        if (!have.empty() && normal_dir_path(have) == want)
+            return std::pair{name, read_mark(have).lab};
     }
     return std::nullopt;
 }
@@ -267,7 +270,8 @@ void create_pool(virConnectPtr conn, const Pool& want, const std::string& lab, R
     std::error_code ec;
     const bool made_dir = !dir.exists;
     fs::create_directories(want.path, ec);
-    if (ec) throw AdapterError(want.path, "create the directory of " + what, ec.message(), ec.value());
+    if (ec)
+        throw AdapterError(want.path, "create the directory of " + what, ec.message(), ec.value());
     // Marked before libvirt defines it, so that an apply killed in between
     // leaves a directory the next apply recognises as the lab's; undone when
     // the define fails (another pool took the directory meanwhile).
@@ -394,8 +398,8 @@ void create_volume(virConnectPtr conn, const Volume& want, RoundTrips& trips) {
     if (!path) throw_last_error(volume_label(want), "read the path of");
     // qemu-img converts between formats; the volume then grows to the capacity asked for.
     // The format is given (-f), never guessed by qemu-img from the content.
-    run({"qemu-img", "convert", "-f", to_string(*import_format), "-O",
-         to_string(want.format), *want.import_from, path.get()},
+    run({"qemu-img", "convert", "-f", to_string(*import_format), "-O", to_string(want.format),
+         *want.import_from, path.get()},
         volume_label(want), "import " + *want.import_from + " into");
     if (volume_capacity(vol.get(), volume_label(want), trips) < want.capacity) {
         resize_volume(vol.get(), want, trips);
@@ -526,7 +530,8 @@ PoolDir inspect_pool_dir(const std::string& path) {
     try {
         dir.mark = read_mark_strict(path).lab;
     } catch (const AdapterError& e) {
-        dir.problem = fmt::format("has a {} that is not a plain file ({})", kPoolMarkFile, e.detail());
+        dir.problem =
+            fmt::format("has a {} that is not a plain file ({})", kPoolMarkFile, e.detail());
         return dir;
     }
     std::error_code ec;
