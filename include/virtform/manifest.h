@@ -29,7 +29,9 @@ std::string seed_iso_path(const std::string& lab, const std::string& vm);
 
 /// Rules the loader enforces, exposed for the adapters' own checks.
 bool valid_object_name(const std::string& name);
-/// Linux interface names: 1-15 characters, no '/', ':' or white space, not "." or "..".
+/// Interface names (bridges, ports, network bridges): 1-15 ASCII letters,
+/// digits, '-', '_' or '.', not "." or ".." (safe for the kernel, sysfs paths
+/// and dnsmasq's configuration). "" when fine, else why not.
 std::string interface_name_problem(const std::string& name);
 
 }  // namespace virtform

@@ -128,6 +128,10 @@ struct Volume {
     std::string vm;
     /// Survives the deletion of its VM (or of the disk from the manifest).
     bool keep = false;
+    /// Desired only, creation-time: the `backing`/`import` image may itself
+    /// name a backing file (or an external data file) that QEMU will read.
+    /// Refused unless the manifest says `allow_backing_chain: true`.
+    bool allow_backing_chain = false;
 
     std::string owner;
     Location where;
@@ -277,6 +281,15 @@ struct Desired {
     std::map<std::string, Vm> vms;
 };
 
+/// What a directory named by a desired pool holds now. The planner refuses to
+/// claim a directory another lab marked or that holds files of nobody's.
+struct PoolDir {
+    bool exists = false;
+    std::string mark;           ///< the lab named by its `.virtform-lab`, "" when none
+    bool holds_files = false;   ///< entries other than the mark
+    std::string problem;        ///< e.g. "is a symbolic link"; "" when it can be a pool
+};
+
 /// What the host has: everything visible, owned by this lab or not.
 struct Live {
     /// Every Linux bridge on the host, marked or not (filled by the netlink reader).
@@ -290,6 +303,8 @@ struct Live {
     std::map<std::string, Pool> pools;
     std::map<std::string, Volume> volumes;  ///< by "pool/name", in every pool virtform can see
     std::map<std::string, Vm> vms;
+    /// The directories the caller asked about (desired pools' paths), by path.
+    std::map<std::string, PoolDir> pool_dirs;
     /// Whether KVM acceleration works on this host (accel: auto resolves with it).
     bool kvm_usable = false;
 };

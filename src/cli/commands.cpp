@@ -23,6 +23,7 @@
 #include "virtform/adapters/host/host_probe.h"
 #include "virtform/adapters/host/lab_lock.h"
 #include "virtform/adapters/libvirt/addresses.h"
+#include "virtform/adapters/libvirt/image_probe.h"
 #include "virtform/adapters/libvirt/provider.h"
 #include "virtform/diag.h"
 #include "virtform/exec.h"
@@ -60,6 +61,12 @@ void check_files(const Desired& desired) {
     for (const auto& [id, vol] : desired.volumes) {
         need(vol.where, fmt::format("backing image of volume {}", id), vol.backing);
         need(vol.where, fmt::format("image to import into volume {}", id), vol.import_from);
+        for (const auto& image : {vol.backing, vol.import_from}) {
+            std::error_code ec;
+            if (!image || !std::filesystem::exists(*image, ec)) continue;
+            if (auto p = libvirt::image_problem(*image, vol.allow_backing_chain); !p.empty())
+                diags.error(vol.where, fmt::format("volume {}: image {}: {}", id, *image, p));
+        }
     }
     diags.throw_if_any();
 }
@@ -122,6 +129,7 @@ std::unique_ptr<HostProvider> connect(const GlobalOptions& g, const Desired& des
         options.kvm_usable = host::kvm_usable(probe);
         spdlog::info("KVM usable on this host: {}", *options.kvm_usable);
     }
+    for (const auto& [name, pool] : desired.pools) options.pool_paths.push_back(pool.path);
     options.on_notice = [](const ResourceId& id, const std::string& message) {
         std::lock_guard lock(g_out_mutex);
         std::cout << fmt::format("{}: note: {}\n", id.str(), message) << std::flush;

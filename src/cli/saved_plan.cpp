@@ -7,10 +7,9 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "virtform/error.h"
+#include "virtform/safe_file.h"
 
 namespace virtform::cli {
 
@@ -23,29 +22,60 @@ void write_saved_plan(const std::string& path, const SavedPlan& saved) {
                                 {"lab", saved.lab},         {"manifests", manifests},
                                 {"targets", saved.targets}, {"fingerprint", saved.fingerprint},
                                 {"plan", saved.plan}};
-    const std::string text = doc.dump(1) + "\n";
-    const std::string tmp = path + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) throw AdapterError(path, "write plan file", std::strerror(errno), errno);
-    const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                    ::fchmod(fd, 0600) == 0 && ::fsync(fd) == 0;
-    ::close(fd);
-    if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-        throw AdapterError(path, "write plan file", std::strerror(errno), errno);
+    // The directory may be anyone's (/tmp): a unique O_EXCL|O_NOFOLLOW temp
+    // file renamed into place, so nobody can pre-create, own or redirect it.
+    write_file_atomically(path, doc.dump(1) + "\n", "write plan file", {0600, false});
+}
+
+namespace {
+
+/// A saved plan is run by `apply FILE` without a question, as whoever runs
+/// it: like ssh with its keys, refuse one that someone else could have written.
+void check_private(const std::string& path, const struct stat& st) {
+    const uid_t me = ::geteuid();
+    if (st.st_uid != me) {
+        throw Error(fmt::format(
+            "{}: refusing this saved plan: it is owned by uid {}, not by you (uid {}), so its "
+            "owner decides what `apply` does. Check its content, then `chown {} {}`, or make "
+            "the plan again with `virtform plan -o`.",
+            path, st.st_uid, me, me, path));
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        throw Error(fmt::format(
+            "{}: refusing this saved plan: it is writable by {} (mode {:04o}), so they decide "
+            "what `apply` does. Check its content, then `chmod go-w {}`, or make the plan again "
+            "with `virtform plan -o`.",
+            path, (st.st_mode & S_IWOTH) != 0 ? "others" : "its group", st.st_mode & 07777, path));
     }
 }
 
+constexpr std::size_t kMaxPlanBytes = 64u << 20;
+
+}  // namespace
+
 std::optional<SavedPlan> read_saved_plan(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) return std::nullopt;
-    std::stringstream buf;
-    buf << in.rdbuf();
-    const std::string text = buf.str();
+    // Not a regular file (a FIFO, a device, a directory): not a saved plan;
+    // O_NONBLOCK so that opening a FIFO does not wait for a writer.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        static_cast<std::uint64_t>(st.st_size) > kMaxPlanBytes) {
+        ::close(fd);
+        return std::nullopt;
+    }
+    std::string text;
+    char buf[8192];
+    ssize_t n = 0;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0 && text.size() <= kMaxPlanBytes)
+        text.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
     const auto first = text.find_first_not_of(" \t\r\n");
     if (first == std::string::npos || text[first] != '{') return std::nullopt;
     nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
     if (doc.is_discarded() || !doc.is_object() || doc.value("format", "") != kFormat)
         return std::nullopt;
+    check_private(path, st);
     try {
         SavedPlan saved;
         saved.uri = doc.at("uri");

@@ -395,17 +395,36 @@ bool valid_object_name(const std::string& name) {
 }
 
 std::string interface_name_problem(const std::string& name) {
+    // What the kernel takes is wider (any byte but '/', ':', white space and
+    // NUL), but names end up in dnsmasq's configuration (`interface=NAME`,
+    // where ',' splits), in sysfs paths and in messages: keep to the set every
+    // consumer reads as one plain name.
+    auto shown = [](const std::string& s) {
+        std::string out;
+        for (unsigned char u : s.substr(0, 64)) {
+            if (u >= 0x20 && u < 0x7f && u != '\\')
+                out += static_cast<char>(u);
+            else
+                out += fmt::format("\\x{:02x}", u);
+        }
+        return s.size() > 64 ? out + "..." : out;
+    };
     if (name.empty()) return "an interface name cannot be empty";
+    if (name == "." || name == "..") return fmt::format("'{}' is not a valid interface name", name);
+    for (char c : name) {
+        const auto u = static_cast<unsigned char>(c);
+        const bool ok = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') ||
+                        (u >= '0' && u <= '9') || c == '-' || c == '_' || c == '.';
+        if (!ok) {
+            return fmt::format(
+                "interface name '{}' contains '{}': use only letters, digits, "
+                "'-', '_' and '.' (at most 15)",
+                shown(name), shown(std::string(1, c)));
+        }
+    }
     if (name.size() > 15) {
         return fmt::format("interface name '{}' is {} characters; Linux allows at most 15", name,
                            name.size());
-    }
-    if (name == "." || name == "..") return fmt::format("'{}' is not a valid interface name", name);
-    for (char c : name) {
-        if (c == '/' || c == ':' || std::isspace(static_cast<unsigned char>(c)) != 0 ||
-            std::isprint(static_cast<unsigned char>(c)) == 0) {
-            return fmt::format("interface name '{}' contains '{}', which Linux rejects", name, c);
-        }
     }
     return {};
 }

@@ -93,7 +93,10 @@ Bridge read_bridge(const Context& ctx, const std::string& name, const YAML::Node
     br.up = r.boolean("up").value_or(true);
     br.vlan_filtering = r.boolean("vlan_filtering");
     if (auto port = r.str("take_over_addresses")) {
-        if (ports.count(*port) == 0) {
+        if (auto problem = interface_name_problem(*port); !problem.empty()) {
+            ctx.error(r.get("take_over_addresses"),
+                      fmt::format("'take_over_addresses' of {}: {}", what, problem));
+        } else if (ports.count(*port) == 0) {
             ctx.error(
                 r.get("take_over_addresses"),
                 fmt::format(

@@ -1,6 +1,8 @@
 // The `pools:` and `vms:` sections of a manifest.
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include <map>
 #include <set>
 
@@ -128,6 +130,15 @@ void read_disk(const Context& ctx, const YAML::Node& node, Vm& vm, Desired& desi
         }
         vol.capacity = size.value_or(0);
         vol.keep = r.boolean("keep").value_or(false);
+        if (auto allow = r.boolean("allow_backing_chain")) {
+            vol.allow_backing_chain = *allow;
+            if (*allow && !vol.backing && !vol.import_from) {
+                ctx.error(r.get("allow_backing_chain"),
+                          fmt::format("'allow_backing_chain' of disk '{}' of VM '{}' needs "
+                                      "'backing' or 'import'",
+                                      disk.name, vm.name));
+            }
+        }
         vol.vm = vm.name;
         vol.name = fmt::format("{}-{}.{}", vm.name, disk.name, to_string(vol.format));
         vol.where = ctx.at(node);
@@ -339,6 +350,23 @@ void read_pools(const Context& ctx, const YAML::Node& pools, Desired& desired) {
         if (!r.get("path").IsDefined()) ctx.error(kv.second, fmt::format("{} needs 'path'", what));
         pool.path = path.value_or("");
         while (pool.path.size() > 1 && pool.path.back() == '/') pool.path.pop_back();
+        // The path is the pool's identity and is compared with other pools':
+        // one spelling only, and never the root directory.
+        if (path && absolute_path(pool.path)) {
+            std::string normal = std::filesystem::path(pool.path).lexically_normal().string();
+            while (normal.size() > 1 && normal.back() == '/') normal.pop_back();
+            if (normal == "/") {
+                ctx.error(r.get("path"),
+                          fmt::format("'path' of {} is the root directory: a pool needs a "
+                                      "directory of its own",
+                                      what));
+            } else if (normal != pool.path) {
+                ctx.error(r.get("path"),
+                          fmt::format("'path' of {} must be written without '.', '..' or "
+                                      "repeated '/': '{}' (that is '{}')",
+                                      what, pool.path, normal));
+            }
+        }
         pool.autostart = r.boolean("autostart").value_or(true);
         pool.active = r.boolean("active").value_or(true);
         r.finish();

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <tuple>
@@ -210,6 +211,63 @@ void check_network_against_host(const Network& want, const Desired& desired, con
     }
 }
 
+std::string normal_dir(const std::string& path) {
+    std::string out = std::filesystem::path(path).lexically_normal().string();
+    while (out.size() > 1 && out.back() == '/') out.pop_back();
+    return out;
+}
+
+std::string owner_words(const std::string& owner) {
+    return owner.empty() ? "which carries no virtform mark" : "of lab '" + owner + "'";
+}
+
+/// A pool's directory backs one pool only and is claimed only when it is new,
+/// empty or already this lab's: a directory another pool uses, another lab
+/// marked, or that holds someone's files would make `destroy` of this lab
+/// delete what is not its own.
+void check_pool_against_host(const Pool& want, const Desired& desired, const Live& live,
+                             Diagnostics& diags) {
+    auto self = live.pools.find(want.name);
+    const std::string path = normal_dir(want.path);
+    if (self != live.pools.end() && normal_dir(self->second.path) == path) return;  // as it is
+    for (const auto& [name, other] : desired.pools) {
+        if (name < want.name && normal_dir(other.path) == path) {
+            diags.error(want.where, fmt::format("pool '{}' has the directory {} of pool '{}' ({}): "
+                                                "a directory backs one pool only",
+                                                want.name, want.path, name, other.where.str()));
+            return;
+        }
+    }
+    for (const auto& [name, other] : live.pools) {
+        if (name == want.name || other.path.empty() || normal_dir(other.path) != path) continue;
+        diags.error(want.where,
+                    fmt::format("pool '{}' wants the directory {}, which is already the directory "
+                                "of libvirt pool '{}' {}: a directory backs one pool only; choose "
+                                "another path",
+                                want.name, want.path, name, owner_words(other.owner)));
+        return;
+    }
+    auto dir = live.pool_dirs.find(want.path);
+    if (dir == live.pool_dirs.end()) return;  // not inspected (the caller did not ask)
+    if (!dir->second.problem.empty()) {
+        diags.error(want.where, fmt::format("pool '{}': its directory {} {}", want.name, want.path,
+                                            dir->second.problem));
+    } else if (!dir->second.mark.empty() && dir->second.mark != desired.lab) {
+        diags.error(want.where,
+                    fmt::format("pool '{}' wants the directory {}, which carries the mark of lab "
+                                "'{}' (.virtform-lab): virtform never takes over another lab's "
+                                "pool directory; choose another path",
+                                want.name, want.path, dir->second.mark));
+    } else if (dir->second.mark.empty() && dir->second.holds_files) {
+        diags.error(want.where,
+                    fmt::format("pool '{}' wants the directory {}, which already holds files and "
+                                "no virtform mark: a pool claims only a new or empty directory "
+                                "(its files would otherwise be taken for the lab's); choose "
+                                "another path or empty it",
+                                want.name, want.path));
+    }
+}
+
 /// A bridge name held by another kind of device, or ports that cannot join.
 void check_bridge_against_host(const Bridge& want, const Live& live, Diagnostics& diags) {
     auto self = live.interfaces.find(want.name);
@@ -348,6 +406,8 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
         },
         true);
 
+    for (const auto& [name, want] : desired.pools)
+        check_pool_against_host(want, desired, live, diags);
     plan_kind(
         Kind::pool, desired.pools, live.pools, own_owner,
         [](auto&, const Pool&, const Pool&) { return true; }, true);

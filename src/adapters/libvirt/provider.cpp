@@ -40,6 +40,8 @@ void LibvirtProvider::read_into(Live& live) {
     read_domains(conn, live, impl_->trips);
     link_volumes_to_vms(live);
     if (impl_->options.kvm_usable) live.kvm_usable = *impl_->options.kvm_usable;
+    for (const auto& path : impl_->options.pool_paths)
+        live.pool_dirs[path] = inspect_pool_dir(path);
 }
 
 Live LibvirtProvider::read() {

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -18,6 +19,8 @@
 #include <sstream>
 
 #include "virtform/adapters/libvirt/domain_xml.h"
+#include "virtform/adapters/libvirt/image_probe.h"
+#include "virtform/safe_file.h"
 
 extern char** environ;  // NOLINT: posix_spawn hands it on
 
@@ -49,10 +52,11 @@ struct PoolMark {
 /// Mark files are rewritten whole; volume actions in one pool may run in parallel.
 std::mutex g_mark_mutex;
 
-PoolMark read_mark(const std::string& dir) {
+constexpr std::size_t kMaxMarkBytes = 1u << 20;
+
+PoolMark parse_mark(const std::string& text) {
     PoolMark mark;
-    std::ifstream in(fs::path(dir) / kPoolMarkFile);
-    if (!in) return mark;
+    std::istringstream in(text);
     std::string line;
     if (std::getline(in, line)) mark.lab = trim(line);
     while (std::getline(in, line)) {
@@ -64,40 +68,54 @@ PoolMark read_mark(const std::string& dir) {
     return mark;
 }
 
-void write_mark(const std::string& dir, const PoolMark& mark) {
-    const auto path = fs::path(dir) / kPoolMarkFile;
-    const auto tmp = fs::path(dir) / (std::string(kPoolMarkFile) + ".tmp");
-    {
-        std::ofstream out(tmp, std::ios::trunc);
-        out << mark.lab << "\n";
-        for (const auto& [name, keep] : mark.volumes)
-            out << "volume " << name << (keep ? " keep" : "") << "\n";
-        out.flush();
-        if (!out)
-            throw AdapterError(tmp.string(), "write the pool mark", std::strerror(errno), errno);
+/// The mark is read without following a symbolic link at its name: a link
+/// there (someone else's doing) throws, so it is never mistaken for a mark.
+PoolMark read_mark_strict(const std::string& dir) {
+    const auto text = read_file_nofollow((fs::path(dir) / kPoolMarkFile).string(), kMaxMarkBytes,
+                                         "read the pool mark");
+    return text ? parse_mark(*text) : PoolMark{};
+}
+
+/// For reading the host: a mark that cannot be read is no mark (the pool is
+/// then nobody's, and never touched).
+PoolMark read_mark(const std::string& dir) {
+    try {
+        return read_mark_strict(dir);
+    } catch (const AdapterError& e) {
+        spdlog::warn("{}: treating the pool as unmarked", e.what());
+        return {};
     }
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec) throw AdapterError(path.string(), "write the pool mark", ec.message(), ec.value());
+}
+
+std::string mark_text(const PoolMark& mark) {
+    std::string out = mark.lab + "\n";
+    for (const auto& [name, keep] : mark.volumes)
+        out += "volume " + name + (keep ? " keep" : "") + "\n";
+    return out;
+}
+
+/// The pool's directory is not virtform's alone: a unique temp file created
+/// O_EXCL|O_NOFOLLOW in it, renamed over the mark (see safe_file.h).
+void write_mark(const std::string& dir, const PoolMark& mark) {
+    write_file_atomically((fs::path(dir) / kPoolMarkFile).string(), mark_text(mark),
+                          "write the pool mark", {0644, true});
 }
 
 /// Read-modify-write of a pool's mark under the lock.
 template <class F>
 void update_mark(const std::string& dir, F change) {
     std::lock_guard lock(g_mark_mutex);
-    PoolMark mark = read_mark(dir);
+    PoolMark mark = read_mark_strict(dir);
     change(mark);
     write_mark(dir, mark);
 }
 
-/// The first bytes of an image file tell its format (qcow2 magic "QFI\xfb").
-DiskFormat probe_image_format(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw AdapterError(path, "open the image", std::strerror(errno), errno);
-    std::array<char, 4> magic{};
-    in.read(magic.data(), magic.size());
-    return in.gcount() == 4 && std::memcmp(magic.data(), "QFI\xfb", 4) == 0 ? DiskFormat::qcow2
-                                                                            : DiskFormat::raw;
+/// The format of a `backing:`/`import:` image, read from its header; refuses
+/// an image that names other files unless the volume allows it (image_probe.h).
+DiskFormat checked_image_format(const Volume& v, const std::string& image) {
+    if (auto problem = image_problem(image, v.allow_backing_chain); !problem.empty())
+        throw AdapterError("volume " + v.id_name(), "use the image " + image + " for", problem);
+    return probe_image(image).format;
 }
 
 /// Runs a program (no shell) and throws AdapterError with its output when it fails.
@@ -146,6 +164,24 @@ void run(const std::vector<std::string>& argv, const std::string& object,
 
 // ---------------------------------------------------------------------------
 // Pools
+
+/// Why `dir` cannot become the directory of a pool of `lab`; "" when it can.
+std::string pool_dir_problem(const PoolDir& dir, const std::string& path, const std::string& lab) {
+    if (!dir.problem.empty()) return fmt::format("its directory {} {}", path, dir.problem);
+    if (!dir.mark.empty() && dir.mark != lab) {
+        return fmt::format(
+            "its directory {} carries the mark of lab '{}' ({}): virtform never "
+            "takes over another lab's pool directory",
+            path, dir.mark, kPoolMarkFile);
+    }
+    if (dir.mark.empty() && dir.holds_files) {
+        return fmt::format(
+            "its directory {} already holds files and no virtform mark: a pool "
+            "claims only a new or empty directory",
+            path);
+    }
+    return {};
+}
 
 PoolPtr lookup_pool(virConnectPtr conn, const std::string& name, RoundTrips& trips) {
     trips.add();
@@ -202,18 +238,72 @@ std::string pool_to_xml(const Pool& p) {
     return doc_to_string(doc);
 }
 
+/// The pool that already uses `path` as its directory, if any: {name, owner}.
+std::optional<std::pair<std::string, std::string>> pool_at_path(virConnectPtr conn,
+                                                                const std::string& path,
+                                                                RoundTrips& trips) {
+    virStoragePoolPtr* raw = nullptr;
+    trips.add();
+    const int n = virConnectListAllStoragePools(conn, &raw, 0);
+    if (n < 0) throw_last_error("pools", "list");
+    const std::string want = normal_dir_path(path);
+    for (auto& pool : adopt_list<PoolPtr>(raw, n)) {
+        const std::string name = virStoragePoolGetName(pool.get());  // local
+        trips.add();
+        CString xml(virStoragePoolGetXMLDesc(pool.get(), VIR_STORAGE_XML_INACTIVE));
+        if (!xml) continue;  // undefined meanwhile
+        const std::string have = pool_path(xml.get());
+        if (!have.empty() && normal_dir_path(have) == want)
+            return std::pair{name, read_mark(have).lab};
+    }
+    return std::nullopt;
+}
+
 void create_pool(virConnectPtr conn, const Pool& want, const std::string& lab, RoundTrips& trips) {
+    const std::string what = "pool " + want.name;
+    // The plan checked all this; the host may have changed since. Nothing is
+    // written before these checks pass, so a refused pool leaves no trace.
+    if (auto other = pool_at_path(conn, want.path, trips)) {
+        throw AdapterError(what, "create",
+                           fmt::format("its directory {} is already the directory of pool '{}' "
+                                       "({}); a directory backs one pool only",
+                                       want.path, other->first,
+                                       other->second.empty() ? "no virtform mark"
+                                                             : "lab '" + other->second + "'"));
+    }
+    const PoolDir dir = inspect_pool_dir(want.path);
+    if (auto problem = pool_dir_problem(dir, want.path, lab); !problem.empty())
+        throw AdapterError(what, "create", problem);
     std::error_code ec;
+    const bool made_dir = !dir.exists;
     fs::create_directories(want.path, ec);
     if (ec)
-        throw AdapterError(want.path, "create the directory of pool " + want.name, ec.message(),
-                           ec.value());
-    update_mark(want.path, [&](PoolMark& mark) { mark.lab = lab; });
+        throw AdapterError(want.path, "create the directory of " + what, ec.message(), ec.value());
+    // Marked before libvirt defines it, so that an apply killed in between
+    // leaves a directory the next apply recognises as the lab's; undone when
+    // the define fails (another pool took the directory meanwhile).
+    if (dir.mark != lab) update_mark(want.path, [&](PoolMark& mark) { mark.lab = lab; });
+    auto undo = [&] {
+        if (dir.mark != lab) {
+            std::error_code ignore;
+            fs::remove(fs::path(want.path) / kPoolMarkFile, ignore);
+        }
+        if (made_dir) {
+            std::error_code ignore;
+            fs::remove(want.path, ignore);  // only if still empty
+        }
+    };
     const std::string xml = pool_to_xml(want);
     spdlog::debug("defining pool {}:\n{}", want.name, xml);
-    trips.add();
-    PoolPtr pool(virStoragePoolDefineXML(conn, xml.c_str(), 0));
-    if (!pool) throw_last_error("pool " + want.name, "define");
+    PoolPtr pool;
+    try {
+        trips.add();
+        pool.reset(virStoragePoolDefineXML(conn, xml.c_str(), 0));
+        if (!pool) throw_last_error(what, "define");
+    } catch (const Error&) {
+        undo();
+        throw;
+    }
     trips.add();
     if (virStoragePoolBuild(pool.get(), 0) < 0) throw_last_error("pool " + want.name, "build");
     pool_set_autostart(pool.get(), want, trips);
@@ -272,7 +362,7 @@ std::string volume_to_xml(const Volume& v) {
         auto backing = vol.append_child("backingStore");
         backing.append_child("path").text() = v.backing->c_str();
         backing.append_child("format").append_attribute("type") =
-            to_string(probe_image_format(*v.backing));
+            to_string(checked_image_format(v, *v.backing));
     }
     return doc_to_string(doc);
 }
@@ -295,6 +385,10 @@ std::string path_of_pool(virStoragePoolPtr pool, const std::string& name, RoundT
 }
 
 void create_volume(virConnectPtr conn, const Volume& want, RoundTrips& trips) {
+    // Before anything is made: an image naming other files is refused here.
+    std::optional<DiskFormat> import_format;
+    if (want.import_from) import_format = checked_image_format(want, *want.import_from);
+    if (want.backing) checked_image_format(want, *want.backing);
     PoolPtr pool = lookup_pool(conn, want.pool, trips);
     // Listed in the mark before it exists: a failure in between leaves an entry
     // for a missing volume (harmless), never an unmarked volume of ours.
@@ -310,8 +404,9 @@ void create_volume(virConnectPtr conn, const Volume& want, RoundTrips& trips) {
     CString path(virStorageVolGetPath(vol.get()));
     if (!path) throw_last_error(volume_label(want), "read the path of");
     // qemu-img converts between formats; the volume then grows to the capacity asked for.
-    run({"qemu-img", "convert", "-f", to_string(probe_image_format(*want.import_from)), "-O",
-         to_string(want.format), *want.import_from, path.get()},
+    // The format is given (-f), never guessed by qemu-img from the content.
+    run({"qemu-img", "convert", "-f", to_string(*import_format), "-O", to_string(want.format),
+         *want.import_from, path.get()},
         volume_label(want), "import " + *want.import_from + " into");
     if (volume_capacity(vol.get(), volume_label(want), trips) < want.capacity) {
         resize_volume(vol.get(), want, trips);
@@ -417,6 +512,48 @@ void read_pool(virStoragePoolPtr pool, bool active, bool autostart, Live& live, 
 
 }  // namespace
 
+std::string normal_dir_path(const std::string& path) {
+    std::string out = fs::path(path).lexically_normal().string();
+    while (out.size() > 1 && out.back() == '/') out.pop_back();
+    return out;
+}
+
+PoolDir inspect_pool_dir(const std::string& path) {
+    PoolDir dir;
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) {
+        if (errno != ENOENT) dir.problem = fmt::format("cannot be read: {}", std::strerror(errno));
+        return dir;
+    }
+    dir.exists = true;
+    if (S_ISLNK(st.st_mode)) {
+        dir.problem = "is a symbolic link; name the directory itself";
+        return dir;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        dir.problem = "is not a directory";
+        return dir;
+    }
+    try {
+        dir.mark = read_mark_strict(path).lab;
+    } catch (const AdapterError& e) {
+        dir.problem =
+            fmt::format("has a {} that is not a plain file ({})", kPoolMarkFile, e.detail());
+        return dir;
+    }
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(path, ec)) {
+        const std::string name = entry.path().filename().string();
+        // The mark, and a temp file of an interrupted write of it.
+        if (name == kPoolMarkFile || name.rfind(std::string(".") + kPoolMarkFile + ".", 0) == 0)
+            continue;
+        dir.holds_files = true;
+        break;
+    }
+    if (ec) dir.problem = fmt::format("cannot be listed: {}", ec.message());
+    return dir;
+}
+
 void read_pools(virConnectPtr conn, Live& live, RoundTrips& trips) {
     // State and autostart from filtered listings, not per-pool calls.
     auto list = [&](unsigned flags) {
@@ -476,7 +613,9 @@ void read_volumes(virConnectPtr conn, Live& live, RoundTrips& trips) {
             Volume v;
             v.pool = pool_name;
             v.name = virStorageVolGetName(vol.get());  // local
-            if (v.name == kPoolMarkFile) continue;
+            if (v.name == kPoolMarkFile ||
+                v.name.rfind(std::string(".") + kPoolMarkFile + ".", 0) == 0)
+                continue;  // the mark, or a temp file of a write of it
             trips.add();
             CString xml(virStorageVolGetXMLDesc(vol.get(), 0));
             if (!xml) {

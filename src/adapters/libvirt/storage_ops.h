@@ -10,6 +10,13 @@ namespace virtform::libvirt {
 /// never read as a volume.
 inline constexpr const char* kPoolMarkFile = ".virtform-lab";
 
+/// `path` without `.`/`..` components, duplicate or trailing slashes: the form
+/// in which two pool directories are compared.
+std::string normal_dir_path(const std::string& path);
+/// What the directory at `path` holds (its mark, other files), read without
+/// following a symbolic link at `path` or at its mark.
+PoolDir inspect_pool_dir(const std::string& path);
+
 /// Adds every pool libvirt knows to live.pools (owner from the mark file).
 void read_pools(virConnectPtr conn, Live& live, RoundTrips& trips);
 /// Adds the volumes of every active pool to live.volumes, keyed "pool/name",

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "virtform/adapters/netlink/client.h"
+#include "virtform/safe_file.h"
 
 namespace virtform::netlink {
 namespace {
@@ -91,27 +92,21 @@ TakeOverRecord record_from_json(const nlohmann::json& j) {
     return rec;
 }
 
-/// Written atomically (temp file, fsync, rename), mode 0600.
+/// Written atomically (unique O_EXCL|O_NOFOLLOW temp file, fsync, rename),
+/// mode 0600: see safe_file.h.
 void write_record(const std::string& dir, const TakeOverRecord& rec) {
     std::error_code ec;
     fs::create_directories(dir, ec);
-    const std::string path = fmt::format("{}/{}.json", dir, rec.bridge);
-    const std::string tmp = path + ".tmp";
-    const std::string text = record_to_json(rec).dump(2);
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) throw AdapterError(path, "write take-over record", std::strerror(errno), errno);
-    const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-    ::close(fd);
-    if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-        throw AdapterError(path, "write take-over record", std::strerror(errno), errno);
-    }
+    write_file_atomically(fmt::format("{}/{}.json", dir, rec.bridge), record_to_json(rec).dump(2),
+                          "write take-over record");
 }
 
 std::optional<TakeOverRecord> read_record(const std::string& dir, const std::string& bridge) {
-    std::ifstream in(fmt::format("{}/{}.json", dir, bridge));
-    if (!in) return std::nullopt;
+    const auto text = read_file_nofollow(fmt::format("{}/{}.json", dir, bridge), 16u << 20,
+                                         "read take-over record");
+    if (!text) return std::nullopt;
     try {
-        return record_from_json(nlohmann::json::parse(in));
+        return record_from_json(nlohmann::json::parse(*text));
     } catch (const std::exception& e) {
         throw AdapterError(fmt::format("{}/{}.json", dir, bridge), "read take-over record", e.what());
     }

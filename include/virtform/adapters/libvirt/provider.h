@@ -23,6 +23,9 @@ struct ProviderOptions {
     /// What read() reports as Live::kvm_usable (the caller probes; see
     /// host/doctor.h). Unset: false.
     std::optional<bool> kvm_usable;
+    /// Directories read() describes in Live::pool_dirs (the desired pools'
+    /// paths), so that the planner can refuse one another lab or nobody owns.
+    std::vector<std::string> pool_paths;
     /// Told about what an action did not do at once, e.g. "vm.web1: redefined;
     /// the change of machine takes effect at the next boot". May be called
     /// concurrently from actions running in parallel.
