@@ -9,6 +9,13 @@
 
 namespace virtform {
 
+/// What the loader reads at most (docs/manifest.md, "Limits"): larger input is
+/// refused before it is parsed, so a wrong path cannot exhaust memory.
+inline constexpr std::size_t kMaxManifestFileBytes = 16u << 20;   ///< one manifest file
+inline constexpr std::size_t kMaxManifestTotalBytes = 64u << 20;  ///< all files of one set
+inline constexpr std::size_t kMaxStringBytes = 1u << 20;  ///< any one string, e.g. user_data
+inline constexpr std::size_t kMaxAliasNodes = 1000000;    ///< nodes YAML aliases may add
+
 /// One manifest's text and the name used in messages (its path).
 struct ManifestSource {
     std::string name;
@@ -16,7 +23,8 @@ struct ManifestSource {
 };
 
 /// Expands `-f` arguments: a file stands for itself, a directory for its
-/// *.yaml and *.yml files in name order. Unreadable paths are diagnostics.
+/// *.yaml and *.yml files in name order. Unreadable paths, anything but a
+/// regular file (a FIFO, a device) and files over the limits are diagnostics.
 std::vector<ManifestSource> read_manifest_sources(const std::vector<std::string>& paths,
                                                   Diagnostics& diags);
 
