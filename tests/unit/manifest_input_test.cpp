@@ -5,6 +5,7 @@
 
 #include <regex>
 
+#include "virtform/adapters/libvirt/domain_xml.h"
 #include "virtform/diag.h"
 #include "virtform/manifest.h"
 #include "virtform/render.h"
@@ -110,6 +111,29 @@ TEST(ManifestInput, DiskTargetsBeyondTwentySixFollowLibvirt) {
     for (const auto& disk : vm.disks) EXPECT_TRUE(std::regex_match(disk.target, name)) << disk.target;
     EXPECT_EQ(disk_target_name("sd", 701), "sdzz");
     EXPECT_EQ(disk_target_name("sd", 702), "sdaaa");
+}
+
+TEST(ManifestInput, DomainXmlOfManyDisksHasOnlyLibvirtTargets) {
+    // 30 sata cdroms plus the cloud-init seed: sda..sdad, then the seed on sdae.
+    std::string disks;
+    for (int i = 0; i < 30; ++i) disks += "{cdrom: /iso/c" + std::to_string(i) + ".iso}, ";
+    const Desired d = load(vm_with("disks: [" + disks + "], cloud_init: {user_data: \"#!/bin/sh\"}"));
+    const Vm& vm = d.vms.at("a");
+    const std::string xml = libvirt::domain_to_xml(vm, "x");
+    std::smatch m;
+    std::string rest = xml;
+    const std::regex dev("<target dev=\"([^\"]*)\"");
+    int count = 0;
+    while (std::regex_search(rest, m, dev)) {
+        EXPECT_TRUE(std::regex_match(m[1].str(), std::regex("sd[a-z]+"))) << m[1];
+        rest = m.suffix();
+        ++count;
+    }
+    EXPECT_EQ(count, 31);
+    EXPECT_THAT(xml, HasSubstr("<target dev=\"sdad\" bus=\"sata\""));
+    EXPECT_THAT(xml, HasSubstr("<target dev=\"sdae\" bus=\"sata\""));  // the seed
+    for (const auto& disk : libvirt::assign_disk_targets(vm.disks))
+        EXPECT_TRUE(std::regex_match(disk.target, std::regex("sd[a-z]+"))) << disk.target;
 }
 
 TEST(ManifestInput, IdeHoldsFourDisksAndQ35None) {
