@@ -2,6 +2,7 @@
 /// Manifests: YAML files -> the typed Desired model. All validation happens
 /// here, before anything is touched, and every error is reported at once with
 /// its file:line:col. No connection to libvirt or netlink is needed.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,14 @@ struct ManifestSource {
 /// regular file (a FIFO, a device) and files over the limits are diagnostics.
 std::vector<ManifestSource> read_manifest_sources(const std::vector<std::string>& paths,
                                                   Diagnostics& diags);
+
+/// Reads a file virtform is given to read (a manifest, a saved plan): only a
+/// regular file (a symlink to one is fine) of at most `max_bytes`, checked
+/// before it is opened and again on the descriptor, opened non-blocking, so a
+/// FIFO or a device can neither hang the read nor exhaust memory. nullopt, with
+/// the reason in `diags` at the path, otherwise.
+std::optional<std::string> read_regular_file(const std::string& path, std::size_t max_bytes,
+                                             Diagnostics& diags);
 
 /// Parses and validates; throws ValidationError listing every problem.
 Desired load_manifests(const std::vector<ManifestSource>& sources);

@@ -470,14 +470,15 @@ const char* file_type_name(mode_t mode) {
     return "not a regular file";
 }
 
-/// Reads one manifest file: a regular file (a symlink to one is fine) of at
-/// most kMaxManifestFileBytes. Checked with stat before opening, so that no
-/// device is opened, and again on the descriptor (opened non-blocking, so a
-/// FIFO swapped in between cannot hang the read).
-std::optional<std::string> read_regular_file(const std::string& path, Diagnostics& diags) {
+}  // namespace
+
+// stat before opening, so that no device is opened; fstat after, since the
+// path may have changed in between (non-blocking, so a FIFO cannot hang us).
+std::optional<std::string> read_regular_file(const std::string& path, std::size_t max_bytes,
+                                             Diagnostics& diags) {
     const Location where{path, 0, 0};
     auto refuse_type = [&](mode_t mode) {
-        diags.error(where, fmt::format("is {}; only regular files are read as manifests",
+        diags.error(where, fmt::format("is {}; only regular files are read",
                                        file_type_name(mode)));
     };
     struct stat st {};
@@ -503,10 +504,11 @@ std::optional<std::string> read_regular_file(const std::string& path, Diagnostic
         return std::nullopt;
     }
     auto too_big = [&](std::uint64_t bytes) {
-        diags.error(where, fmt::format("is {} bytes; a manifest file may be at most {}", bytes,
-                                       format_size(kMaxManifestFileBytes)));
+        diags.error(where, fmt::format("is {} bytes; a {} may be at most {}", bytes,
+                                       max_bytes == kMaxManifestFileBytes ? "manifest file" : "file",
+                                       format_size(max_bytes)));
     };
-    if (static_cast<std::uint64_t>(st.st_size) > kMaxManifestFileBytes) {
+    if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
         too_big(static_cast<std::uint64_t>(st.st_size));
         return std::nullopt;
     }
@@ -521,7 +523,7 @@ std::optional<std::string> read_regular_file(const std::string& path, Diagnostic
         }
         if (n == 0) break;
         text.append(buf, static_cast<std::size_t>(n));
-        if (text.size() > kMaxManifestFileBytes) {  // it grew while being read
+        if (text.size() > max_bytes) {  // it grew while being read
             too_big(text.size());
             return std::nullopt;
         }
@@ -529,15 +531,13 @@ std::optional<std::string> read_regular_file(const std::string& path, Diagnostic
     return text;
 }
 
-}  // namespace
-
 std::vector<ManifestSource> read_manifest_sources(const std::vector<std::string>& paths,
                                                   Diagnostics& diags) {
     std::vector<ManifestSource> out;
     std::size_t total = 0;
     bool total_reported = false;
     auto read_one = [&](const fs::path& p) {
-        auto text = read_regular_file(p.string(), diags);
+        auto text = read_regular_file(p.string(), kMaxManifestFileBytes, diags);
         if (!text) return;
         total += text->size();
         if (total > kMaxManifestTotalBytes) {

@@ -3,6 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
 #include <regex>
 
 #include "virtform/adapters/libvirt/domain_xml.h"
@@ -213,6 +217,27 @@ TEST(ManifestInput, AliasesThatExpandTooFarAreRefused) {
     // A few aliases are fine.
     const Desired d = load("lab: x\nnetworks:\n  a: &n {mode: isolated}\n  b: *n\n");
     EXPECT_EQ(d.networks.size(), 2u);
+}
+
+TEST(ManifestInput, ReadRegularFileRefusesFifosDevicesAndBigFiles) {
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("vf-input-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const auto fifo = (dir / "x.yaml").string();
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    const auto big = (dir / "big.json").string();
+    std::ofstream(big) << std::string(101, 'x');
+    Diagnostics diags;
+    EXPECT_FALSE(read_regular_file(fifo, 100, diags));  // returns at once: no writer needed
+    EXPECT_FALSE(read_regular_file("/dev/zero", 100, diags));
+    EXPECT_FALSE(read_regular_file(big, 100, diags));
+    EXPECT_EQ(read_regular_file(big, 101, diags), std::string(101, 'x'));
+    std::filesystem::remove_all(dir);
+    ASSERT_EQ(diags.size(), 3u) << diags.str();
+    EXPECT_EQ(diags.items()[0].str(), fifo + ": error: is a FIFO; only regular files are read");
+    EXPECT_EQ(diags.items()[1].str(),
+              "/dev/zero: error: is a character device; only regular files are read");
+    EXPECT_EQ(diags.items()[2].str(), big + ": error: is 101 bytes; a file may be at most 100B");
 }
 
 // --- addresses -----------------------------------------------------------------
