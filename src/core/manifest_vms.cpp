@@ -282,6 +282,9 @@ void read_cloud_init(const Context& ctx, const YAML::Node& node, Vm& vm) {
         for (const auto& k : keys) {
             if (!k.IsScalar())
                 ctx.error(k, "an SSH key must be a string");
+            else if (auto problem = one_line_problem(k.Scalar()); !problem.empty())
+                ctx.error(k, fmt::format("an SSH key of VM '{}' {} (one key per entry)", vm.name,
+                                         problem));
             else
                 ci.ssh_authorized_keys.push_back(k.Scalar());
         }

@@ -183,6 +183,9 @@ TEST(ManifestInput, OneLineStringsRefuseLineBreaksMultiLineTextKeepsThem) {
     expect_error(vm_with(R"(kernel: /k, cmdline: "a\nb")"), "3:28",
                  "'cmdline' in VM 'a' must be one line");
     expect_error(vm_with("kernel: \"/k\\tx\""), "3:15", "holds a tab");
+    // One authorized key per entry: a line break would smuggle in another.
+    expect_error(vm_with(R"(cloud_init: {ssh_authorized_keys: ["ssh-ed25519 AAA a\nssh-rsa BBB b"]})"),
+                 "3:42", "an SSH key of VM 'a' must be one line");
     const Desired d =
         load(vm_with(R"(cloud_init: {user_data: "#cloud-config\n\tpackages: [htop]\r\n"})"));
     EXPECT_EQ(d.vms.at("a").cloud_init->user_data, "#cloud-config\n\tpackages: [htop]\r\n");
