@@ -2,6 +2,7 @@
 /// Diagnostics: what was wrong, and where. A location is a manifest position
 /// (file:line:col) or, for errors found while planning, the object concerned.
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "virtform/error.h"
@@ -52,6 +53,17 @@ public:
 private:
     Diagnostics diags_;
 };
+
+/// Decodes the UTF-8 code point starting at s[i] into `cp`; returns its length
+/// in bytes, or 0 when the bytes there are not valid UTF-8 (truncated,
+/// overlong, a surrogate, above U+10FFFF).
+std::size_t utf8_decode(std::string_view s, std::size_t i, char32_t& cp);
+
+/// `text` made safe to print on a terminal: C0 and C1 control characters, DEL,
+/// bidirectional overrides and bytes that are not UTF-8 are shown as escapes
+/// (`\n`, `\t`, `\x1b`, `\u009b`, `\u202e`, `\xff`); everything else is kept.
+/// Whatever virtform prints that came from a manifest or the host goes through it.
+std::string terminal_escape(std::string_view text);
 
 /// Levenshtein distance, for "did you mean".
 std::size_t edit_distance(const std::string& a, const std::string& b);

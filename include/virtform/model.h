@@ -155,6 +155,9 @@ enum class VmState { running, stopped };
 const char* to_string(VmState state);
 enum class DiskBus { virtio, sata, scsi, ide };
 const char* to_string(DiskBus bus);
+/// The guest device name of the `index`-th disk (from 0) with `prefix` ("vd"),
+/// as libvirt numbers them (virIndexToDiskName): vda..vdz, vdaa..vdzz, vdaaa...
+std::string disk_target_name(const std::string& prefix, std::size_t index);
 
 struct Disk {
     enum class Type { volume, cdrom, file };

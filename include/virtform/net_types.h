@@ -41,11 +41,22 @@ struct Cidr {
     auto operator<=>(const Cidr&) const = default;
 };
 
+/// Why `subnet` cannot be a lab's subnet or a bridge's address ("" when it can):
+/// /0, and any overlap with the unspecified, loopback, multicast, link-local or
+/// reserved ranges of its family.
+std::string subnet_problem(const Cidr& subnet);
+
 /// A MAC address normalised to lower-case colon form; nullopt when malformed.
 std::optional<std::string> normalize_mac(const std::string& text);
+/// Why a normalised MAC cannot be a NIC's or bridge's address ("" when it can):
+/// all zeros, broadcast, or multicast (group bit set).
+std::string mac_problem(const std::string& mac);
 
-/// Byte sizes with binary or decimal units: "512MiB", "1GiB", "10G", "4096".
-std::optional<std::uint64_t> parse_size(const std::string& text);
+/// Byte sizes with libvirt's scaled-integer units (virScaleInteger): no unit,
+/// `b`, `byte`, `bytes` = bytes; `K M G T P E` and `KiB MiB ...` = powers of
+/// 1024; `KB MB ...` = powers of 1000; units in any case. nullopt when not a
+/// size or when it overflows 64 bits; `why` (if given) then says which.
+std::optional<std::uint64_t> parse_size(const std::string& text, std::string* why = nullptr);
 /// The shortest exact spelling, e.g. 1073741824 -> "1GiB".
 std::string format_size(std::uint64_t bytes);
 

@@ -7,15 +7,77 @@
 
 namespace virtform {
 
+std::size_t utf8_decode(std::string_view s, std::size_t i, char32_t& cp) {
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+    const unsigned char b0 = byte(0);
+    std::size_t len = 0;
+    char32_t min = 0;
+    if (b0 < 0x80) {
+        cp = b0;
+        return 1;
+    } else if ((b0 & 0xe0) == 0xc0) {
+        len = 2;
+        cp = b0 & 0x1fU;
+        min = 0x80;
+    } else if ((b0 & 0xf0) == 0xe0) {
+        len = 3;
+        cp = b0 & 0x0fU;
+        min = 0x800;
+    } else if ((b0 & 0xf8) == 0xf0) {
+        len = 4;
+        cp = b0 & 0x07U;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (i + len > s.size()) return 0;
+    for (std::size_t k = 1; k < len; ++k) {
+        if ((byte(k) & 0xc0) != 0x80) return 0;
+        cp = (cp << 6) | (byte(k) & 0x3fU);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    return len;
+}
+
+std::string terminal_escape(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size();) {
+        char32_t cp = 0;
+        const std::size_t len = utf8_decode(text, i, cp);
+        if (len == 0) {
+            out += fmt::format("\\x{:02x}", static_cast<unsigned char>(text[i]));
+            ++i;
+            continue;
+        }
+        if (cp == '\n') {
+            out += "\\n";
+        } else if (cp == '\t') {
+            out += "\\t";
+        } else if (cp == '\r') {
+            out += "\\r";
+        } else if (cp < 0x20 || cp == 0x7f) {
+            out += fmt::format("\\x{:02x}", static_cast<unsigned>(cp));
+        } else if ((cp >= 0x80 && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+                   (cp >= 0x2066 && cp <= 0x2069)) {
+            out += fmt::format("\\u{:04x}", static_cast<unsigned>(cp));
+        } else {
+            out.append(text.substr(i, len));
+        }
+        i += len;
+    }
+    return out;
+}
+
 std::string Location::str() const {
     if (!known()) return {};
-    if (line <= 0) return file;
-    return fmt::format("{}:{}:{}", file, line, column);
+    if (line <= 0) return terminal_escape(file);
+    return fmt::format("{}:{}:{}", terminal_escape(file), line, column);
 }
 
 std::string Diagnostic::str() const {
-    if (!where.known()) return "error: " + message;
-    return fmt::format("{}: error: {}", where.str(), message);
+    if (!where.known()) return "error: " + terminal_escape(message);
+    return fmt::format("{}: error: {}", where.str(), terminal_escape(message));
 }
 
 void Diagnostics::error(Location where, std::string message) {

@@ -6,12 +6,17 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
+#include <tuple>
 
 namespace virtform {
 namespace {
@@ -40,6 +45,11 @@ std::optional<Cidr> read_cidr(const Context& ctx, MapReader& r, const std::strin
     if (cidr->address.family != family) {
         ctx.error(r.get(key), fmt::format("'{}' in {} must be an IPv{} address, got '{}'", key,
                                           r.what(), family, *text));
+        return std::nullopt;
+    }
+    if (auto problem = subnet_problem(*cidr); !problem.empty()) {
+        ctx.error(r.get(key), fmt::format("'{}' in {} cannot be a lab subnet: {}", key, r.what(),
+                                          problem));
         return std::nullopt;
     }
     if (cidr->prefix == cidr->address.max_prefix() || (family == 4 && cidr->prefix >= 31)) {
@@ -168,6 +178,9 @@ void read_dhcp(const Context& ctx, const YAML::Node& node, IpConfig& ip, const s
             } else if (auto m = normalize_mac(mac.IsScalar() ? mac.Scalar() : ""); !m) {
                 ctx.error(mac, fmt::format("'mac' of a DHCP host of {} is not a MAC address: '{}'",
                                            what, mac.IsScalar() ? mac.Scalar() : type_name(mac)));
+                ok = false;
+            } else if (auto problem = mac_problem(*m); !problem.empty()) {
+                ctx.error(mac, fmt::format("'mac' of a DHCP host of {}: {}: {}", what, *m, problem));
                 ok = false;
             } else {
                 host.mac = *m;
@@ -370,19 +383,55 @@ void cross_check(const Desired& desired, Diagnostics& diags) {
                             net->name, *net->bridge, it->second->name, it->second->where.str()));
         }
     }
-    for (std::size_t i = 0; i < nets.size(); ++i) {
-        for (std::size_t j = 0; j < i; ++j) {
-            for (auto member : {&Network::ipv4, &Network::ipv6}) {
-                const auto& a = nets[i]->*member;
-                const auto& b = nets[j]->*member;
-                if (a && b && a->address.overlaps(b->address)) {
-                    diags.error(nets[i]->where,
-                                fmt::format("network '{}' ({}) overlaps network '{}' ({}, {})",
-                                            nets[i]->name, a->address.str(), nets[j]->name,
-                                            b->address.str(), nets[j]->where.str()));
-                }
+    // Overlapping subnets, by sort and sweep (N log N; the pairwise check was
+    // quadratic). CIDR blocks are nested or disjoint, so after sorting by first
+    // address (the larger block first on a tie), a block overlaps an earlier one
+    // exactly when it starts inside the earlier block that reaches furthest.
+    struct Block {
+        IpAddress first, last;
+        const Network* net;
+        const Cidr* cidr;
+    };
+    struct Overlap {
+        const Network* later;  // by name: the error is reported there
+        const Network* earlier;
+        const Cidr* later_cidr;
+        const Cidr* earlier_cidr;
+    };
+    std::vector<Overlap> overlaps;
+    for (auto member : {&Network::ipv4, &Network::ipv6}) {
+        std::vector<Block> blocks;
+        for (const Network* net : nets) {
+            const auto& ip = net->*member;
+            if (ip) {
+                blocks.push_back({ip->address.network(),
+                                  ip->address.address.last_in(ip->address.prefix), net,
+                                  &ip->address});
             }
         }
+        std::sort(blocks.begin(), blocks.end(), [](const Block& a, const Block& b) {
+            if (a.first != b.first) return a.first < b.first;
+            if (a.last != b.last) return b.last < a.last;
+            return a.net->name < b.net->name;
+        });
+        const Block* reach = nullptr;  // of the blocks so far, the one that ends last
+        for (const Block& b : blocks) {
+            if (reach != nullptr && !(reach->last < b.first)) {
+                const bool b_later = reach->net->name < b.net->name;
+                overlaps.push_back(b_later ? Overlap{b.net, reach->net, b.cidr, reach->cidr}
+                                           : Overlap{reach->net, b.net, reach->cidr, b.cidr});
+            }
+            if (reach == nullptr || reach->last < b.last) reach = &b;
+        }
+    }
+    std::sort(overlaps.begin(), overlaps.end(), [](const Overlap& a, const Overlap& b) {
+        return std::tie(a.later->name, a.earlier->name) < std::tie(b.later->name, b.earlier->name);
+    });
+    for (const auto& o : overlaps) {
+        diags.error(o.later->where,
+                    fmt::format("network '{}' ({}) overlaps network '{}' ({}, {})", o.later->name,
+                                o.later_cidr->str(), o.earlier->name, o.earlier_cidr->str(),
+                                o.earlier->where.str()));
     }
 }
 
@@ -429,18 +478,97 @@ std::string interface_name_problem(const std::string& name) {
     return {};
 }
 
+namespace {
+
+const char* file_type_name(mode_t mode) {
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    if (S_ISDIR(mode)) return "a directory";
+    return "not a regular file";
+}
+
+}  // namespace
+
+// stat before opening, so that no device is opened; fstat after, since the
+// path may have changed in between (non-blocking, so a FIFO cannot hang us).
+std::optional<std::string> read_regular_file(const std::string& path, std::size_t max_bytes,
+                                             Diagnostics& diags) {
+    const Location where{path, 0, 0};
+    auto refuse_type = [&](mode_t mode) {
+        diags.error(where, fmt::format("is {}; only regular files are read",
+                                       file_type_name(mode)));
+    };
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+        diags.error(where, fmt::format("cannot read the file: {}", std::strerror(errno)));
+        return std::nullopt;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        refuse_type(st.st_mode);
+        return std::nullopt;
+    }
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        diags.error(where, fmt::format("cannot read the file: {}", std::strerror(errno)));
+        return std::nullopt;
+    }
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        refuse_type(st.st_mode);
+        return std::nullopt;
+    }
+    auto too_big = [&](std::uint64_t bytes) {
+        diags.error(where, fmt::format("is {} bytes; a {} may be at most {}", bytes,
+                                       max_bytes == kMaxManifestFileBytes ? "manifest file" : "file",
+                                       format_size(max_bytes)));
+    };
+    if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+        too_big(static_cast<std::uint64_t>(st.st_size));
+        return std::nullopt;
+    }
+    std::string text;
+    char buf[65536];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            diags.error(where, fmt::format("cannot read the file: {}", std::strerror(errno)));
+            return std::nullopt;
+        }
+        if (n == 0) break;
+        text.append(buf, static_cast<std::size_t>(n));
+        if (text.size() > max_bytes) {  // it grew while being read
+            too_big(text.size());
+            return std::nullopt;
+        }
+    }
+    return text;
+}
+
 std::vector<ManifestSource> read_manifest_sources(const std::vector<std::string>& paths,
                                                   Diagnostics& diags) {
     std::vector<ManifestSource> out;
+    std::size_t total = 0;
+    bool total_reported = false;
     auto read_one = [&](const fs::path& p) {
-        std::ifstream in(p);
-        if (!in) {
-            diags.error(Location{p.string(), 0, 0}, "cannot read the file");
+        auto text = read_regular_file(p.string(), kMaxManifestFileBytes, diags);
+        if (!text) return;
+        total += text->size();
+        if (total > kMaxManifestTotalBytes) {
+            if (!total_reported) {
+                diags.error(Location{p.string(), 0, 0},
+                            fmt::format("the manifest files add up to more than {}",
+                                        format_size(kMaxManifestTotalBytes)));
+            }
+            total_reported = true;
             return;
         }
-        std::ostringstream text;
-        text << in.rdbuf();
-        out.push_back({p.string(), text.str()});
+        out.push_back({p.string(), std::move(*text)});
     };
     for (const auto& arg : paths) {
         std::error_code ec;
@@ -449,14 +577,17 @@ std::vector<ManifestSource> read_manifest_sources(const std::vector<std::string>
             std::vector<fs::path> files;
             for (const auto& entry : fs::directory_iterator(p, ec)) {
                 const auto ext = entry.path().extension();
-                if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml"))
+                std::error_code dir_ec;
+                // Not sub-directories; anything else named *.yaml is read, and
+                // refused by read_one if it is not a regular file.
+                if ((ext == ".yaml" || ext == ".yml") && !entry.is_directory(dir_ec))
                     files.push_back(entry.path());
             }
             std::sort(files.begin(), files.end());
             if (files.empty())
                 diags.error(Location{arg, 0, 0}, "the directory holds no *.yaml or *.yml file");
             for (const auto& f : files) read_one(f);
-        } else if (fs::exists(p, ec)) {
+        } else if (fs::exists(fs::symlink_status(p, ec))) {  // a dangling link: read_one says so
             read_one(p);
         } else {
             diags.error(Location{arg, 0, 0}, "no such file or directory");
@@ -475,6 +606,18 @@ Desired load_manifests(const std::vector<ManifestSource>& sources) {
     for (const auto& src : sources) {
         desired.files.push_back(src.name);
         Context ctx{src.name, diags};
+        // Sources may come from a saved plan, not only read_manifest_sources.
+        if (src.text.size() > kMaxManifestFileBytes) {
+            diags.error(Location{src.name, 0, 0},
+                        fmt::format("is {} bytes; a manifest file may be at most {}",
+                                    src.text.size(), format_size(kMaxManifestFileBytes)));
+            all_parsed = false;
+            continue;
+        }
+        if (!detail::check_yaml_input(ctx, src.text)) {
+            all_parsed = false;
+            continue;
+        }
         YAML::Node root;
         try {
             root = YAML::Load(src.text);

@@ -1,6 +1,8 @@
 // The `bridges:` section of a manifest: Linux bridges managed over netlink.
 #include <fmt/format.h>
 
+#include <charconv>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -14,15 +16,18 @@ std::optional<std::uint32_t> read_seconds(const Context& ctx, MapReader& r, cons
                                           double min, double max) {
     YAML::Node v = r.get(key);
     if (!v.IsDefined()) return std::nullopt;
+    // A plain decimal only: yaml-cpp's as<double>() takes .nan and .inf, which
+    // pass any range check and make the conversion to an integer undefined.
     double seconds = -1;
-    try {
-        seconds = v.as<double>();
-    } catch (const YAML::Exception&) {
-        seconds = -1;
-    }
-    if (!v.IsScalar() || seconds < min || seconds > max) {
-        ctx.error(v, fmt::format("'{}' of {} must be a number of seconds between {} and {}", key,
-                                 r.what(), min, max));
+    const std::string s = v.IsScalar() ? v.Scalar() : "";
+    const bool plain = !s.empty() && s.find_first_not_of("0123456789.") == std::string::npos;
+    auto [ptr, ec] =
+        std::from_chars(s.data(), s.data() + s.size(), seconds, std::chars_format::fixed);
+    if (!v.IsScalar() || !plain || ec != std::errc() || ptr != s.data() + s.size() ||
+        !std::isfinite(seconds) || seconds < min || seconds > max) {
+        ctx.error(v, fmt::format("'{}' of {} must be a number of seconds between {} and {}{}", key,
+                                 r.what(), min, max,
+                                 v.IsScalar() ? fmt::format(", got '{}'", s) : ""));
         return std::nullopt;
     }
     return static_cast<std::uint32_t>(seconds * 100 + 0.5);
@@ -70,7 +75,10 @@ Bridge read_bridge(const Context& ctx, const std::string& name, const YAML::Node
     }
     if (auto mtu = r.integer("mtu", 68, 65535)) br.mtu = static_cast<int>(*mtu);
     if (auto mac = r.str("mac")) {
-        if (auto m = normalize_mac(*mac))
+        auto m = normalize_mac(*mac);
+        if (m && !mac_problem(*m).empty())
+            ctx.error(r.get("mac"), fmt::format("'mac' of {}: {}: {}", what, *m, mac_problem(*m)));
+        else if (m)
             br.mac = *m;
         else
             ctx.error(r.get("mac"),
@@ -85,6 +93,8 @@ Bridge read_bridge(const Context& ctx, const std::string& name, const YAML::Node
                           fmt::format("an address of {} is not an address with prefix ({}): '{}'",
                                       what, a.IsScalar() ? why : "not a string",
                                       a.IsScalar() ? a.Scalar() : ""));
+            } else if (auto problem = subnet_problem(*cidr); !problem.empty()) {
+                ctx.error(a, fmt::format("an address of {} cannot be used: {}", what, problem));
             } else {
                 br.addresses.push_back(*cidr);
             }

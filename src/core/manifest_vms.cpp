@@ -1,8 +1,8 @@
 // The `pools:` and `vms:` sections of a manifest.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
-
 #include <map>
 #include <set>
 
@@ -31,20 +31,73 @@ std::optional<std::string> read_path(const Context& ctx, MapReader& r, const std
     return p;
 }
 
+/// Why `path` (absolute, trailing '/' removed) cannot be a pool directory ("" when
+/// it can): it must be normalised (no empty, '.' or '..' component), and neither
+/// '/' nor a system directory: virtform creates, marks and removes pool
+/// directories, and libvirt sets their mode.
+std::string pool_path_problem(const std::string& path) {
+    if (path == "/") return "the root directory cannot be a pool";
+    std::vector<std::string> parts;
+    for (std::size_t i = 1; i <= path.size();) {
+        const std::size_t slash = std::min(path.find('/', i), path.size());
+        parts.push_back(path.substr(i, slash - i));
+        i = slash + 1;
+    }
+    for (const auto& part : parts) {
+        if (part.empty()) return "a path with '//' is not normalised; write it with single '/'";
+        if (part == "." || part == "..")
+            return fmt::format("a path through '{}' is not normalised; write the directory itself",
+                               part);
+    }
+    // The directories themselves, and everything under the ones the system owns.
+    static const std::set<std::string> kSystem = {
+        "/bin",  "/boot", "/dev",  "/etc",  "/home",    "/lib",     "/lib32",   "/lib64",
+        "/libx32", "/media", "/mnt", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys",
+        "/tmp",  "/usr",  "/var",  "/var/lib", "/var/log", "/var/tmp", "/var/cache", "/usr/local"};
+    static const std::vector<std::string> kSystemTrees = {"/bin/", "/boot/", "/dev/",  "/etc/",
+                                                          "/lib/", "/lib32/", "/lib64/", "/libx32/",
+                                                          "/proc/", "/sbin/", "/sys/", "/usr/"};
+    if (kSystem.count(path) != 0) return "a system directory cannot be a pool";
+    for (const auto& tree : kSystemTrees) {
+        if (path.rfind(tree, 0) == 0 && path.rfind("/usr/local/", 0) != 0)
+            return fmt::format("a directory under {} (owned by the system) cannot be a pool", tree);
+    }
+    return {};
+}
+
+/// Largest sizes: memory as much as x86-64 can address (52 bits, 4PiB; libvirt
+/// itself stops at 2^63 bytes), a volume what a file offset holds (2^63 - 1).
+constexpr std::uint64_t kMaxMemory = 1ULL << 52;
+constexpr std::uint64_t kMaxVolume = (1ULL << 63) - 1;
+constexpr const char* kMemoryWhy = "what x86-64 can address";
+
 std::optional<std::uint64_t> read_size(const Context& ctx, MapReader& r, const std::string& key,
-                                       std::uint64_t min) {
+                                       std::uint64_t min, std::uint64_t max, const char* max_why) {
     auto text = r.str(key);
     if (!text) return std::nullopt;
-    auto bytes = parse_size(*text);
+    std::string why;
+    auto bytes = parse_size(*text, &why);
+    if (!bytes && why.find("overflows") != std::string::npos) {
+        ctx.error(r.get(key), fmt::format("'{}' of {} overflows: '{}' is more than 2^64 bytes; "
+                                          "at most {} ({})",
+                                          key, r.what(), *text, format_size(max), max_why));
+        return std::nullopt;
+    }
     if (!bytes) {
         ctx.error(r.get(key),
-                  fmt::format("'{}' of {} is not a size: '{}' (write e.g. 512MiB, 2GiB, 20G)", key,
-                              r.what(), *text));
+                  fmt::format("'{}' of {} is not a size: '{}' ({}; write e.g. 512MiB, 2GiB, 20G)",
+                              key, r.what(), *text, why));
         return std::nullopt;
     }
     if (*bytes < min) {
         ctx.error(r.get(key), fmt::format("'{}' of {} is {}; at least {} is needed", key, r.what(),
                                           format_size(*bytes), format_size(min)));
+        return std::nullopt;
+    }
+    if (*bytes > max) {
+        ctx.error(r.get(key), fmt::format("'{}' of {} is too large: {} is more than {} ({})", key,
+                                          r.what(), format_size(*bytes), format_size(max),
+                                          max_why));
         return std::nullopt;
     }
     return bytes;
@@ -87,6 +140,22 @@ void read_disk(const Context& ctx, const YAML::Node& node, Vm& vm, Desired& desi
         return;
     }
     disk.bus = r.choice("bus", kBuses).value_or(is_cdrom ? DiskBus::sata : DiskBus::virtio);
+    if (disk.bus == DiskBus::ide) {
+        // Two IDE channels of two devices each (hda..hdd) on pc; q35 has none.
+        const auto ide = std::count_if(vm.disks.begin(), vm.disks.end(),
+                                       [](const Disk& d) { return d.bus == DiskBus::ide; });
+        if (vm.machine == "q35") {
+            ctx.error(r.get("bus").IsDefined() ? r.get("bus") : node,
+                      fmt::format("a disk of VM '{}' is on bus ide, which machine q35 does not "
+                                  "have; use sata",
+                                  vm.name));
+        } else if (ide >= 4) {
+            ctx.error(r.get("bus").IsDefined() ? r.get("bus") : node,
+                      fmt::format("VM '{}' has more than 4 IDE disks; the IDE bus holds 4 "
+                                  "(hda..hdd): use virtio, sata or scsi",
+                                  vm.name));
+        }
+    }
     auto name = r.str("name");
     if (is_cdrom || is_file) {
         disk.type = is_cdrom ? Disk::Type::cdrom : Disk::Type::file;
@@ -123,7 +192,7 @@ void read_disk(const Context& ctx, const YAML::Node& node, Vm& vm, Desired& desi
                                   "'import'",
                                   disk.name, vm.name));
         }
-        auto size = read_size(ctx, r, "size", 1ULL << 20);
+        auto size = read_size(ctx, r, "size", 1ULL << 20, kMaxVolume, "what a file offset holds");
         if (!r.get("size").IsDefined()) {
             ctx.error(node,
                       fmt::format("volume disk '{}' of VM '{}' needs 'size'", disk.name, vm.name));
@@ -158,15 +227,15 @@ void read_disk(const Context& ctx, const YAML::Node& node, Vm& vm, Desired& desi
     vm.disks.push_back(std::move(disk));
 }
 
-/// Guest device names in order per bus family: vda, vdb; sda; hda.
+/// Guest device names in order per bus family, as libvirt numbers them:
+/// vda..vdz, vdaa..; sda..; hda..hdd (IDE is limited in read_disk).
 void assign_targets(Vm& vm) {
-    std::map<std::string, int> next;
+    std::map<std::string, std::size_t> next;
     for (auto& d : vm.disks) {
         const std::string prefix = d.bus == DiskBus::virtio ? "vd"
                                    : d.bus == DiskBus::ide  ? "hd"
                                                             : "sd";
-        const int n = next[prefix]++;
-        d.target = prefix + std::string(1, static_cast<char>('a' + n));
+        d.target = disk_target_name(prefix, next[prefix]++);
     }
 }
 
@@ -191,7 +260,11 @@ void read_nic(const Context& ctx, const YAML::Node& node, Vm& vm) {
         }
     }
     if (auto mac = r.str("mac")) {
-        if (auto m = normalize_mac(*mac))
+        auto m = normalize_mac(*mac);
+        if (m && !mac_problem(*m).empty())
+            ctx.error(r.get("mac"), fmt::format("'mac' of a NIC of VM '{}': {}: {}", vm.name, *m,
+                                                mac_problem(*m)));
+        else if (m)
             nic.mac = *m;
         else
             ctx.error(
@@ -211,14 +284,17 @@ void read_cloud_init(const Context& ctx, const YAML::Node& node, Vm& vm) {
     MapReader r(ctx, node, fmt::format("the cloud_init of VM '{}'", vm.name));
     if (!r.ok()) return;
     CloudInit ci;
-    ci.user_data = r.str("user_data").value_or("");
-    ci.meta_data = r.str("meta_data").value_or("");
-    ci.network_config = r.str("network_config").value_or("");
+    ci.user_data = r.text("user_data").value_or("");
+    ci.meta_data = r.text("meta_data").value_or("");
+    ci.network_config = r.text("network_config").value_or("");
     const YAML::Node keys = r.list("ssh_authorized_keys");
     if (keys.IsDefined()) {
         for (const auto& k : keys) {
             if (!k.IsScalar())
                 ctx.error(k, "an SSH key must be a string");
+            else if (auto problem = one_line_problem(k.Scalar()); !problem.empty())
+                ctx.error(k, fmt::format("an SSH key of VM '{}' {} (one key per entry)", vm.name,
+                                         problem));
             else
                 ci.ssh_authorized_keys.push_back(k.Scalar());
         }
@@ -258,8 +334,8 @@ Vm read_vm(const Context& ctx, const std::string& name, const YAML::Node& key,
         }
         if (*vm.max_cpus == vm.cpus) vm.max_cpus.reset();  // the same as unset
     }
-    if (auto v = read_size(ctx, r, "memory", 16ULL << 20)) vm.memory = *v;
-    if (auto v = read_size(ctx, r, "max_memory", 16ULL << 20)) {
+    if (auto v = read_size(ctx, r, "memory", 16ULL << 20, kMaxMemory, kMemoryWhy)) vm.memory = *v;
+    if (auto v = read_size(ctx, r, "max_memory", 16ULL << 20, kMaxMemory, kMemoryWhy)) {
         vm.max_memory = *v;
         if (*v < vm.memory) {
             ctx.error(r.get("max_memory"),
@@ -350,22 +426,9 @@ void read_pools(const Context& ctx, const YAML::Node& pools, Desired& desired) {
         if (!r.get("path").IsDefined()) ctx.error(kv.second, fmt::format("{} needs 'path'", what));
         pool.path = path.value_or("");
         while (pool.path.size() > 1 && pool.path.back() == '/') pool.path.pop_back();
-        // The path is the pool's identity and is compared with other pools':
-        // one spelling only, and never the root directory.
-        if (path && absolute_path(pool.path)) {
-            std::string normal = std::filesystem::path(pool.path).lexically_normal().string();
-            while (normal.size() > 1 && normal.back() == '/') normal.pop_back();
-            if (normal == "/") {
-                ctx.error(r.get("path"),
-                          fmt::format("'path' of {} is the root directory: a pool needs a "
-                                      "directory of its own",
-                                      what));
-            } else if (normal != pool.path) {
-                ctx.error(r.get("path"),
-                          fmt::format("'path' of {} must be written without '.', '..' or "
-                                      "repeated '/': '{}' (that is '{}')",
-                                      what, pool.path, normal));
-            }
+        if (path) {
+            if (auto problem = pool_path_problem(pool.path); !problem.empty())
+                ctx.error(r.get("path"), fmt::format("'path' of {} ({}): {}", what, *path, problem));
         }
         pool.autostart = r.boolean("autostart").value_or(true);
         pool.active = r.boolean("active").value_or(true);

@@ -122,6 +122,14 @@ const char* to_string(DiskBus bus) {
     return "?";
 }
 
+std::string disk_target_name(const std::string& prefix, std::size_t index) {
+    // Bijective base 26: a..z, then aa..zz, then aaa...
+    std::string letters;
+    for (std::size_t n = index + 1; n > 0; n = (n - 1) / 26)
+        letters.insert(letters.begin(), static_cast<char>('a' + (n - 1) % 26));
+    return prefix + letters;
+}
+
 bool Vm::operator==(const Vm& o) const {
     return std::tie(name, cpus, max_cpus, memory, max_memory, accel, machine, cpu_mode, firmware,
                     disks, boot, kernel, initrd, cmdline, nics, graphics, console_file, cloud_init,

@@ -105,51 +105,86 @@ std::optional<std::string> normalize_mac(const std::string& text) {
     return out;
 }
 
-std::optional<std::uint64_t> parse_size(const std::string& text) {
+std::optional<std::uint64_t> parse_size(const std::string& text, std::string* why) {
+    auto fail = [&](std::string reason) -> std::optional<std::uint64_t> {
+        if (why != nullptr) *why = std::move(reason);
+        return std::nullopt;
+    };
     std::uint64_t value = 0;
     const char* begin = text.data();
     const char* end = begin + text.size();
     auto [ptr, ec] = std::from_chars(begin, end, value);
-    if (ec != std::errc() || ptr == begin) return std::nullopt;
+    if (ptr == begin) return fail("not a size");
+    if (ec == std::errc::result_out_of_range) return fail("the number overflows 64 bits");
+    if (ec != std::errc()) return fail("not a size");
     std::string unit(ptr, end);
     while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
-    struct Unit {
-        const char* name;
-        std::uint64_t factor;
-    };
-    static constexpr Unit units[] = {
-        {"", 1},
-        {"B", 1},
-        {"KiB", 1ULL << 10},
-        {"MiB", 1ULL << 20},
-        {"GiB", 1ULL << 30},
-        {"TiB", 1ULL << 40},
-        {"K", 1000},
-        {"KB", 1000},
-        {"M", 1000000},
-        {"MB", 1000000},
-        {"G", 1000000000},
-        {"GB", 1000000000},
-        {"T", 1000000000000ULL},
-        {"TB", 1000000000000ULL},
-    };
-    for (const auto& u : units) {
-        if (unit == u.name) {
-            if (value > UINT64_MAX / u.factor) return std::nullopt;
-            return value * u.factor;
-        }
+    for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    // libvirt's virScaleInteger: a letter alone or with "iB" is a power of 1024,
+    // with "B" a power of 1000; "b", "byte", "bytes" and nothing are bytes.
+    std::uint64_t factor = 1;
+    if (!unit.empty() && unit != "b" && unit != "byte" && unit != "bytes") {
+        std::uint64_t base = 0;
+        if (unit.size() == 1 || unit.substr(1) == "ib")
+            base = 1024;
+        else if (unit.size() == 2 && unit[1] == 'b')
+            base = 1000;
+        static constexpr const char* kLetters = "kmgtpe";
+        const char* at = base == 0 ? nullptr : std::strchr(kLetters, unit[0]);
+        if (at == nullptr || unit[0] == '\0') return fail("unknown unit");
+        for (auto n = at - kLetters + 1; n > 0; --n) factor *= base;
     }
-    return std::nullopt;
+    if (value > UINT64_MAX / factor) return fail("the size overflows 64 bits");
+    return value * factor;
 }
 
 std::string format_size(std::uint64_t bytes) {
-    static constexpr const char* names[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    static constexpr const char* names[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
     int unit = 0;
-    while (unit < 4 && bytes != 0 && bytes % 1024 == 0) {
+    while (unit < 6 && bytes != 0 && bytes % 1024 == 0) {
         bytes /= 1024;
         ++unit;
     }
     return fmt::format("{}{}", bytes, names[unit]);
+}
+
+std::string mac_problem(const std::string& mac) {
+    auto m = normalize_mac(mac);
+    if (!m) return "not a MAC address";
+    if (*m == "00:00:00:00:00:00") return "the all-zero MAC is not an interface address";
+    if (*m == "ff:ff:ff:ff:ff:ff") return "the broadcast MAC is not an interface address";
+    const int first = std::stoi(m->substr(0, 2), nullptr, 16);
+    if ((first & 1) != 0)
+        return "a multicast MAC (lowest bit of the first octet set) is not an interface address";
+    return {};
+}
+
+std::string subnet_problem(const Cidr& subnet) {
+    if (subnet.prefix == 0)
+        return fmt::format("{}: prefix /0 covers every address", subnet.str());
+    struct Range {
+        const char* cidr;
+        const char* what;
+    };
+    static constexpr Range kV4[] = {{"0.0.0.0/8", "'this network' range"},
+                                    {"127.0.0.0/8", "loopback range"},
+                                    {"169.254.0.0/16", "link-local range"},
+                                    {"224.0.0.0/4", "multicast range"},
+                                    {"240.0.0.0/4", "reserved range (and broadcast)"}};
+    static constexpr Range kV6[] = {{"::1/128", "loopback address"},
+                                    {"::/128", "unspecified address"},
+                                    {"::ffff:0:0/96", "IPv4-mapped range"},
+                                    {"fe80::/10", "link-local range"},
+                                    {"ff00::/8", "multicast range"}};
+    auto check = [&](const auto& ranges) -> std::string {
+        for (const auto& r : ranges) {
+            const Cidr c = *Cidr::parse(r.cidr);
+            if (subnet.overlaps(c))
+                return fmt::format("{} overlaps the {} {}", subnet.str(), r.what, r.cidr);
+        }
+        return {};
+    };
+    return subnet.address.family == 6 ? check(kV6) : check(kV4);
 }
 
 }  // namespace virtform

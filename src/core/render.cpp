@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "virtform/diag.h"
+
 namespace virtform {
 namespace {
 
@@ -25,22 +27,25 @@ Palette palette(const TextStyle& style) {
 std::string quoted(const std::optional<std::string>& v, bool sensitive) {
     if (!v) return "(none)";
     if (sensitive) return kSensitive;
-    return fmt::format("\"{}\"", *v);
+    return fmt::format("\"{}\"", terminal_escape(*v));
 }
 
 std::string headline(const Action& a) {
+    // Names and values come from manifests and the host: escaped, so that no
+    // escape sequence in them reaches the terminal (terminal_escape).
+    const std::string id = terminal_escape(a.id.str());
     switch (a.type) {
         case ActionType::create:
-            return fmt::format("# {} will be created", a.id.str());
+            return fmt::format("# {} will be created", id);
         case ActionType::destroy:
-            return fmt::format("# {} will be destroyed", a.id.str());
+            return fmt::format("# {} will be destroyed", id);
         case ActionType::replace:
-            return fmt::format("# {} must be replaced", a.id.str());
+            return fmt::format("# {} must be replaced", id);
         case ActionType::update:
             if (a.cls == ChangeClass::restart) {
-                return fmt::format("# {} will be updated and requires a restart", a.id.str());
+                return fmt::format("# {} will be updated and requires a restart", id);
             }
-            return fmt::format("# {} will be updated in place (live)", a.id.str());
+            return fmt::format("# {} will be updated in place (live)", id);
     }
     return {};
 }
@@ -57,22 +62,25 @@ std::string render_plan_text(const Plan& plan, const TextStyle& style) {
     const Palette p = palette(style);
     std::string out;
     for (const auto& w : plan.warnings)
-        out += fmt::format("{}Warning:{} {}\n", p.yellow, p.reset, w);
+        out += fmt::format("{}Warning:{} {}\n", p.yellow, p.reset, terminal_escape(w));
     if (!plan.warnings.empty()) out += "\n";
     if (!plan.drift.empty()) {
         out += fmt::format("{}Objects have changed outside virtform since the last apply:{}\n",
                            p.bold, p.reset);
-        for (const auto& d : plan.drift) out += fmt::format("  {}~{} {}\n", p.yellow, p.reset, d);
+        for (const auto& d : plan.drift)
+            out += fmt::format("  {}~{} {}\n", p.yellow, p.reset, terminal_escape(d));
         out += "The plan below shows what now differs from the manifests.\n\n";
     }
     if (plan.empty()) return out + render_plan_summary(plan) + "\n";
-    out += fmt::format("virtform will perform the following actions on lab '{}':\n", plan.lab);
+    out += fmt::format("virtform will perform the following actions on lab '{}':\n",
+                      terminal_escape(plan.lab));
     for (const auto& a : plan.actions) {
         out += "\n";
         out += fmt::format("  {}{}{}\n", p.bold, headline(a), p.reset);
         if (!a.reason.empty() && a.type != ActionType::create) {
             out += fmt::format("  # ({}: {})\n",
-                               a.type == ActionType::destroy ? "why" : to_string(a.cls), a.reason);
+                               a.type == ActionType::destroy ? "why" : to_string(a.cls),
+                               terminal_escape(a.reason));
         }
         const char* colour = a.type == ActionType::create    ? p.green
                              : a.type == ActionType::destroy ? p.red
@@ -82,13 +90,14 @@ std::string render_plan_text(const Plan& plan, const TextStyle& style) {
                            : a.type == ActionType::replace ? "-/+"
                                                            : "~";
         const std::string kind = to_string(a.id.kind);
+        const std::string name = terminal_escape(a.id.name);
         if (a.type == ActionType::destroy) {
-            out += fmt::format("{}{:>3} {} \"{}\"{}\n", colour, sign, kind, a.id.name, p.reset);
+            out += fmt::format("{}{:>3} {} \"{}\"{}\n", colour, sign, kind, name, p.reset);
             continue;
         }
-        out += fmt::format("{}{:>3} {} \"{}\"{} {{\n", colour, sign, kind, a.id.name, p.reset);
+        out += fmt::format("{}{:>3} {} \"{}\"{} {{\n", colour, sign, kind, name, p.reset);
         std::size_t width = 0;
-        for (const auto& c : a.changes) width = std::max(width, c.path.size());
+        for (const auto& c : a.changes) width = std::max(width, terminal_escape(c.path).size());
         for (const auto& c : a.changes) {
             const char* csign = !c.before ? "+" : !c.after ? "-" : "~";
             const char* ccol = !c.before ? p.green : !c.after ? p.red : p.yellow;
@@ -104,7 +113,8 @@ std::string render_plan_text(const Plan& plan, const TextStyle& style) {
                 note = c.cls == ChangeClass::replace ? "  # forces replacement"
                                                      : fmt::format("  # {}", to_string(c.cls));
             }
-            out += fmt::format("      {}{}{} {:<{}} = {}{}\n", ccol, csign, p.reset, c.path, width,
+            out += fmt::format("      {}{}{} {:<{}} = {}{}\n", ccol, csign, p.reset,
+                               terminal_escape(c.path), width,
                                value, note);
         }
         out += "    }\n";

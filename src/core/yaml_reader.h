@@ -30,6 +30,17 @@ struct Context {
     }
 };
 
+/// Checks a document's text before it is loaded, in one pass over its parse
+/// events: every scalar must be valid UTF-8 of at most kMaxStringBytes, without
+/// NUL or control characters (keys: none at all; values: TAB, LF and CR only),
+/// and aliases may not expand it by more than kMaxAliasNodes nodes. Problems go
+/// to ctx at their file:line:col. Returns false when the document must not be
+/// loaded (it would exhaust memory or time); syntax errors are left to the load.
+bool check_yaml_input(const Context& ctx, const std::string& text);
+
+/// Why `s` cannot be a one-line string ("" when it can): a line break or tab.
+std::string one_line_problem(const std::string& s);
+
 inline const char* type_name(const YAML::Node& node) {
     switch (node.Type()) {
         case YAML::NodeType::Null:
@@ -82,7 +93,20 @@ public:
         return YAML::Node(YAML::NodeType::Undefined);
     }
 
+    /// A one-line string: names, paths, words (no line break or tab;
+    /// check_yaml_input already refused other controls, NUL and bad UTF-8).
     std::optional<std::string> str(const std::string& key) {
+        auto s = text(key);
+        if (!s) return s;
+        if (auto problem = one_line_problem(*s); !problem.empty()) {
+            ctx_.error(get(key), fmt::format("'{}' in {} {}", key, what_, problem));
+            return std::nullopt;
+        }
+        return s;
+    }
+
+    /// A string that may span lines (user_data and the like).
+    std::optional<std::string> text(const std::string& key) {
         YAML::Node v = get(key);
         if (!v.IsDefined()) return std::nullopt;
         if (!v.IsScalar()) {
@@ -99,6 +123,13 @@ public:
         long long value = 0;
         const std::string s = v.IsScalar() ? v.Scalar() : "";
         auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+        if (v.IsScalar() && ec == std::errc::result_out_of_range &&
+            ptr == s.data() + s.size()) {
+            ctx_.error(v, fmt::format("'{}' in {} is out of range: {} does not fit; it must be "
+                                      "between {} and {}",
+                                      key, what_, s, min, max));
+            return std::nullopt;
+        }
         if (!v.IsScalar() || ec != std::errc() || ptr != s.data() + s.size() || s.empty()) {
             ctx_.error(v, fmt::format("'{}' in {} must be an integer, got {}", key, what_,
                                       v.IsScalar() ? "'" + s + "'" : type_name(v)));

@@ -46,12 +46,12 @@ const char* target_prefix(DiskBus bus) {
     return "vd";
 }
 
+/// The first name libvirt's numbering (vda..vdz, vdaa..) leaves free.
 std::string next_free_target(const char* prefix, const std::set<std::string>& used) {
-    for (char c = 'a'; c <= 'z'; ++c) {
-        std::string dev = std::string(prefix) + c;
+    for (std::size_t i = 0;; ++i) {
+        std::string dev = disk_target_name(prefix, i);
         if (used.count(dev) == 0) return dev;
     }
-    throw Error(fmt::format("no free disk target with prefix {}", prefix));
 }
 
 }  // namespace
