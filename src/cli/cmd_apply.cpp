@@ -8,8 +8,10 @@
 namespace virtform::cli {
 
 int cmd_apply(const GlobalOptions& g, const ManifestOptions& m, const ApplyOptionsCli& o) {
-    if (m.paths.size() == 1) {
-        if (auto saved = read_saved_plan(m.paths[0])) {
+    std::vector<std::string> given = m.paths;
+    given.insert(given.end(), m.positional.begin(), m.positional.end());
+    if (given.size() == 1 && given[0] != "-") {
+        if (auto saved = read_saved_plan(given[0])) {
             if (saved->uri != g.uri) {
                 throw Error(fmt::format("the plan was made for {}, not {}", saved->uri, g.uri));
             }

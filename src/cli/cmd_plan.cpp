@@ -12,9 +12,7 @@
 namespace virtform::cli {
 
 int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptionsCli& o) {
-    Diagnostics diags;
-    const auto sources = read_manifest_sources(m.paths, diags);
-    diags.throw_if_any();
+    const auto sources = manifest_sources(m);
     const Desired desired = load_manifests(sources);
     check_files(desired);
     auto provider = connect(g, desired);
@@ -32,7 +30,7 @@ int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptions
         write_saved_plan(o.out, SavedPlan{g.uri, desired.lab, sources, o.targets,
                                           fingerprint(live, desired), plan_to_json(plan)});
         if (!o.json) {
-            std::cout << fmt::format(
+            std::cerr << fmt::format(
                 "\nSaved the plan to {}. `virtform apply {}` carries out exactly "
                 "this plan, and refuses if the host changes first.\n",
                 o.out, o.out);

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "common.h"
 #include "virtform/adapters/host/applied_record.h"
@@ -9,7 +10,7 @@
 
 namespace virtform::cli {
 
-int cmd_status(const GlobalOptions& g, const ManifestOptions& m) {
+int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
     const Desired desired = load(m);
     auto provider = connect(g, desired);
     const Live live = provider->read();
@@ -21,9 +22,10 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m) {
     } catch (const ValidationError& e) {
         std::cerr << e.diagnostics().str();
     }
-    std::cout << fmt::format("lab {} on {}\n\n", desired.lab, g.uri);
-    std::cout << fmt::format("  {:<34} {:<10} {:<10} {:<26} {}\n", "OBJECT", "STATE", "AUTOSTART",
-                             "DRIFT", "ADDRESSES");
+    struct Row {
+        std::string id, state, autostart, drift, extra;
+    };
+    std::vector<Row> rows;
     auto drift_of = [&](const ResourceId& id) -> std::string {
         const std::string key = id.str();
         const bool outside = std::any_of(
@@ -47,8 +49,7 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m) {
     };
     auto row = [&](const ResourceId& id, const std::string& state, const std::string& autostart,
                    const std::string& extra) {
-        std::cout << fmt::format("  {:<34} {:<10} {:<10} {:<26} {}\n", id.str(), state, autostart,
-                                 drift_of(id), extra);
+        rows.push_back({id.str(), state, autostart, drift_of(id), extra});
     };
     auto owned = [&](const auto& map, const auto& wanted) {
         std::vector<std::string> names;
@@ -101,6 +102,31 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m) {
         std::string state = to_string(it->second.state);
         if (it->second.restart_pending) state += "*";
         row(id, state, it->second.autostart ? "yes" : "no", addrs);
+    }
+    if (json) {
+        nlohmann::json objects = nlohmann::json::array();
+        for (const auto& r : rows) {
+            objects.push_back({{"address", r.id},
+                               {"state", r.state},
+                               {"autostart", r.autostart},
+                               {"drift", r.drift},
+                               {"detail", r.extra}});
+        }
+        std::cout << nlohmann::json{{"format_version", "1"},
+                                    {"lab", desired.lab},
+                                    {"uri", g.uri},
+                                    {"objects", objects},
+                                    {"drift", plan.drift}}
+                         .dump(2)
+                  << "\n";
+        return 0;
+    }
+    std::cout << fmt::format("lab {} on {}\n\n", desired.lab, g.uri);
+    std::cout << fmt::format("  {:<34} {:<10} {:<10} {:<26} {}\n", "OBJECT", "STATE", "AUTOSTART",
+                             "DRIFT", "ADDRESSES");
+    for (const auto& r : rows) {
+        std::cout << fmt::format("  {:<34} {:<10} {:<10} {:<26} {}\n", r.id, r.state, r.autostart,
+                                 r.drift, r.extra);
     }
     if (std::any_of(live.vms.begin(), live.vms.end(),
                     [](const auto& kv) { return kv.second.restart_pending; })) {

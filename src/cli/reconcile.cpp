@@ -1,7 +1,11 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common.h"
 #include "virtform/adapters/host/applied_record.h"
@@ -14,13 +18,99 @@
 #include "virtform/targets.h"
 
 namespace virtform::cli {
+namespace {
+
+const char* still_verb(ActionType type) {
+    switch (type) {
+        case ActionType::create:
+            return "Still creating...";
+        case ActionType::update:
+            return "Still modifying...";
+        case ActionType::replace:
+            return "Still replacing...";
+        case ActionType::destroy:
+            return "Still destroying...";
+    }
+    return "Still working...";
+}
+
+/// Terraform's heartbeat: every `interval` an action has been running, one
+/// line on stderr ("vm.web1: Still creating... [10s elapsed]"), so a long
+/// shutdown or volume copy is not silent. A thread of the CLI: the executor
+/// only reports started/finished.
+class Heartbeat {
+public:
+    explicit Heartbeat(std::chrono::milliseconds interval) : interval_(interval) {
+        if (interval_.count() > 0) thread_ = std::thread([this] { run(); });
+    }
+    ~Heartbeat() { stop(); }
+    Heartbeat(const Heartbeat&) = delete;
+    Heartbeat& operator=(const Heartbeat&) = delete;
+
+    /// Called under g_out_mutex (from the executor's on_event).
+    void started(const Action& a) {
+        std::lock_guard lock(mutex_);
+        running_[a.id.str()] = {a.type, std::chrono::steady_clock::now(), 1};
+    }
+    void finished(const Action& a) {
+        std::lock_guard lock(mutex_);
+        running_.erase(a.id.str());
+    }
+    void stop() {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        cv_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+
+private:
+    struct Running {
+        ActionType type;
+        std::chrono::steady_clock::time_point since;
+        long beats;  ///< the next beat reports beats * interval
+    };
+
+    void run() {
+        const auto tick = std::min<std::chrono::milliseconds>(
+            interval_ / 4 + std::chrono::milliseconds(1), std::chrono::milliseconds(250));
+        std::unique_lock lock(mutex_);
+        while (!cv_.wait_for(lock, tick, [this] { return stopping_; })) {
+            const auto now = std::chrono::steady_clock::now();
+            std::vector<std::string> lines;
+            for (auto& [id, r] : running_) {
+                if (now - r.since < interval_ * r.beats) continue;
+                lines.push_back(fmt::format("{}: {} [{} elapsed]", id, still_verb(r.type),
+                                            format_duration(interval_ * r.beats)));
+                ++r.beats;
+            }
+            if (lines.empty()) continue;
+            lock.unlock();
+            {
+                std::lock_guard out(g_out_mutex);
+                for (const auto& l : lines) std::cerr << l << "\n";
+                std::cerr.flush();
+            }
+            lock.lock();
+        }
+    }
+
+    std::chrono::milliseconds interval_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool stopping_ = false;
+    std::map<std::string, Running> running_;
+    std::thread thread_;
+};
+
+}  // namespace
 
 int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptionsCli& o,
               const std::string& question, const SavedPlan* saved) {
     check_files(desired);
-    const host::LabLock lab_lock(
-        g.uri, desired.lab, question.rfind("Do you really", 0) == 0 ? "destroy" : "apply",
-        std::chrono::milliseconds(static_cast<long>(o.lock_timeout * 1000)));
+    const host::LabLock lab_lock(g.uri, desired.lab, o.destroy ? "destroy" : "apply",
+                                 o.lock_timeout);
     auto provider = connect(g, desired, o.allow_restart, o.no_rollback);
     PlanOptions popts;
     popts.targets = parse_targets(saved ? saved->targets : o.targets);
@@ -41,48 +131,74 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
             "the saved plan no longer matches what planning its manifests gives on this host; "
             "nothing was changed; run `virtform plan -o` again");
     }
-    if (!o.json) std::cout << render_plan_text(plan, TextStyle{g.color});
+    if (!o.json) std::cout << render_plan_text(plan, TextStyle{g.color}) << std::flush;
+    // With --json, stdout gets exactly one document, after everything else.
+    auto finish_json = [&](nlohmann::json doc, const AddressWait& wait) {
+        if (wait.waited) {
+            doc["addresses"] = wait.found;
+            doc["addresses_missing"] = wait.missing;
+            if (!wait.missing.empty()) doc["ok"] = false;
+        }
+        std::cout << doc.dump(2) << "\n";
+        return doc["ok"].get<bool>() ? 0 : 1;
+    };
+    auto wait = [&]() {
+        return o.wait_ip ? wait_for_addresses(*provider, desired, o.wait_timeout, !o.json)
+                         : AddressWait{};
+    };
     if (plan.empty()) {
         host::write_applied_record(g.uri, desired.lab, live);
-        if (o.json) std::cout << results_to_json(plan, ExecResult{}, {}).dump(2) << "\n";
         print_stats(*provider);
-        return o.wait_ip && !wait_for_addresses(*provider, desired, o.wait_timeout) ? 1 : 0;
+        const AddressWait w = wait();
+        if (o.json) return finish_json(results_to_json(plan, ExecResult{}, {}), w);
+        return w.missing.empty() ? 0 : 1;
     }
     if (!o.auto_approve && !saved && !confirm(question)) {
-        std::cout << "\nApply cancelled.\n";
+        std::cerr << fmt::format("\n{} cancelled.\n", o.destroy ? "Destroy" : "Apply");
+        if (o.json) {
+            std::cout << nlohmann::json{{"format_version", "1"},
+                                        {"ok", false},
+                                        {"error", "cancelled: the answer was not yes"}}
+                             .dump(2)
+                      << "\n";
+        }
         return 1;
     }
-    if (!o.json) std::cout << "\n";
+    std::cerr << "\n";
     ExecOptions eopts;
     eopts.parallelism = o.parallelism;
     const auto t0 = std::chrono::steady_clock::now();
-    if (!o.json) {
-        eopts.on_event = [t0](const ExecEvent& e) {
-            std::lock_guard lock(g_out_mutex);
-            const double at =
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            if (e.type == ExecEvent::Type::started) {
-                std::cout << fmt::format("[{:6.1f}s] {}: {}\n", at, e.action.id.str(),
-                                         progress_verb(e.action.type, false));
-            } else if (e.result.outcome == Outcome::done) {
-                std::cout << fmt::format("[{:6.1f}s] {}: {} after {:.1f}s\n", at, e.action.id.str(),
+    Heartbeat heartbeat(g.heartbeat);
+    eopts.on_event = [t0, &heartbeat](const ExecEvent& e) {
+        std::lock_guard lock(g_out_mutex);
+        const double at =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (e.type == ExecEvent::Type::started) {
+            heartbeat.started(e.action);
+            std::cerr << fmt::format("[{:6.1f}s] {}: {}\n", at, e.action.id.str(),
+                                     progress_verb(e.action.type, false));
+        } else {
+            heartbeat.finished(e.action);
+            if (e.result.outcome == Outcome::done) {
+                std::cerr << fmt::format("[{:6.1f}s] {}: {} after {:.1f}s\n", at, e.action.id.str(),
                                          progress_verb(e.action.type, true), e.result.seconds());
             } else {
-                std::cout << fmt::format("[{:6.1f}s] {}: FAILED after {:.1f}s: {}\n", at,
+                std::cerr << fmt::format("[{:6.1f}s] {}: FAILED after {:.1f}s: {}\n", at,
                                          e.action.id.str(), e.result.seconds(), e.result.message);
             }
-            std::cout.flush();
-        };
-    }
+        }
+        std::cerr.flush();
+    };
     const ExecResult result = execute(plan, *provider, eopts);
+    heartbeat.stop();
     const Live after = provider->read();
     host::write_applied_record(g.uri, desired.lab, after);
     const auto problems = verify(plan, result, desired, after);
     print_stats(*provider);
+    const bool ok = result.ok() && problems.empty();
     if (o.json) {
-        std::cout << results_to_json(plan, result, problems, t0).dump(2) << "\n";
-        if (!result.ok() || !problems.empty()) return 1;
-        return o.wait_ip && !wait_for_addresses(*provider, desired, o.wait_timeout) ? 1 : 0;
+        auto doc = results_to_json(plan, result, problems, t0);
+        return finish_json(doc, ok ? wait() : AddressWait{});
     }
 
     int added = 0, changed = 0, destroyed = 0;
@@ -103,17 +219,22 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
                 break;
         }
     }
-    if (result.ok() && problems.empty()) {
-        std::cout << fmt::format(
-            "\nApply complete! Resources: {} added, {} changed, {} destroyed.\n", added, changed,
-            destroyed);
-        if (o.wait_ip && !wait_for_addresses(*provider, desired, o.wait_timeout)) return 1;
-        return 0;
+    const char* what = o.destroy ? "Destroy" : "Apply";
+    if (ok) {
+        if (o.destroy) {
+            std::cout << fmt::format("\nDestroy complete! Resources: {} destroyed.\n", destroyed);
+        } else {
+            std::cout << fmt::format(
+                "\nApply complete! Resources: {} added, {} changed, {} destroyed.\n", added,
+                changed, destroyed);
+        }
+        return wait().missing.empty() ? 0 : 1;
     }
     std::cout << fmt::format(
-        "\nApply incomplete. Resources: {} added, {} changed, {} destroyed; {} "
+        "\n{} incomplete. Resources: {} added, {} changed, {} destroyed; {} "
         "failed, {} skipped.\n",
-        added, changed, destroyed, result.count(Outcome::failed), result.count(Outcome::skipped));
+        what, added, changed, destroyed, result.count(Outcome::failed),
+        result.count(Outcome::skipped));
     for (std::size_t i = 0; i < plan.actions.size(); ++i) {
         const auto& r = result.results[i];
         if (r.outcome == Outcome::failed || r.outcome == Outcome::skipped) {
@@ -123,7 +244,8 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
         }
     }
     for (const auto& p : problems) std::cout << "  not as desired after apply: " << p << "\n";
-    std::cout << "Run apply again to finish: it plans from what is there now.\n";
+    std::cout << fmt::format("Run {} again to finish: it plans from what is there now.\n",
+                             o.destroy ? "destroy" : "apply");
     return 1;
 }
 

@@ -408,7 +408,7 @@ TEST_F(TrustTest, ConcurrentAppliesOfOneLabAreSerialised) {
     // And the second planned from what the first left: it destroyed all of it.
     const int from = first == 'a' ? 1 : 5;
     for (int k = from; k < from + 4; ++k) {
-        EXPECT_THAT(res[second].out, HasSubstr("network." + net(k) + ": Destruction complete"));
+        EXPECT_THAT(res[second].err, HasSubstr("network." + net(k) + ": Destruction complete"));
     }
     const auto survivor = first == 'a' ? other : file;
     EXPECT_EQ(virtform({"plan", "--detailed-exitcode", survivor}).code, 0);
