@@ -246,6 +246,12 @@ int main(int argc, char** argv) {
     auto* doctor =
         app.add_subcommand("doctor", "can this host run a lab, and how? (KVM, libvirt, QEMU, ...)");
 
+    for (auto* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+        sub->footer(
+            "Global options work here too: -c/--connect URI, -v, --no-color, --json (see "
+            "virtform --help).");
+    }
+
     // Generated from this very definition; the build installs their output.
     std::string shell;
     auto* completion = app.add_subcommand("completion", "print a shell completion script");
