@@ -1,4 +1,5 @@
 #pragma once
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -6,14 +7,16 @@
 namespace virtform::cli {
 
 struct GlobalOptions {
-    std::string uri;
+    std::string uri;  ///< empty: libvirt's own default, resolved before connecting
     int verbosity = 0;
     bool no_color = false;
-    bool color = false;
+    bool color = false;  ///< colour on stdout, decided once in main (decide_color)
+    /// How often a long action reports "Still creating... [10s elapsed]".
+    std::chrono::milliseconds heartbeat{10000};
 };
 
 struct ManifestOptions {
-    std::vector<std::string> paths;
+    std::vector<std::string> paths;  ///< "-" is standard input; empty: discover in the cwd
     std::vector<std::string> positional;
 };
 
@@ -29,21 +32,24 @@ struct ApplyOptionsCli {
     bool allow_restart = false;
     bool no_rollback = false;
     bool json = false;
-    double lock_timeout = 0;
+    bool destroy = false;  ///< the engine runs for `destroy`: wording and the lock's name
+    std::chrono::milliseconds lock_timeout{0};
     bool wait_ip = false;
-    int wait_timeout = 300;
+    std::chrono::milliseconds wait_timeout{300000};
     int parallelism = 4;
     std::vector<std::string> targets;
 };
 
-/// Runs a command, turning errors into a message on stderr and exit code 1.
-int run_guarded(const std::function<int()>& command);
+/// Runs a command, turning errors into a message on stderr (with a hint on
+/// what to run for permission and connection errors) and exit code 1. With
+/// `json`, stdout also gets one JSON document describing the error.
+int run_guarded(const std::function<int()>& command, bool json = false);
 
-int cmd_validate(const GlobalOptions& g, const ManifestOptions& m);
+int cmd_validate(const GlobalOptions& g, const ManifestOptions& m, bool json);
 int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptionsCli& o);
 int cmd_apply(const GlobalOptions& g, const ManifestOptions& m, const ApplyOptionsCli& o);
 int cmd_destroy(const GlobalOptions& g, const ManifestOptions& m, const ApplyOptionsCli& o);
-int cmd_status(const GlobalOptions& g, const ManifestOptions& m);
+int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json);
 int cmd_doctor(const GlobalOptions& g, bool json);
 
 }  // namespace virtform::cli

@@ -5,37 +5,186 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
 #include "commands.h"
+#include "common.h"
+#include "help_gen.h"
+#include "version.h"
+#include "virtform/adapters/libvirt/connect.h"
+
+namespace {
+
+using namespace virtform::cli;
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diag = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+/// The closest of `names` to `word`, when close enough to be a typo.
+std::string closest(const std::string& word, const std::vector<std::string>& names) {
+    std::string best;
+    std::size_t best_d = std::max<std::size_t>(2, word.size() / 3) + 1;
+    for (const auto& n : names) {
+        const std::size_t d = edit_distance(word, n);
+        if (d < best_d) best = n, best_d = d;
+    }
+    return best;
+}
+
+std::vector<std::string> visible_commands(const CLI::App& app) {
+    std::vector<std::string> names;
+    for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+        if (!sub->get_group().empty()) names.push_back(sub->get_name());
+    }
+    return names;
+}
+
+std::vector<std::string> option_names(const CLI::App& app) {
+    std::vector<std::string> names;
+    for (const auto* opt : app.get_options()) {
+        for (const auto& l : opt->get_lnames()) names.push_back("--" + l);
+        for (const auto& s : opt->get_snames()) names.push_back("-" + s);
+    }
+    return names;
+}
+
+/// A usage error, said the way a user can act on: the unknown command or
+/// flag with a "did you mean", then where help is. Always exit 1.
+int usage_error(const CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
+    const auto commands = visible_commands(app);
+    std::vector<std::string> all_commands;
+    for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+        all_commands.push_back(sub->get_name());
+    }
+    // The command word: the first argument that is neither an option nor the
+    // value of a global option that takes one.
+    std::string word;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--") break;
+        if (a.rfind('-', 0) == 0) {
+            if ((a == "-c" || a == "--connect" || a == "--heartbeat-interval") && i + 1 < argc) ++i;
+            continue;
+        }
+        word = a;
+        break;
+    }
+    if (!word.empty() &&
+        std::find(all_commands.begin(), all_commands.end(), word) == all_commands.end()) {
+        const std::string guess = closest(word, commands);
+        std::cerr << fmt::format("error: '{}' is not a virtform command.", word);
+        if (!guess.empty()) std::cerr << fmt::format(" Did you mean '{}'?", guess);
+        std::cerr << fmt::format("\nCommands: {}. See 'virtform --help'.\n",
+                                 fmt::join(commands, ", "));
+        return 1;
+    }
+    const CLI::App* sub = nullptr;
+    if (!word.empty()) sub = app.get_subcommand(word);
+    std::vector<std::string> known = option_names(app);
+    if (sub != nullptr) {
+        const auto more = option_names(*sub);
+        known.insert(known.end(), more.begin(), more.end());
+    }
+    bool said = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--") break;
+        if (a.rfind('-', 0) != 0 || a == "-") continue;
+        a = a.substr(0, a.find('='));
+        if (a.rfind("--", 0) != 0 && a.size() > 2) a = a.substr(0, 2);  // -vv, -cURI
+        if (std::find(known.begin(), known.end(), a) != known.end()) continue;
+        const std::string guess = closest(a, known);
+        std::cerr << fmt::format("error: unknown option '{}'", a);
+        if (sub != nullptr) std::cerr << fmt::format(" for 'virtform {}'", word);
+        std::cerr << (guess.empty() ? std::string(".") : fmt::format(". Did you mean '{}'?", guess))
+                  << "\n";
+        said = true;
+    }
+    if (!said) std::cerr << "error: " << e.what() << "\n";
+    std::cerr << fmt::format("See 'virtform {}--help'.\n", sub != nullptr ? word + " " : "");
+    return 1;
+}
+
+/// Colour is decided once, here, for the plan renderer (stdout) and the log
+/// sink (stderr) alike: never with --no-color, a non-empty NO_COLOR
+/// (https://no-color.org: an empty one does not count) or TERM=dumb; else on
+/// whichever stream is a terminal.
+struct ColorChoice {
+    bool out = false;
+    bool err = false;
+};
+ColorChoice decide_color(bool no_color) {
+    const char* nc = std::getenv("NO_COLOR");
+    const char* term = std::getenv("TERM");
+    const bool allowed = !no_color && !(nc != nullptr && *nc != '\0') &&
+                         !(term != nullptr && std::string(term) == "dumb");
+    return {allowed && isatty(STDOUT_FILENO) != 0, allowed && isatty(STDERR_FILENO) != 0};
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-    using namespace virtform::cli;
     CLI::App app{
         "virtform: declarative KVM labs. Describe networks (and VMs, bridges) in YAML;\n"
         "`plan` shows what would change on this host, `apply` makes it so, `destroy` removes\n"
-        "everything the lab owns. Objects without the lab's mark are never touched.\n\n"
+        "everything the lab owns. Objects without the lab's mark are never touched.\n"
+        "Without manifest arguments, the *.yaml/*.yml files of the current directory that\n"
+        "hold a top-level `lab:` key are used.\n\n"
         "  virtform validate lab.yaml\n"
         "  virtform plan lab.yaml\n"
         "  virtform apply --auto-approve lab.yaml\n"
         "  virtform destroy --auto-approve lab.yaml\n",
         "virtform"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", "virtform 0.1.0");
+    // Global options are accepted after the subcommand too: a subcommand
+    // passes what it does not know up to here.
+    app.fallthrough();
+    app.set_version_flag("--version", VIRTFORM_VERSION_STRING);
+    app.footer(
+        "Global options may also follow the command (virtform plan -v --no-color). Each reads\n"
+        "VIRTFORM_<NAME> from the environment (VIRTFORM_CONNECT, VIRTFORM_VERBOSE,\n"
+        "VIRTFORM_NO_COLOR, VIRTFORM_JSON). Exit status: 0 success, 1 error, 2 changes present\n"
+        "(plan --detailed-exitcode). Durations: 30 (seconds), 250ms, 10s, 5m, 1h.");
 
     GlobalOptions global;
-    const char* env_uri = std::getenv("VIRTFORM_CONNECT");
-    global.uri = env_uri != nullptr && *env_uri != '\0' ? env_uri : "qemu:///system";
+    bool json = false;
+    std::string heartbeat = "10s";
     app.add_option("-c,--connect", global.uri,
-                   "libvirt URI (default qemu:///system, or $VIRTFORM_CONNECT)");
-    app.add_flag("-v,--verbose", global.verbosity, "more log output on stderr (-vv for debug)");
-    app.add_flag("--no-color", global.no_color, "plain output even on a terminal");
+                   "libvirt URI (default: libvirt's own: LIBVIRT_DEFAULT_URI, uri_default in "
+                   "libvirt.conf, else qemu:///system as root)")
+        ->envname("VIRTFORM_CONNECT");
+    app.add_flag("-v,--verbose", global.verbosity, "more log output on stderr (-vv for debug)")
+        ->envname("VIRTFORM_VERBOSE");
+    app.add_flag("--no-color", global.no_color, "plain output even on a terminal")
+        ->envname("VIRTFORM_NO_COLOR");
+    app.add_flag("--json", json,
+                 "print one JSON document on stdout (docs/json.md); messages go to stderr")
+        ->envname("VIRTFORM_JSON");
+    app.add_option("--heartbeat-interval", heartbeat,
+                   "how often a long action says it is still running (default 10s)")
+        ->envname("VIRTFORM_HEARTBEAT_INTERVAL")
+        ->group("");
 
     ManifestOptions manifests;
     auto add_manifest_options = [&](CLI::App* sub) {
-        sub->add_option("-f,--file", manifests.paths, "manifest file or directory (repeatable)");
-        sub->add_option("manifests", manifests.positional, "manifest files or directories");
+        sub->add_option("-f,--file", manifests.paths,
+                        "manifest file or directory (repeatable; - reads standard input)");
+        sub->add_option("manifests", manifests.positional,
+                        "manifest files or directories (default: the labs' *.yaml here)");
     };
 
     auto* validate =
@@ -47,13 +196,13 @@ int main(int argc, char** argv) {
     add_manifest_options(plan);
     plan->add_flag("--detailed-exitcode", plan_opts.detailed_exitcode,
                    "exit 0 when nothing would change, 2 when something would, 1 on error");
-    plan->add_flag("--json", plan_opts.json, "print the plan as JSON (docs/json.md)");
     plan->add_option("-o,--out", plan_opts.out, "save the plan to FILE for `virtform apply FILE`");
     plan->add_option("--target", plan_opts.targets,
                      "plan only KIND.NAME and what it needs (repeatable)")
         ->allow_extra_args(false);
 
     ApplyOptionsCli apply_opts;
+    std::string apply_lock_timeout = "0", apply_wait_timeout = "300";
     auto* apply = app.add_subcommand(
         "apply", "change the host to match the manifests (or carry out a saved plan)");
     add_manifest_options(apply);
@@ -67,26 +216,25 @@ int main(int argc, char** argv) {
     apply->add_flag(
         "--allow-restart", apply_opts.allow_restart,
         "restart running VMs whose change needs it (otherwise it waits for their next boot)");
-    apply->add_flag("--json", apply_opts.json, "print the plan and each action's outcome as JSON");
-    apply->add_option(
-        "--lock-timeout", apply_opts.lock_timeout,
-        "seconds to wait for another apply/destroy of the lab (default: fail at once)");
+    apply->add_option("--lock-timeout", apply_lock_timeout,
+                      "how long to wait for another apply/destroy of the lab, e.g. 10s, 5m "
+                      "(default 0: fail at once)");
     apply->add_flag("--no-rollback", apply_opts.no_rollback,
                     "experts: keep an address take-over even when the gateway stops answering");
     apply->add_flag("--wait-ip", apply_opts.wait_ip,
                     "wait until every running VM has an address; print them");
-    apply
-        ->add_option("--wait-timeout", apply_opts.wait_timeout,
-                     "seconds --wait-ip waits (default 300)")
-        ->check(CLI::Range(1, 86400));
+    apply->add_option("--wait-timeout", apply_wait_timeout,
+                      "how long --wait-ip waits, e.g. 90s, 5m (default 5m; at most 24h)");
 
     ApplyOptionsCli destroy_opts;
+    destroy_opts.destroy = true;
+    std::string destroy_lock_timeout = "0";
     auto* destroy = app.add_subcommand("destroy", "remove everything the lab owns");
     add_manifest_options(destroy);
     destroy->add_flag("--auto-approve", destroy_opts.auto_approve, "do not ask for confirmation");
-    destroy->add_option(
-        "--lock-timeout", destroy_opts.lock_timeout,
-        "seconds to wait for another apply/destroy of the lab (default: fail at once)");
+    destroy->add_option("--lock-timeout", destroy_lock_timeout,
+                        "how long to wait for another apply/destroy of the lab, e.g. 10s, 5m "
+                        "(default 0: fail at once)");
     destroy
         ->add_option("--parallelism", destroy_opts.parallelism, "actions run at once (default 4)")
         ->check(CLI::Range(1, 64));
@@ -95,31 +243,87 @@ int main(int argc, char** argv) {
         app.add_subcommand("status", "list the lab's objects, their state, drift and addresses");
     add_manifest_options(status);
 
-    bool doctor_json = false;
     auto* doctor =
         app.add_subcommand("doctor", "can this host run a lab, and how? (KVM, libvirt, QEMU, ...)");
-    doctor->add_flag("--json", doctor_json, "print the checks as JSON");
 
-    CLI11_PARSE(app, argc, argv);
+    for (auto* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+        sub->footer(
+            "Global options work here too: -c/--connect URI, -v, --no-color, --json (see "
+            "virtform --help).");
+    }
 
-    auto logger = spdlog::stderr_color_mt("virtform");
+    // Generated from this very definition; the build installs their output.
+    std::string shell;
+    auto* completion = app.add_subcommand("completion", "print a shell completion script");
+    completion->group("");
+    completion->add_option("shell", shell, "bash, zsh or fish")
+        ->required()
+        ->check(CLI::IsMember({"bash", "zsh", "fish"}));
+    auto* man = app.add_subcommand("man", "print the man page (roff)");
+    man->group("");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::Success& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        return usage_error(app, e, argc, argv);
+    }
+
+    if (*completion) {
+        std::cout << completion_script(app, shell);
+        return 0;
+    }
+    if (*man) {
+        std::cout << man_page(app, VIRTFORM_VERSION);
+        return 0;
+    }
+
+    const ColorChoice color = decide_color(global.no_color);
+    global.color = color.out;
+    auto logger = spdlog::stderr_color_mt(
+        "virtform", color.err ? spdlog::color_mode::always : spdlog::color_mode::never);
     spdlog::set_default_logger(logger);
     spdlog::set_pattern("%^%l%$: %v");
     spdlog::set_level(global.verbosity >= 2   ? spdlog::level::debug
                       : global.verbosity == 1 ? spdlog::level::info
                                               : spdlog::level::warn);
-    global.color =
-        !global.no_color && isatty(STDOUT_FILENO) != 0 && std::getenv("NO_COLOR") == nullptr;
-    manifests.paths.insert(manifests.paths.end(), manifests.positional.begin(),
-                           manifests.positional.end());
 
-    return run_guarded([&] {
-        if (*validate) return cmd_validate(global, manifests);
-        if (*plan) return cmd_plan(global, manifests, plan_opts);
-        if (*apply) return cmd_apply(global, manifests, apply_opts);
-        if (*destroy) return cmd_destroy(global, manifests, destroy_opts);
-        if (*status) return cmd_status(global, manifests);
-        if (*doctor) return cmd_doctor(global, doctor_json);
-        return 1;
-    });
+    plan_opts.json = apply_opts.json = destroy_opts.json = json;
+    return run_guarded(
+        [&] {
+            global.heartbeat = parse_duration(heartbeat, "--heartbeat-interval");
+            apply_opts.lock_timeout = parse_duration(apply_lock_timeout, "--lock-timeout");
+            destroy_opts.lock_timeout = parse_duration(destroy_lock_timeout, "--lock-timeout");
+            apply_opts.wait_timeout = parse_duration(apply_wait_timeout, "--wait-timeout");
+            constexpr auto day = std::chrono::hours(24);
+            if (apply_opts.lock_timeout > day || destroy_opts.lock_timeout > day) {
+                throw virtform::Error("--lock-timeout: at most 24h");
+            }
+            if (apply_opts.wait_timeout < std::chrono::seconds(1) ||
+                apply_opts.wait_timeout > day) {
+                throw virtform::Error(
+                    fmt::format("--wait-timeout '{}': between 1s and 24h", apply_wait_timeout));
+            }
+            if (*validate) return cmd_validate(global, manifests, json);
+            if (*doctor) {
+                if (global.uri.empty()) {
+                    try {
+                        global.uri = virtform::libvirt::resolve_uri("");
+                    } catch (const virtform::Error&) {
+                        global.uri = "qemu:///system";  // the doctor reports what fails there
+                    }
+                }
+                return cmd_doctor(global, json);
+            }
+            // The lock and the drift record are keyed by the URI libvirt chose.
+            if (global.uri.empty()) global.uri = virtform::libvirt::resolve_uri("");
+            spdlog::info("libvirt URI: {}", global.uri);
+            if (*plan) return cmd_plan(global, manifests, plan_opts);
+            if (*apply) return cmd_apply(global, manifests, apply_opts);
+            if (*destroy) return cmd_destroy(global, manifests, destroy_opts);
+            if (*status) return cmd_status(global, manifests, json);
+            return 1;
+        },
+        json);
 }

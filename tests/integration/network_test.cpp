@@ -214,7 +214,7 @@ TEST_F(NetworkTest, CreateStartsBridgeAndDnsmasqThenPlansNoChanges) {
     const auto again = virtform({"apply", "--auto-approve", "-f", file});
     EXPECT_EQ(again.code, 0) << again.describe();
     EXPECT_THAT(again.out, HasSubstr("No changes"));
-    EXPECT_THAT(again.out, Not(HasSubstr("Modifying")));
+    EXPECT_THAT(again.err, Not(HasSubstr("Modifying")));
 }
 
 TEST_F(NetworkTest, LiveUpdateOfDhcpAndDnsHostsKeepsTheBridge) {

@@ -370,7 +370,7 @@ TEST_F(TrustTest, ConcurrentAppliesOfOneLabAreSerialised) {
     EXPECT_THAT(loser.err, HasSubstr("is busy"));
     EXPECT_THAT(loser.err, HasSubstr(cat("pid ", winner, ", virtform apply")));
     EXPECT_THAT(loser.err, HasSubstr("--lock-timeout"));
-    EXPECT_THAT(loser.out, Not(HasSubstr("Creating...")));
+    EXPECT_THAT(loser.err, Not(HasSubstr("Creating...")));
     ASSERT_EQ(virtform({"plan", "--detailed-exitcode", file}).code, 0);
     ASSERT_EQ(virtform({"destroy", "--auto-approve", file}).code, 0);
 
@@ -387,7 +387,7 @@ TEST_F(TrustTest, ConcurrentAppliesOfOneLabAreSerialised) {
         const double now = std::chrono::duration<double>(Clock::now() - t0).count();
         for (auto [tag, proc] : {std::pair<char, Spawned*>{'a', &a}, {'b', &b}}) {
             if (res.count(tag) != 0) continue;
-            const auto text = read_text(proc->out);
+            const auto text = read_text(proc->err);  // progress lines are on stderr
             if (!win[tag].first && std::regex_search(text, progress)) win[tag].first = now;
             if (auto r = reap(*proc, false)) {
                 res[tag] = *r;
@@ -408,7 +408,7 @@ TEST_F(TrustTest, ConcurrentAppliesOfOneLabAreSerialised) {
     // And the second planned from what the first left: it destroyed all of it.
     const int from = first == 'a' ? 1 : 5;
     for (int k = from; k < from + 4; ++k) {
-        EXPECT_THAT(res[second].out, HasSubstr("network." + net(k) + ": Destruction complete"));
+        EXPECT_THAT(res[second].err, HasSubstr("network." + net(k) + ": Destruction complete"));
     }
     const auto survivor = first == 'a' ? other : file;
     EXPECT_EQ(virtform({"plan", "--detailed-exitcode", survivor}).code, 0);

@@ -1,5 +1,7 @@
 #include "libvirt_util.h"
 
+#include "virtform/adapters/libvirt/connect.h"
+
 #include <cstdlib>
 #include <mutex>
 
@@ -26,9 +28,20 @@ ConnectPtr open_connection(const std::string& uri) {
         virInitialize();
         virSetErrorFunc(nullptr, silent_error_handler);
     });
-    ConnectPtr conn(virConnectOpen(uri.c_str()));
-    if (!conn) throw_last_error(uri, "connect to libvirt at");
+    // An empty URI is libvirt's own default: LIBVIRT_DEFAULT_URI, uri_default
+    // in libvirt.conf, else what the running daemons offer.
+    ConnectPtr conn(virConnectOpen(uri.empty() ? nullptr : uri.c_str()));
+    if (!conn)
+        throw_last_error(uri.empty() ? "(libvirt's default URI)" : uri, "connect to libvirt at");
     return conn;
+}
+
+std::string resolve_uri(const std::string& uri) {
+    if (!uri.empty()) return uri;
+    ConnectPtr conn = open_connection(uri);
+    CString chosen(virConnectGetURI(conn.get()));
+    if (!chosen) throw_last_error("(libvirt's default URI)", "ask libvirt the URI of");
+    return chosen.get();
 }
 
 }  // namespace virtform::libvirt

@@ -193,6 +193,12 @@ PoolPtr lookup_pool(virConnectPtr conn, const std::string& name, RoundTrips& tri
 std::string pool_xml_desc(virStoragePoolPtr pool, const std::string& name, RoundTrips& trips) {
     trips.add();
     CString xml(virStoragePoolGetXMLDesc(pool, VIR_STORAGE_XML_INACTIVE));
+    if (!xml && virGetLastErrorCode() == VIR_ERR_INVALID_ARG) {
+        // The test driver (test:///default) refuses the flag: its one
+        // definition is the inactive one.
+        trips.add();
+        xml.reset(virStoragePoolGetXMLDesc(pool, 0));
+    }
     if (!xml) throw_last_error("pool " + name, "read the definition of");
     return xml.get();
 }

@@ -1,0 +1,139 @@
+#include <fmt/format.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "common.h"
+#include "virtform/adapters/host/applied_record.h"
+#include "virtform/diag.h"
+#include "virtform/render.h"
+
+namespace virtform::cli {
+
+int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
+    const Desired desired = load(m);
+    auto provider = connect(g, desired);
+    const Live live = provider->read();
+    Plan plan;
+    try {
+        PlanOptions popts;
+        popts.last_applied = host::read_applied_record(g.uri, desired.lab);
+        plan = make_plan(desired, live, popts);
+    } catch (const ValidationError& e) {
+        std::cerr << e.diagnostics().str();
+    }
+    struct Row {
+        std::string id, state, autostart, drift, extra;
+    };
+    std::vector<Row> rows;
+    auto drift_of = [&](const ResourceId& id) -> std::string {
+        const std::string key = id.str();
+        const bool outside = std::any_of(
+            plan.drift.begin(), plan.drift.end(),
+            [&](const std::string& d) { return d == key || d.rfind(key + " ", 0) == 0; });
+        if (outside) {
+            for (const auto& a : plan.actions) {
+                if (a.id == id) return fmt::format("changed outside ({})", a.changes.size());
+            }
+            return "changed outside";
+        }
+        for (const auto& a : plan.actions) {
+            if (a.id == id) {
+                if (a.type == ActionType::destroy) return "not in manifest";
+                if (a.type == ActionType::create) return "missing";
+                return fmt::format("{} {} change{}", a.changes.size(), to_string(a.cls),
+                                   a.changes.size() == 1 ? "" : "s");
+            }
+        }
+        return "in sync";
+    };
+    auto row = [&](const ResourceId& id, const std::string& state, const std::string& autostart,
+                   const std::string& extra) {
+        rows.push_back({id.str(), state, autostart, drift_of(id), extra});
+    };
+    auto owned = [&](const auto& map, const auto& wanted) {
+        std::vector<std::string> names;
+        for (const auto& [name, obj] : wanted) names.push_back(name);
+        for (const auto& [name, obj] : map) {
+            if (obj.owner == desired.lab && wanted.count(name) == 0) names.push_back(name);
+        }
+        return names;
+    };
+    for (const auto& name : owned(live.networks, desired.networks)) {
+        const ResourceId id{Kind::network, name};
+        auto it = live.networks.find(name);
+        if (it == live.networks.end())
+            row(id, "absent", "-", "");
+        else
+            row(id, it->second.active ? "active" : "inactive", it->second.autostart ? "yes" : "no",
+                it->second.bridge.value_or(""));
+    }
+    for (const auto& name : owned(live.pools, desired.pools)) {
+        const ResourceId id{Kind::pool, name};
+        auto it = live.pools.find(name);
+        if (it == live.pools.end())
+            row(id, "absent", "-", "");
+        else
+            row(id, it->second.active ? "active" : "inactive", it->second.autostart ? "yes" : "no",
+                fmt::format("{:.1f} GiB free",
+                            static_cast<double>(it->second.available) / (1ULL << 30)));
+    }
+    for (const auto& [vid, vol] : desired.volumes) {
+        const ResourceId id{Kind::volume, vid};
+        auto it = live.volumes.find(vid);
+        row(id, it == live.volumes.end() ? "absent" : "present", "-",
+            it == live.volumes.end() ? "" : format_size(it->second.capacity));
+    }
+    for (const auto& name : owned(live.vms, desired.vms)) {
+        const ResourceId id{Kind::vm, name};
+        auto it = live.vms.find(name);
+        if (it == live.vms.end()) {
+            row(id, "absent", "-", "");
+            continue;
+        }
+        std::string addrs;
+        if (it->second.state == VmState::running) {
+            try {
+                addrs = addresses_text(provider->libvirt().vm_addresses(name));
+            } catch (const Error& e) {
+                addrs = e.what();
+            }
+        }
+        std::string state = to_string(it->second.state);
+        if (it->second.restart_pending) state += "*";
+        row(id, state, it->second.autostart ? "yes" : "no", addrs);
+    }
+    if (json) {
+        nlohmann::json objects = nlohmann::json::array();
+        for (const auto& r : rows) {
+            objects.push_back({{"address", r.id},
+                               {"state", r.state},
+                               {"autostart", r.autostart},
+                               {"drift", r.drift},
+                               {"detail", r.extra}});
+        }
+        std::cout << nlohmann::json{{"format_version", "1"},
+                                    {"lab", desired.lab},
+                                    {"uri", g.uri},
+                                    {"objects", objects},
+                                    {"drift", plan.drift}}
+                         .dump(2)
+                  << "\n";
+        return 0;
+    }
+    std::cout << fmt::format("lab {} on {}\n\n", desired.lab, g.uri);
+    std::cout << fmt::format("  {:<34} {:<10} {:<10} {:<26} {}\n", "OBJECT", "STATE", "AUTOSTART",
+                             "DRIFT", "ADDRESSES");
+    for (const auto& r : rows) {
+        std::cout << fmt::format("  {:<34} {:<10} {:<10} {:<26} {}\n", r.id, r.state, r.autostart,
+                                 r.drift, r.extra);
+    }
+    if (std::any_of(live.vms.begin(), live.vms.end(),
+                    [](const auto& kv) { return kv.second.restart_pending; })) {
+        std::cout
+            << "\n  * restart pending: the running VM has not picked up its new definition yet\n";
+    }
+    return 0;
+}
+
+}  // namespace virtform::cli

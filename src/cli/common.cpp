@@ -1,0 +1,331 @@
+#include "common.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <regex>
+#include <sstream>
+
+#include "interrupt.h"
+#include "virtform/adapters/host/doctor.h"
+#include "virtform/adapters/host/host_probe.h"
+#include "virtform/adapters/libvirt/address_wait.h"
+#include "virtform/adapters/libvirt/image_probe.h"
+#include "virtform/adapters/libvirt/provider.h"
+#include "virtform/diag.h"
+#include "virtform/error.h"
+
+namespace virtform::cli {
+
+namespace {
+
+bool holds_lab_key(const std::string& text) {
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("lab", 0) != 0) continue;
+        std::size_t k = 3;
+        while (k < line.size() && (line[k] == ' ' || line[k] == '\t')) ++k;
+        if (k < line.size() && line[k] == ':') return true;
+    }
+    return false;
+}
+
+std::string lab_value(const std::string& text) {
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("lab", 0) != 0) continue;
+        const auto colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        std::string v = line.substr(colon + 1);
+        const auto hash = v.find(" #");
+        if (hash != std::string::npos) v.resize(hash);
+        v.erase(0, v.find_first_not_of(" \t\"'"));
+        v.erase(v.find_last_not_of(" \t\r\"'") + 1);
+        return v;
+    }
+    return "";
+}
+
+}  // namespace
+
+std::vector<ManifestSource> manifest_sources(const ManifestOptions& m) {
+    std::vector<std::string> paths = m.paths;
+    paths.insert(paths.end(), m.positional.begin(), m.positional.end());
+    Diagnostics diags;
+    std::vector<ManifestSource> sources;
+    if (paths.empty()) {
+        std::error_code ec;
+        const auto cwd = std::filesystem::current_path(ec);
+        std::vector<std::filesystem::path> candidates;
+        for (const auto& entry : std::filesystem::directory_iterator(cwd, ec)) {
+            const auto ext = entry.path().extension().string();
+            if ((ext == ".yaml" || ext == ".yml") && entry.is_regular_file(ec)) {
+                candidates.push_back(entry.path());
+            }
+        }
+        std::sort(candidates.begin(), candidates.end());
+        std::vector<std::string> found;
+        for (const auto& c : candidates) found.push_back(c.filename().string());
+        const auto all = read_manifest_sources(found, diags);
+        diags.throw_if_any();
+        std::map<std::string, std::vector<std::string>> labs;
+        for (const auto& src : all) {
+            if (!holds_lab_key(src.text)) continue;
+            sources.push_back(src);
+            labs[lab_value(src.text)].push_back(src.name);
+        }
+        if (sources.empty()) {
+            throw Error(fmt::format(
+                "no manifest given, and no *.yaml or *.yml file in {} holds a top-level `lab:` "
+                "key; name the manifests: virtform plan FILE... (or -f FILE, -f - for stdin)",
+                cwd.string()));
+        }
+        if (labs.size() > 1) {
+            std::vector<std::string> parts;
+            for (const auto& [lab, files] : labs) {
+                parts.push_back(fmt::format("lab '{}' in {}", lab, fmt::join(files, ", ")));
+            }
+            throw Error(fmt::format(
+                "no manifest given, and the current directory holds several labs ({}); name the "
+                "manifests of one: virtform plan FILE...",
+                fmt::join(parts, "; ")));
+        }
+        spdlog::info("manifests found in {}: {}", cwd.string(),
+                     fmt::join(labs.begin()->second, ", "));
+        return sources;
+    }
+    bool stdin_read = false;
+    for (const auto& p : paths) {
+        if (p == "-") {
+            if (stdin_read) throw Error("`-` (standard input) may be given only once");
+            stdin_read = true;
+            std::ostringstream text;
+            text << std::cin.rdbuf();
+            sources.push_back({"<stdin>", text.str()});
+        } else {
+            auto more = read_manifest_sources({p}, diags);
+            sources.insert(sources.end(), more.begin(), more.end());
+        }
+    }
+    diags.throw_if_any();
+    return sources;
+}
+
+Desired load(const ManifestOptions& m) {
+    return load_manifests(manifest_sources(m));
+}
+
+std::chrono::milliseconds parse_duration(const std::string& text, const std::string& flag) {
+    const std::regex re(R"(^\s*([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*(ms|s|m|h)?\s*$)");
+    std::smatch match;
+    if (!std::regex_match(text, match, re)) {
+        throw Error(
+            fmt::format("{} '{}': not a duration; write e.g. 30 (seconds), 250ms, 10s, 5m or 1h "
+                        "(not negative)",
+                        flag, text));
+    }
+    const double value = std::stod(match[1].str());
+    const std::string unit = match[3].matched ? match[3].str() : "s";
+    const double ms = unit == "ms"  ? value
+                      : unit == "s" ? value * 1000
+                      : unit == "m" ? value * 60000
+                                    : value * 3600000;
+    if (ms > 1e12) throw Error(fmt::format("{} '{}': too long", flag, text));
+    return std::chrono::milliseconds(static_cast<long long>(ms + 0.5));
+}
+
+std::string format_duration(std::chrono::milliseconds d) {
+    long long ms = d.count();
+    if (ms % 1000 != 0) return fmt::format("{}ms", ms);
+    long long s = ms / 1000;
+    std::string out;
+    if (s >= 3600) out += fmt::format("{}h", s / 3600), s %= 3600;
+    if (s >= 60) out += fmt::format("{}m", s / 60), s %= 60;
+    if (s > 0 || out.empty()) out += fmt::format("{}s", s);
+    return out;
+}
+
+std::string hint_for(const std::string& message) {
+    auto has = [&](const char* what) { return message.find(what) != std::string::npos; };
+    const bool root = ::geteuid() == 0;
+    if (has("Unable to get system bus connection") || has("authentication unavailable") ||
+        has("authentication failed") || has("Permission denied") || has("access denied") ||
+        has("Operation not permitted")) {
+        if (root) return "";
+        return "hint: virtform manages host networks, bridges and qemu:///system: run it as root "
+               "(sudo virtform ...), or join the `libvirt` group (sudo adduser $USER libvirt, "
+               "then log in again) for libvirt access";
+    }
+    if (has("Failed to connect socket") || has("Connection refused") ||
+        has("no connection driver available") || has("Cannot recv data") ||
+        has("Cannot write data")) {
+        return "hint: is libvirtd running? Start it with `systemctl start libvirtd` (or, without "
+               "systemd, `virtlogd -d; libvirtd -d`), then check with `virsh -c URI version`; "
+               "pick another host with --connect URI";
+    }
+    return "";
+}
+
+void check_files(const Desired& desired) {
+    Diagnostics diags;
+    auto need = [&](const Location& where, const std::string& what,
+                    const std::optional<std::string>& path) {
+        std::error_code ec;
+        if (path && !path->empty() && !std::filesystem::exists(*path, ec)) {
+            diags.error(where, fmt::format("{}: no such file {}", what, *path));
+        }
+    };
+    for (const auto& [name, vm] : desired.vms) {
+        need(vm.where, fmt::format("kernel of VM '{}'", name), vm.kernel);
+        need(vm.where, fmt::format("initrd of VM '{}'", name), vm.initrd);
+        for (const auto& d : vm.disks) {
+            if (d.type != Disk::Type::volume) {
+                need(vm.where, fmt::format("disk '{}' of VM '{}'", d.name, name), d.path);
+            }
+        }
+    }
+    for (const auto& [id, vol] : desired.volumes) {
+        need(vol.where, fmt::format("backing image of volume {}", id), vol.backing);
+        need(vol.where, fmt::format("image to import into volume {}", id), vol.import_from);
+        for (const auto& image : {vol.backing, vol.import_from}) {
+            std::error_code ec;
+            if (!image || !std::filesystem::exists(*image, ec)) continue;
+            if (auto p = libvirt::image_problem(*image, vol.allow_backing_chain); !p.empty())
+                diags.error(vol.where, fmt::format("volume {}: image {}: {}", id, *image, p));
+        }
+    }
+    diags.throw_if_any();
+}
+
+std::mutex g_out_mutex;  // progress lines come from parallel actions
+
+std::unique_ptr<HostProvider> connect(const GlobalOptions& g, const Desired& desired,
+                                      bool allow_restart, bool no_rollback) {
+    libvirt::ProviderOptions options;
+    options.allow_restart = allow_restart;
+    // accel: auto needs to know whether KVM really works here (a cached probe).
+    const bool needs_probe =
+        std::any_of(desired.vms.begin(), desired.vms.end(),
+                    [](const auto& kv) { return kv.second.accel == Accel::auto_; });
+    if (needs_probe) {
+        host::SystemProbe probe;
+        options.kvm_usable = host::kvm_usable(probe);
+        spdlog::info("KVM usable on this host: {}", *options.kvm_usable);
+    }
+    for (const auto& [name, pool] : desired.pools) options.pool_paths.push_back(pool.path);
+    options.on_notice = [](const ResourceId& id, const std::string& message) {
+        std::lock_guard lock(g_out_mutex);
+        std::cerr << fmt::format("{}: note: {}\n", id.str(), message) << std::flush;
+    };
+    spdlog::info("connecting to {}", g.uri);
+    netlink::BridgeProviderOptions bridge_options;
+    bridge_options.take_over.no_rollback = no_rollback;
+    return std::make_unique<HostProvider>(
+        std::make_unique<libvirt::LibvirtProvider>(g.uri, desired.lab, std::move(options)),
+        std::make_unique<netlink::BridgeProvider>(desired.lab, bridge_options));
+}
+
+std::string addresses_text(const std::vector<libvirt::GuestAddress>& addrs) {
+    std::string out;
+    for (const auto& a : addrs) out += (out.empty() ? "" : ", ") + a.address;
+    return out;
+}
+
+AddressWait wait_for_addresses(HostProvider& host, const Desired& desired,
+                               std::chrono::milliseconds timeout, bool print) {
+    AddressWait result;
+    std::vector<std::string> waiting;
+    for (const auto& [name, vm] : desired.vms) {
+        if (vm.state == VmState::running && !vm.nics.empty()) waiting.push_back(name);
+    }
+    if (waiting.empty()) return result;
+    result.waited = true;
+    std::cerr << fmt::format("\nWaiting up to {} for the addresses of {} VM{}...\n",
+                             format_duration(timeout), waiting.size(),
+                             waiting.size() == 1 ? "" : "s");
+    result.missing = libvirt::wait_for_addresses(
+        [&](const std::string& vm) { return host.libvirt().vm_addresses(vm); }, waiting, timeout,
+        [&](const std::string& vm, const std::vector<libvirt::GuestAddress>& addrs, double secs) {
+            for (const auto& a : addrs) result.found[vm].push_back(a.address);
+            if (print) {
+                std::cout << fmt::format("vm.{}: {} (after {:.0f}s)\n", vm, addresses_text(addrs),
+                                         secs)
+                          << std::flush;
+            }
+        },
+        std::chrono::milliseconds(500),
+        [] { return InterruptGuard::interrupt_signal() != 0; });  // Ctrl-C: stop waiting
+    for (const auto& name : result.missing) {
+        std::cerr << fmt::format("vm.{}: no address after {}\n", name, format_duration(timeout));
+    }
+    return result;
+}
+
+bool confirm(const std::string& question) {
+    if (isatty(STDIN_FILENO) == 0) {
+        throw Error(
+            "standard input is not a terminal: pass --auto-approve to apply without asking");
+    }
+    std::cerr << "\n"
+              << question
+              << "\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: " << std::flush;
+    std::string answer;
+    std::getline(std::cin, answer);
+    return answer == "yes";
+}
+
+const char* progress_verb(ActionType type, bool done) {
+    switch (type) {
+        case ActionType::create:
+            return done ? "Creation complete" : "Creating...";
+        case ActionType::update:
+            return done ? "Modifications complete" : "Modifying...";
+        case ActionType::replace:
+            return done ? "Replacement complete" : "Replacing...";
+        case ActionType::destroy:
+            return done ? "Destruction complete" : "Destroying...";
+    }
+    return "";
+}
+
+void print_stats(HostProvider& provider) {
+    if (std::getenv("VIRTFORM_STATS") == nullptr) return;
+    std::cerr << fmt::format("virtform stats: libvirt round trips: {}\n",
+                             provider.libvirt().round_trips());
+}
+
+int run_guarded(const std::function<int()>& command, bool json) {
+    nlohmann::json doc{{"format_version", "1"}, {"ok", false}};
+    try {
+        return command();
+    } catch (const ValidationError& e) {
+        std::cerr << e.diagnostics().str();
+        std::cerr << fmt::format("{} error{}; nothing was changed.\n", e.diagnostics().size(),
+                                 e.diagnostics().size() == 1 ? "" : "s");
+        doc["error"] = fmt::format("{} error{}; nothing was changed", e.diagnostics().size(),
+                                   e.diagnostics().size() == 1 ? "" : "s");
+        doc["diagnostics"] = nlohmann::json::array();
+        for (const auto& d : e.diagnostics().items()) doc["diagnostics"].push_back(d.str());
+    } catch (const std::exception& e) {
+        std::cerr << "error: " << e.what() << "\n";
+        doc["error"] = e.what();
+        const std::string hint = hint_for(e.what());
+        if (!hint.empty()) {
+            std::cerr << hint << "\n";
+            doc["hint"] = hint;
+        }
+    }
+    if (json) std::cout << doc.dump(2) << "\n";
+    return 1;
+}
+
+}  // namespace virtform::cli

@@ -1,0 +1,71 @@
+#pragma once
+// What the commands share: loading manifests, connecting to the host,
+// asking for confirmation, progress wording, and the apply/destroy engine.
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "host_provider.h"
+#include "saved_plan.h"
+#include "virtform/adapters/libvirt/addresses.h"
+#include "virtform/manifest.h"
+#include "virtform/plan.h"
+
+namespace virtform::cli {
+
+/// Serialises lines printed from parallel actions and notices.
+extern std::mutex g_out_mutex;
+
+/// The manifests' text: `-f`/positional paths ("-" is standard input), or
+/// with none, the *.yaml/*.yml files of the current directory that hold a
+/// top-level `lab:` key (an error when there are none or several labs).
+std::vector<ManifestSource> manifest_sources(const ManifestOptions& m);
+Desired load(const ManifestOptions& m);
+
+/// "10s", "5m", "1h", "250ms", "1.5m"; a bare number is seconds. Throws
+/// Error naming `flag` for anything else or a negative value.
+std::chrono::milliseconds parse_duration(const std::string& text, const std::string& flag);
+/// "10s", "5m", "1h30m" for messages.
+std::string format_duration(std::chrono::milliseconds d);
+
+/// What to run when `message` is a permission or connection error; "" otherwise.
+std::string hint_for(const std::string& message);
+
+/// Files the manifests name must be there before anything is touched: a
+/// missing kernel would otherwise fail half-way through an apply.
+void check_files(const Desired& desired);
+
+std::unique_ptr<HostProvider> connect(const GlobalOptions& g, const Desired& desired,
+                                      bool allow_restart = false, bool no_rollback = false);
+
+std::string addresses_text(const std::vector<libvirt::GuestAddress>& addrs);
+
+struct AddressWait {
+    bool waited = false;  ///< some running VM with a NIC was waited for
+    std::map<std::string, std::vector<std::string>> found;
+    std::vector<std::string> missing;
+};
+/// Waits until every running VM with a NIC has an address. "Waiting up to
+/// ..." goes to stderr; with `print`, each VM's addresses to stdout.
+AddressWait wait_for_addresses(HostProvider& host, const Desired& desired,
+                               std::chrono::milliseconds timeout, bool print);
+
+/// Asks `question` on the terminal; true only for "yes". Throws when stdin
+/// is not a terminal.
+bool confirm(const std::string& question);
+
+const char* progress_verb(ActionType type, bool done);
+
+/// With VIRTFORM_STATS set: libvirt round trips on stderr (benchmarks).
+void print_stats(HostProvider& provider);
+
+/// Locks the lab, plans, asks, executes, verifies. Shared by apply, destroy
+/// and apply of a saved plan (which passes what the plan must match).
+int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptionsCli& o,
+              const std::string& question, const SavedPlan* saved = nullptr);
+
+}  // namespace virtform::cli
