@@ -30,7 +30,7 @@ inline pugi::xml_document parse_xml(const std::string& xml, const char* root) {
     pugi::xml_document doc;
     // parse_ws_pcdata_single: an element whose whole text is white space (a
     // kernel command line " ") keeps it; by default pugixml drops it, and the
-    // value would never read back as written (found by the fuzzer).
+    // value would never read back as written (caught by the fuzz target).
     const auto result =
         doc.load_string(xml.c_str(), pugi::parse_default | pugi::parse_ws_pcdata_single);
     if (!result) throw Error(fmt::format("cannot parse {} XML: {}", root, result.description()));
