@@ -497,7 +497,11 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
     std::erase_if(actions, [&](const Action& a) {
         if (a.id.kind != Kind::pool || a.type != ActionType::destroy) return false;
         std::vector<std::string> left;
-        for (const auto& [id, vol] : live.volumes) {
+        // Not a structured binding: clang 14 (the sanitizer and fuzz builds)
+        // cannot capture one in the lambda below.
+        for (const auto& entry : live.volumes) {
+            const std::string& id = entry.first;
+            const Volume& vol = entry.second;
             if (vol.pool != a.id.name) continue;
             const bool going = std::any_of(actions.begin(), actions.end(), [&](const Action& b) {
                 return b.id.kind == Kind::volume && b.id.name == id &&

@@ -28,7 +28,11 @@ inline std::string doc_to_string(const pugi::xml_document& doc) {
 /// Parses libvirt's XML; throws Error unless its root element is `root`.
 inline pugi::xml_document parse_xml(const std::string& xml, const char* root) {
     pugi::xml_document doc;
-    const auto result = doc.load_string(xml.c_str());
+    // parse_ws_pcdata_single: an element whose whole text is white space (a
+    // kernel command line " ") keeps it; by default pugixml drops it, and the
+    // value would never read back as written (caught by the fuzz target).
+    const auto result =
+        doc.load_string(xml.c_str(), pugi::parse_default | pugi::parse_ws_pcdata_single);
     if (!result) throw Error(fmt::format("cannot parse {} XML: {}", root, result.description()));
     if (!doc.child(root))
         throw Error(fmt::format("libvirt returned XML without a <{}> element", root));
