@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -112,13 +113,16 @@ std::unique_ptr<HostProvider> connect(const GlobalOptions& g, const Desired& des
                                       bool allow_restart = false, bool no_rollback = false) {
     libvirt::ProviderOptions options;
     options.allow_restart = allow_restart;
-    // accel: auto needs to know whether KVM really works here (a cached probe).
+    // accel: auto needs to know whether KVM really works here (a cached probe),
+    // and accel: kvm where it does not is a plan error with the probe's reason.
     const bool needs_probe =
         std::any_of(desired.vms.begin(), desired.vms.end(),
-                    [](const auto& kv) { return kv.second.accel == Accel::auto_; });
+                    [](const auto& kv) { return kv.second.accel != Accel::qemu; });
     if (needs_probe) {
         host::SystemProbe probe;
-        options.kvm_usable = host::kvm_usable(probe);
+        const auto kvm = host::probe_kvm(probe);
+        options.kvm_usable = kvm.usable;
+        if (!kvm.usable) options.kvm_detail = kvm.detail;
         spdlog::info("KVM usable on this host: {}", *options.kvm_usable);
     }
     options.on_notice = [](const ResourceId& id, const std::string& message) {
@@ -288,6 +292,18 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
             "nothing was changed; run `virtform plan -o` again");
     }
     if (!o.json) std::cout << render_plan_text(plan, TextStyle{g.color});
+    // --- issue 9: deleting what others use needs --force.
+    std::vector<std::string> cut_off;
+    for (const auto& a : plan.actions) {
+        for (const auto& u : a.users) cut_off.push_back(fmt::format("{} ({})", u, a.id.str()));
+    }
+    if (!cut_off.empty() && !o.force) {
+        throw Error(fmt::format(
+            "refusing to delete what others on the host still use: {}. Nothing was changed; "
+            "apply (or destroy) with --force to cut them off",
+            fmt::join(cut_off, "; ")));
+    }
+    // ---
     if (plan.empty()) {
         write_applied_record(g, desired.lab, live);
         if (o.json) std::cout << results_json(plan, ExecResult{}, {}).dump(2) << "\n";
@@ -321,6 +337,9 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
         };
     }
     const ExecResult result = execute(plan, *provider, eopts);
+    for (const auto& c : cut_off) {
+        if (!o.json) std::cout << fmt::format("warning: --force: cut off {}\n", c);
+    }
     const Live after = provider->read();
     write_applied_record(g, desired.lab, after);
     const auto problems = verify(plan, result, desired, after);
@@ -525,6 +544,7 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m) {
         row(id, it == live.volumes.end() ? "absent" : "present", "-",
             it == live.volumes.end() ? "" : format_size(it->second.capacity));
     }
+    bool any_diverged = false;
     for (const auto& name : owned(live.vms, desired.vms)) {
         const ResourceId id{Kind::vm, name};
         auto it = live.vms.find(name);
@@ -540,14 +560,29 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m) {
                 addrs = e.what();
             }
         }
+        // --- issue 9: the running VM against its definition and the manifest.
+        std::vector<std::string> diverged;
+        for (const auto& a : plan.actions) {
+            if (a.id != id) continue;
+            for (const auto& c : a.changes) {
+                if (!is_running_change(c)) continue;
+                auto shown = [&](const std::optional<std::string>& v) {
+                    return !v ? std::string("(none)") : c.sensitive ? "(sensitive)" : *v;
+                };
+                diverged.push_back(fmt::format("{} {} -> {} ({})",
+                                               c.path.substr(std::strlen(kRunningPrefix)),
+                                               shown(c.before), shown(c.after), to_string(c.cls)));
+            }
+        }
         std::string state = to_string(it->second.state);
-        if (it->second.restart_pending) state += "*";
+        if (it->second.restart_pending || !diverged.empty()) state += "*";
+        any_diverged = any_diverged || state.back() == '*';
         row(id, state, it->second.autostart ? "yes" : "no", addrs);
+        for (const auto& d : diverged) std::cout << fmt::format("      running: {}\n", d);
     }
-    if (std::any_of(live.vms.begin(), live.vms.end(),
-                    [](const auto& kv) { return kv.second.restart_pending; })) {
-        std::cout
-            << "\n  * restart pending: the running VM has not picked up its new definition yet\n";
+    if (any_diverged) {
+        std::cout << "\n  * the running VM differs from its definition or the manifest: a live "
+                     "change (apply sets it) or a restart pending (apply --allow-restart)\n";
     }
     return 0;
 }

@@ -28,6 +28,7 @@ struct ApplyOptionsCli {
     bool auto_approve = false;
     bool allow_restart = false;
     bool no_rollback = false;
+    bool force = false;  ///< delete bridges/networks that others on the host still use
     bool json = false;
     double lock_timeout = 0;
     bool wait_ip = false;

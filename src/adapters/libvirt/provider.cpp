@@ -40,6 +40,7 @@ void LibvirtProvider::read_into(Live& live) {
     read_domains(conn, live, impl_->trips);
     link_volumes_to_vms(live);
     if (impl_->options.kvm_usable) live.kvm_usable = *impl_->options.kvm_usable;
+    live.kvm_detail = impl_->options.kvm_detail;
 }
 
 Live LibvirtProvider::read() {

@@ -23,6 +23,8 @@ struct ProviderOptions {
     /// What read() reports as Live::kvm_usable (the caller probes; see
     /// host/doctor.h). Unset: false.
     std::optional<bool> kvm_usable;
+    /// What read() reports as Live::kvm_detail: why KVM is not usable.
+    std::string kvm_detail;
     /// Told about what an action did not do at once, e.g. "vm.web1: redefined;
     /// the change of machine takes effect at the next boot". May be called
     /// concurrently from actions running in parallel.
