@@ -161,12 +161,12 @@ if [ "$rc" = 0 ]; then
     plan_rc; [ "$rc" = 0 ] || fail "setvcpus: plan after apply is not empty: $plan"
     echo "setvcpus --live 2: plan exit 2, apply unplugged the vCPU live"
 else
-    echo "$out" | grep -qi "vcpu" || fail "apply failed for another reason: $out"
+    echo "$out" | grep -i "FAILED" | grep -qi "vcpu" || fail "apply failed for another reason: $out"
     # The failed live change is not hidden: the next plan shows it again.
     plan_rc; [ "$rc" = 2 ] || fail "the failed vCPU unplug is hidden: $plan"
     echo "$plan" | grep -q "running.cpus" || fail "plan after the failed unplug: $plan"
     echo "setvcpus --live 2: plan exit 2; the unplug timed out in the guest, apply failed" \
-         "($(echo "$out" | grep -i vcpu | head -1)) and the next plan still shows running.cpus"
+         "($(echo "$out" | grep -i "FAILED" | head -1 | sed 's/.*FAILED after [0-9.]*s: //')) and the next plan still shows running.cpus"
     # Asking for what runs: only the definition changes, and the plan is clean.
     write_manifest 2 "console=ttyS0 vf.test=1"
     "$vf" apply --auto-approve "$manifest" >/dev/null || fail "apply of cpus: 2 failed"
