@@ -5,6 +5,7 @@
 /// equality in meaning.
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -226,6 +227,12 @@ struct Vm {
     /// Live only: the running VM still runs an older definition (a restart-class
     /// change was applied without a restart); it takes effect at the next boot.
     bool restart_pending = false;
+    /// Live only, for a running VM: the domain as it runs (libvirt's live XML:
+    /// vCPUs online, balloon size, attached NICs and disks, ...). It can differ
+    /// from the definition above: a restart-class change not booted into yet, a
+    /// live change made by hand (virsh setmem --live) or one that failed.
+    /// Null when the VM does not run. Not part of operator==.
+    std::shared_ptr<const Vm> running;
 
     std::string owner;
     Location where;
@@ -269,6 +276,13 @@ struct HostInterface {
     std::vector<Cidr> addresses;  ///< global addresses
 };
 
+/// A route of the host's main table, as far as planning needs it.
+struct HostRoute {
+    Cidr destination;
+    std::string device;   ///< output interface
+    std::string gateway;  ///< "" for a directly connected route
+};
+
 /// Any object a plan can act on. Grows with the kinds.
 using Resource = std::variant<Bridge, Network, Pool, Volume, Vm>;
 ResourceId id_of(const Resource& resource);
@@ -299,6 +313,9 @@ struct Live {
     std::map<std::string, Bridge> bridges;
     /// Every interface, by name (filled by the netlink reader).
     std::map<std::string, HostInterface> interfaces;
+    /// Main-table routes other than the default route and the kernel's own
+    /// routes of interface addresses (filled by the netlink reader).
+    std::vector<HostRoute> routes;
     std::map<std::string, Network> networks;
     /// Network interfaces present on the host (for bridge-mode networks over
     /// host bridges the manifest does not declare).
@@ -310,6 +327,9 @@ struct Live {
     std::map<std::string, PoolDir> pool_dirs;
     /// Whether KVM acceleration works on this host (accel: auto resolves with it).
     bool kvm_usable = false;
+    /// Why KVM is not usable, in the doctor's words (its probe's detail); empty
+    /// when it is, or when nobody asked.
+    std::string kvm_detail;
 };
 
 }  // namespace virtform

@@ -33,6 +33,10 @@ struct Attribute {
 };
 /// The attributes of any resource, in display order.
 std::vector<Attribute> attributes_of(const Resource& resource);
+/// How a VM's disk and NIC read in the plan ("volume pool/vol bus=virtio dev=vda",
+/// "network labnat model=virtio").
+std::string disk_text(const Disk& disk);
+std::string nic_text(const Nic& nic);
 
 struct AttributeChange {
     std::string path;
@@ -54,6 +58,10 @@ struct Action {
     std::optional<Resource> after;   ///< desired object (create, update, replace)
     /// Indexes (into Plan::actions) of the actions that must finish first.
     std::vector<std::size_t> depends_on;
+    /// A destroy or replace of a bridge or network: who else on the host uses
+    /// it (VMs of any lab or none, ports the manifest does not declare). apply
+    /// refuses such an action unless forced, then says what it cut off.
+    std::vector<std::string> users;
 };
 
 struct Plan {
@@ -80,6 +88,28 @@ struct PlanOptions {
     /// objects whose fingerprint differs now changed outside virtform.
     std::optional<std::map<std::string, std::string>> last_applied;
 };
+
+/// Changes to a running VM's domain alone (not its definition) have paths with
+/// this prefix: "running.cpus", "running.nic[52:54:00:00:00:10]". Live-class ones
+/// are applied to the running domain only (VIR_DOMAIN_AFFECT_LIVE); restart-class
+/// ones are a pending restart, carried out by `apply --allow-restart`.
+inline constexpr const char* kRunningPrefix = "running.";
+bool is_running_change(const AttributeChange& change);
+/// A running change of class restart: the VM waits for a restart to boot its definition.
+bool is_pending_restart(const AttributeChange& change);
+
+/// How the running domain of a live VM (`live.running`) differs from its
+/// definition (`live`) and from the desired VM: vCPUs and balloon size against
+/// `want`, NICs (by MAC) and disks (by guest device) against the definition,
+/// restart-class attributes as pending restarts. Empty when the VM does not run.
+struct RunningDiff {
+    std::vector<AttributeChange> changes;  ///< paths prefixed kRunningPrefix
+    std::vector<std::string> warnings;     ///< divergences no change can remove
+};
+RunningDiff running_changes(const Vm& want, const Vm& live);
+/// The restart-class attributes (see attributes_of) in which `live.running`
+/// differs from the definition `live`: what waits for the next boot.
+std::vector<std::string> restart_pending_paths(const Vm& live);
 
 /// Diffs desired against live. Throws ValidationError when the manifests
 /// cannot be reconciled with the host (a name held by an object the lab does

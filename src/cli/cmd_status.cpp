@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -24,6 +25,8 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
     }
     struct Row {
         std::string id, state, autostart, drift, extra;
+        /// VMs: how the running VM differs from its definition or the manifest.
+        std::vector<std::string> running;
     };
     std::vector<Row> rows;
     auto drift_of = [&](const ResourceId& id) -> std::string {
@@ -99,9 +102,24 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
                 addrs = e.what();
             }
         }
+        // The running VM against its definition and the manifest (running.* changes).
+        std::vector<std::string> diverged;
+        for (const auto& a : plan.actions) {
+            if (a.id != id) continue;
+            for (const auto& c : a.changes) {
+                if (!is_running_change(c)) continue;
+                auto shown = [&](const std::optional<std::string>& v) {
+                    return !v ? std::string("(none)") : c.sensitive ? "(sensitive)" : *v;
+                };
+                diverged.push_back(terminal_escape(fmt::format(
+                    "{} {} -> {} ({})", c.path.substr(std::strlen(kRunningPrefix)),
+                    shown(c.before), shown(c.after), to_string(c.cls))));
+            }
+        }
         std::string state = to_string(it->second.state);
-        if (it->second.restart_pending) state += "*";
+        if (it->second.restart_pending || !diverged.empty()) state += "*";
         row(id, state, it->second.autostart ? "yes" : "no", addrs);
+        rows.back().running = std::move(diverged);
     }
     if (json) {
         nlohmann::json objects = nlohmann::json::array();
@@ -110,7 +128,8 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
                                {"state", r.state},
                                {"autostart", r.autostart},
                                {"drift", r.drift},
-                               {"detail", r.extra}});
+                               {"detail", r.extra},
+                               {"running", r.running}});
         }
         std::cout << nlohmann::json{{"format_version", "1"},
                                     {"lab", desired.lab},
@@ -127,11 +146,12 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
     for (const auto& r : rows) {
         std::cout << fmt::format("  {:<34} {:<10} {:<10} {:<26} {}\n", r.id, r.state, r.autostart,
                                  r.drift, r.extra);
+        for (const auto& d : r.running) std::cout << fmt::format("      running: {}\n", d);
     }
-    if (std::any_of(live.vms.begin(), live.vms.end(),
-                    [](const auto& kv) { return kv.second.restart_pending; })) {
-        std::cout
-            << "\n  * restart pending: the running VM has not picked up its new definition yet\n";
+    if (std::any_of(rows.begin(), rows.end(),
+                    [](const Row& r) { return !r.state.empty() && r.state.back() == '*'; })) {
+        std::cout << "\n  * the running VM differs from its definition or the manifest: a live "
+                     "change (apply sets it) or a restart pending (apply --allow-restart)\n";
     }
     return 0;
 }

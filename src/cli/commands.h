@@ -31,6 +31,7 @@ struct ApplyOptionsCli {
     bool auto_approve = false;
     bool allow_restart = false;
     bool no_rollback = false;
+    bool force = false;  ///< delete bridges/networks that others on the host still use
     bool json = false;
     bool destroy = false;  ///< the engine runs for `destroy`: wording and the lock's name
     std::chrono::milliseconds lock_timeout{0};

@@ -212,13 +212,16 @@ std::unique_ptr<HostProvider> connect(const GlobalOptions& g, const Desired& des
                                       bool allow_restart, bool no_rollback) {
     libvirt::ProviderOptions options;
     options.allow_restart = allow_restart;
-    // accel: auto needs to know whether KVM really works here (a cached probe).
+    // accel: auto needs to know whether KVM really works here (a cached probe),
+    // and accel: kvm where it does not is a plan error with the probe's reason.
     const bool needs_probe =
         std::any_of(desired.vms.begin(), desired.vms.end(),
-                    [](const auto& kv) { return kv.second.accel == Accel::auto_; });
+                    [](const auto& kv) { return kv.second.accel != Accel::qemu; });
     if (needs_probe) {
         host::SystemProbe probe;
-        options.kvm_usable = host::kvm_usable(probe);
+        const auto kvm = host::probe_kvm(probe);
+        options.kvm_usable = kvm.usable;
+        if (!kvm.usable) options.kvm_detail = kvm.detail;
         spdlog::info("KVM usable on this host: {}", *options.kvm_usable);
     }
     for (const auto& [name, pool] : desired.pools) options.pool_paths.push_back(pool.path);

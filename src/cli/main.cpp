@@ -219,6 +219,8 @@ int main(int argc, char** argv) {
     apply->add_option("--lock-timeout", apply_lock_timeout,
                       "how long to wait for another apply/destroy of the lab, e.g. 10s, 5m "
                       "(default 0: fail at once)");
+    apply->add_flag("--force", apply_opts.force,
+                    "delete bridges and networks that VMs or ports outside the lab still use");
     apply->add_flag("--no-rollback", apply_opts.no_rollback,
                     "experts: keep an address take-over even when the gateway stops answering");
     apply->add_flag("--wait-ip", apply_opts.wait_ip,
@@ -232,6 +234,8 @@ int main(int argc, char** argv) {
     auto* destroy = app.add_subcommand("destroy", "remove everything the lab owns");
     add_manifest_options(destroy);
     destroy->add_flag("--auto-approve", destroy_opts.auto_approve, "do not ask for confirmation");
+    destroy->add_flag("--force", destroy_opts.force,
+                      "delete bridges and networks that VMs or ports outside the lab still use");
     destroy->add_option("--lock-timeout", destroy_lock_timeout,
                         "how long to wait for another apply/destroy of the lab, e.g. 10s, 5m "
                         "(default 0: fail at once)");

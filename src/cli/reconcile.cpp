@@ -11,6 +11,7 @@
 #include "interrupt.h"
 #include "virtform/adapters/host/applied_record.h"
 #include "virtform/adapters/host/lab_lock.h"
+#include "virtform/diag.h"
 #include "virtform/error.h"
 #include "virtform/exec.h"
 #include "virtform/exec_json.h"
@@ -133,6 +134,18 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
             "nothing was changed; run `virtform plan -o` again");
     }
     if (!o.json) std::cout << render_plan_text(plan, TextStyle{g.color}) << std::flush;
+    // Deleting what others on the host still use needs --force.
+    std::vector<std::string> cut_off;
+    for (const auto& a : plan.actions) {
+        for (const auto& u : a.users) cut_off.push_back(fmt::format("{} ({})", u, a.id.str()));
+    }
+    if (!cut_off.empty() && !o.force) {
+        throw Error(fmt::format(
+            "refusing to delete what others on the host still use: {}. Nothing was changed; "
+            "{} with --force to cut them off",
+            terminal_escape(fmt::format("{}", fmt::join(cut_off, "; "))),
+            o.destroy ? "destroy" : "apply"));
+    }
     // With --json, stdout gets exactly one document, after everything else.
     auto finish_json = [&](nlohmann::json doc, const AddressWait& wait) {
         if (wait.waited) {
@@ -195,6 +208,9 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
     eopts.stop_requested = [&interrupt] { return interrupt.requested(); };
     const ExecResult result = execute(plan, *provider, eopts);
     heartbeat.stop();
+    for (const auto& c : cut_off) {
+        std::cerr << fmt::format("warning: --force: cut off {}\n", terminal_escape(c));
+    }
     const Live after = provider->read();
     host::write_applied_record(g.uri, desired.lab, after);
     const auto problems = verify(plan, result, desired, after);

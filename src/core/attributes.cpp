@@ -77,12 +77,9 @@ std::vector<Attribute> volume_attributes(const Volume& v) {
     return out;
 }
 
-constexpr const char* kVmRestart =
-    "needs a redefine; takes effect when the VM restarts (apply restarts it only with "
-    "--allow-restart)";
-constexpr const char* kVmLive = "applied to the running VM and to its definition";
+}  // namespace
 
-std::string disk_value(const Disk& d) {
+std::string disk_text(const Disk& d) {
     std::string source;
     switch (d.type) {
         case Disk::Type::volume:
@@ -98,10 +95,17 @@ std::string disk_value(const Disk& d) {
     return fmt::format("{} bus={} dev={}", source, to_string(d.bus), d.target);
 }
 
-std::string nic_value(const Nic& n) {
+std::string nic_text(const Nic& n) {
     return fmt::format("{} {} model={}", n.type == Nic::Type::network ? "network" : "bridge",
                        n.source, n.model);
 }
+
+namespace {
+
+constexpr const char* kVmRestart =
+    "needs a redefine; takes effect when the VM restarts (apply restarts it only with "
+    "--allow-restart)";
+constexpr const char* kVmLive = "applied to the running VM and to its definition";
 
 std::vector<Attribute> vm_attributes(const Vm& v) {
     std::vector<Attribute> out;
@@ -123,7 +127,7 @@ std::vector<Attribute> vm_attributes(const Vm& v) {
     restart("cpu_mode", v.cpu_mode.value_or(""), !v.cpu_mode);
     restart("firmware", to_string(v.firmware));
     for (std::size_t i = 0; i < v.disks.size(); ++i) {
-        out.push_back({fmt::format("disk[{}]", i), disk_value(v.disks[i]), ChangeClass::live,
+        out.push_back({fmt::format("disk[{}]", i), disk_text(v.disks[i]), ChangeClass::live,
                        "attached or detached while the VM runs"});
     }
     std::string boot;
@@ -133,7 +137,7 @@ std::vector<Attribute> vm_attributes(const Vm& v) {
     if (v.initrd) restart("initrd", *v.initrd);
     if (v.cmdline) restart("cmdline", *v.cmdline);
     for (std::size_t i = 0; i < v.nics.size(); ++i) {
-        out.push_back({fmt::format("nic[{}]", i), nic_value(v.nics[i]), ChangeClass::live,
+        out.push_back({fmt::format("nic[{}]", i), nic_text(v.nics[i]), ChangeClass::live,
                        "attached or detached while the VM runs"});
         Attribute mac{fmt::format("nic[{}].mac", i), v.nics[i].mac.value_or(""),
                       ChangeClass::restart, kVmRestart};
@@ -151,6 +155,8 @@ std::vector<Attribute> vm_attributes(const Vm& v) {
     live("state", to_string(v.state),
          "the VM is started, or shut down (forced after shutdown_timeout)");
     live("autostart", v.autostart ? "true" : "false", "applied at once");
+    live("shutdown_timeout", std::to_string(v.shutdown_timeout),
+         "stored in the VM's virtform metadata (definition); used by the next shutdown");
     return out;
 }
 

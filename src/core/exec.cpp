@@ -155,7 +155,15 @@ std::vector<std::string> verify(const Plan& executed, const ExecResult& result,
     for (const auto& a : again.actions) {
         if (touched.count(a.id) == 0) continue;
         std::string detail;
+        // A pending restart is reported by the action itself (apply without
+        // --allow-restart leaves the VM on its old definition), not a failure.
+        if (std::all_of(a.changes.begin(), a.changes.end(),
+                        [](const AttributeChange& c) { return is_pending_restart(c); }) &&
+            a.type == ActionType::update) {
+            continue;
+        }
         for (const auto& c : a.changes) {
+            if (is_pending_restart(c)) continue;
             if (!detail.empty()) detail += "; ";
             auto shown = [&](const std::optional<std::string>& v) -> std::string {
                 if (!v) return "(none)";

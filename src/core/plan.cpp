@@ -10,6 +10,7 @@
 
 #include "virtform/dag.h"
 #include "virtform/fingerprint.h"
+#include "virtform/host_checks.h"
 
 namespace virtform {
 
@@ -149,6 +150,21 @@ void refine_vm_changes(std::vector<AttributeChange>& changes, const Vm& want, co
                     c.cls = ChangeClass::restart;
                     c.reason = "SATA and IDE devices cannot be hot-plugged: needs a restart";
                 }
+            }
+        }
+    }
+    // A NIC added or removed whole takes its MAC along: the MAC is part of the
+    // hot-plug, not a change of an existing device.
+    for (auto& c : changes) {
+        if (c.path.rfind("nic[", 0) != 0 || c.path.size() < 5 ||
+            c.path.compare(c.path.size() - 5, 5, "].mac") != 0 || (c.before && c.after)) {
+            continue;
+        }
+        const std::string nic = c.path.substr(0, c.path.size() - 4);
+        for (const auto& n : changes) {
+            if (n.path == nic && (!n.before || !n.after)) {
+                c.cls = n.cls;
+                c.reason = n.reason;
             }
         }
     }
@@ -338,8 +354,8 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
                 continue;
             }
             auto changes = diff_attributes(attributes_of(want), attributes_of(have));
-            if (changes.empty()) continue;
-            if (!refine(changes, want, have)) continue;
+            // refine may add changes (a running VM's divergence) or drop them.
+            if (!refine(changes, want, have) || changes.empty()) continue;
             Action a{id};
             a.cls = strongest(changes);
             a.type = a.cls == ChangeClass::replace ? ActionType::replace : ActionType::update;
@@ -444,6 +460,13 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
     std::map<std::string, Vm> resolved;
     std::vector<std::string> on_tcg;
     for (const auto& [name, vm] : desired.vms) {
+        // accel: kvm where KVM does not work would fail at define (issue 9).
+        if (vm.accel == Accel::kvm && !live.kvm_usable) {
+            diags.error(vm.where,
+                        fmt::format("VM '{}' has accel: kvm, but KVM is not usable on this host{} "
+                                    "(see `virtform doctor`); use accel: auto (TCG here) or qemu",
+                                    name, live.kvm_detail.empty() ? "" : ": " + live.kvm_detail));
+        }
         resolved.emplace(name, resolve_accel(vm, live));
         if (vm.accel == Accel::auto_ && !live.kvm_usable) on_tcg.push_back(name);
         for (const auto& nic : vm.nics) {
@@ -471,8 +494,12 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
     }
     plan_kind(
         Kind::vm, resolved, live.vms, own_owner,
-        [](std::vector<AttributeChange>& changes, const Vm& want, const Vm& have) {
+        [&](std::vector<AttributeChange>& changes, const Vm& want, const Vm& have) {
             refine_vm_changes(changes, want, have);
+            // Live state (issue 9): what runs, not only what is defined.
+            auto running = running_changes(want, have);
+            changes.insert(changes.end(), running.changes.begin(), running.changes.end());
+            warnings.insert(warnings.end(), running.warnings.begin(), running.warnings.end());
             return true;
         },
         true);
@@ -515,6 +542,14 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
                         a.id.name, fmt::join(left, ", ")));
         return true;
     });
+    // --- issue 9: collisions with the host, users of what is deleted, shared use.
+    check_host_collisions(desired, live, diags);
+    for (auto& a : actions) {
+        if (a.type == ActionType::destroy || a.type == ActionType::replace)
+            a.users = users_of(a, actions, desired, live);
+    }
+    for (auto& w : shared_uses(desired, live)) warnings.push_back(std::move(w));
+    // ---
     diags.throw_if_any();
 
     // Targeting: keep the targets and, transitively, what they depend on.

@@ -30,10 +30,21 @@ std::string quoted(const std::optional<std::string>& v, bool sensitive) {
     return fmt::format("\"{}\"", terminal_escape(*v));
 }
 
+std::size_t pending_restarts(const Action& a) {
+    return static_cast<std::size_t>(std::count_if(a.changes.begin(), a.changes.end(),
+                                                  [](const auto& c) { return is_pending_restart(c); }));
+}
+
 std::string headline(const Action& a) {
     // Names and values come from manifests and the host: escaped, so that no
     // escape sequence in them reaches the terminal (terminal_escape).
     const std::string id = terminal_escape(a.id.str());
+    if (a.type == ActionType::update) {
+        if (const std::size_t n = pending_restarts(a); n != 0) {
+            return fmt::format("# {} will be updated: restart pending ({} change{})", id,
+                               n, n == 1 ? "" : "s");
+        }
+    }
     switch (a.type) {
         case ActionType::create:
             return fmt::format("# {} will be created", id);
@@ -81,6 +92,10 @@ std::string render_plan_text(const Plan& plan, const TextStyle& style) {
             out += fmt::format("  # ({}: {})\n",
                                a.type == ActionType::destroy ? "why" : to_string(a.cls),
                                terminal_escape(a.reason));
+        }
+        for (const auto& u : a.users) {
+            out += fmt::format("  # {}used on the host by {}{}: apply refuses without --force\n",
+                               p.red, terminal_escape(u), p.reset);
         }
         const char* colour = a.type == ActionType::create    ? p.green
                              : a.type == ActionType::destroy ? p.red
@@ -141,7 +156,8 @@ nlohmann::json plan_to_json(const Plan& plan) {
                                {"after", value(c.after)},
                                {"class", to_string(c.cls)},
                                {"reason", c.reason},
-                               {"sensitive", c.sensitive}});
+                               {"sensitive", c.sensitive},
+                               {"scope", is_running_change(c) ? "running" : "definition"}});
         }
         json deps = json::array();
         for (std::size_t d : a.depends_on) deps.push_back(plan.actions[d].id.str());
@@ -152,6 +168,8 @@ nlohmann::json plan_to_json(const Plan& plan) {
                            {"class", to_string(a.cls)},
                            {"reason", a.reason},
                            {"depends_on", deps},
+                           {"restart_pending", pending_restarts(a)},
+                           {"users", a.users},
                            {"changes", changes}});
     }
     return {

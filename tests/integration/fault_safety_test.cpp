@@ -32,6 +32,7 @@
 // file) fixed it; the DESTROY sweep guards it.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -184,7 +185,9 @@ protected:
                  {"${vm}", "vffs-" + tag + "-vm"},
                  {"${subn}", "10." + std::to_string(180 + (2 * n_) % 10) + "." + std::to_string(kPid % 250)},
                  {"${subi}", "10." + std::to_string(181 + (2 * n_) % 10) + "." + std::to_string(kPid % 250)},
-                 {"${root}", "/var/lib/virtform/test-pools/vf-fs-" + tag}};
+                 {"${root}", "/var/lib/virtform/test-pools/vf-fs-" + tag},
+                 // Per run: a fixed MAC another domain on the host has is a plan error.
+                 {"52:54:00:fa:17:", fmt::format("52:54:00:{:02x}:{:02x}:", kPid % 256, (kPid / 256 + n_) % 256)}};
         canary_ = "vffs-" + tag + "-canary";
         fs::create_directories(var("${root}"));
         ::chmod(var("${root}").c_str(), 0755);

@@ -461,12 +461,15 @@ TEST_F(TrustTest, IndependentActionsOverlapInParallelAndNeverWithParallelismOne)
 // Failure isolation
 
 TEST_F(TrustTest, AFailedNetworkSkipsOnlyTheVmOnItAndTheNextApplyConverges) {
-    // The obstacle: a host bridge of the test's own holding network 1's subnet,
-    // so that libvirt refuses to start network 1.
+    // The obstacle: a host bridge of the test's own with a route to network 1's
+    // subnet, so that libvirt refuses to start network 1. The plan refuses a
+    // subnet held by an interface address or a route it sees (issue 9); a
+    // route marked "proto kernel" without the address reads as an address's
+    // own route and passes, libvirt's /proc/net/route check does not.
     const auto obstacle = bridge(8);
     own_link(obstacle);
-    ASSERT_EQ(sh("ip link add " + obstacle + " type bridge && ip addr add " + subnet(1) + ".1/24 dev " + obstacle +
-                 " && ip link set " + obstacle + " up")
+    ASSERT_EQ(sh("ip link add " + obstacle + " type bridge && ip link set " + obstacle + " up && ip route add " +
+                 subnet(1) + ".0/24 dev " + obstacle + " proto kernel")
                   .code,
               0);
     std::string body = networks_yaml(1, 2) + pool_and_vms_yaml(1);

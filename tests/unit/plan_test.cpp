@@ -151,6 +151,8 @@ TEST(Plan, OwnedNetworkLeftOutIsDestroyedOthersAreNot) {
     live.networks["theirs"] = live.networks["old"];
     live.networks["theirs"].name = "theirs";
     live.networks["theirs"].owner = "someone-else";
+    // Another subnet: two active networks cannot share one (a plan error now).
+    live.networks["theirs"].ipv4->address = *Cidr::parse("192.168.101.1/24");
     const Plan plan = make_plan(load(kLab), live);
     ASSERT_EQ(plan.actions.size(), 1u);
     EXPECT_EQ(plan.actions[0].type, ActionType::destroy);

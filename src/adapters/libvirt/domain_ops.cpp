@@ -5,7 +5,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -250,6 +252,97 @@ struct DeviceCall {
     }
 };
 
+/// Waits until the balloon of a running domain reaches `kib` (within 1 MiB):
+/// a guest takes a target in steps. A guest that never took any target (its
+/// balloon fully deflated: no driver) is not waited for; the planner warns.
+void wait_for_balloon(virDomainPtr dom, const std::string& name, std::uint64_t kib,
+                      std::uint64_t before_kib, std::uint64_t max_kib, RoundTrips& trips) {
+    using clock = std::chrono::steady_clock;
+    if (before_kib == max_kib) return;
+    const auto deadline = clock::now() + std::chrono::seconds(20);
+    std::uint64_t now = before_kib;
+    while (true) {
+        virDomainInfo info{};
+        trips.add();
+        if (virDomainGetInfo(dom, &info) < 0) throw_last_error(label(name), "read the memory of");
+        now = info.memory;
+        if ((now > kib ? now - kib : kib - now) <= 1024) return;
+        if (clock::now() >= deadline) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+    throw AdapterError(label(name), "set the memory of",
+                       fmt::format("the guest's balloon is at {} MiB, not the {} MiB asked for, "
+                                   "after 20 s (does the guest run its balloon driver?)",
+                                   now / 1024, kib / 1024));
+}
+
+/// Sets the running domain's memory (balloon) and waits for the guest to take it.
+void set_running_memory(virDomainPtr dom, const std::string& name, std::uint64_t bytes,
+                        unsigned flags, RoundTrips& trips) {
+    virDomainInfo info{};
+    const bool live = (flags & VIR_DOMAIN_AFFECT_LIVE) != 0;
+    if (live) {
+        trips.add();
+        if (virDomainGetInfo(dom, &info) < 0) throw_last_error(label(name), "read the memory of");
+    }
+    trips.add();
+    if (virDomainSetMemoryFlags(dom, (bytes + 1023) / 1024, flags) < 0) {
+        throw_last_error(label(name), "set the memory of");
+    }
+    if (live) wait_for_balloon(dom, name, (bytes + 1023) / 1024, info.memory, info.maxMem, trips);
+}
+
+/// The changes of the running domain alone ("running.*", live class), with
+/// VIR_DOMAIN_AFFECT_LIVE only: back to its definition (devices) and to the
+/// manifest (vCPUs, memory). `defined`: the live Vm (definition + running).
+void apply_running_changes(virDomainPtr dom, const std::vector<AttributeChange>& changes,
+                           const Vm& defined, const Vm& want, const VolumeFormats& formats,
+                           RoundTrips& trips) {
+    const std::string& name = want.name;
+    const DeviceCall call{dom, name, VIR_DOMAIN_AFFECT_LIVE, trips};
+    const Vm& run = *defined.running;
+    std::vector<const AttributeChange*> ordered;
+    for (const auto& c : changes) ordered.push_back(&c);
+    std::stable_sort(ordered.begin(), ordered.end(), [](const auto* a, const auto* b) {
+        return a->after.has_value() < b->after.has_value();  // detach first
+    });
+    const std::size_t skip = std::strlen(kRunningPrefix);
+    for (const AttributeChange* c : ordered) {
+        const std::string path = c->path.substr(skip);
+        const std::string key =
+            path.find('[') == std::string::npos
+                ? std::string()
+                : path.substr(path.find('[') + 1, path.size() - path.find('[') - 2);
+        if (path == "memory") {
+            set_running_memory(dom, name, want.memory, VIR_DOMAIN_AFFECT_LIVE, trips);
+        } else if (path == "cpus") {
+            trips.add();
+            if (virDomainSetVcpusFlags(dom, static_cast<unsigned>(want.cpus),
+                                       VIR_DOMAIN_AFFECT_LIVE) < 0) {
+                throw_last_error(label(name), "set the vCPUs of");
+            }
+        } else if (path.rfind("nic[", 0) == 0) {
+            const auto& nics = c->before ? run.nics : defined.nics;
+            for (const auto& n : nics) {
+                if (n.mac.value_or("") != key) continue;
+                if (c->before)
+                    call.detach(nic_device_xml(n), "NIC " + key);
+                else
+                    call.attach(nic_device_xml(n), "NIC " + key);
+            }
+        } else if (path.rfind("disk[", 0) == 0) {
+            const auto& disks = c->before ? run.disks : defined.disks;
+            for (const auto& d : disks) {
+                if (d.target != key) continue;
+                if (c->before)
+                    call.detach(disk_device_xml(d, formats), "disk " + key);
+                else
+                    call.attach(disk_device_xml(d, formats), "disk " + key);
+            }
+        }
+    }
+}
+
 /// Applies the live-class changes of an action with `flags` (AFFECT_LIVE
 /// and/or AFFECT_CONFIG). `macs`: the MACs of the desired NICs by index when
 /// the definition already holds them (after a redefine), so the running
@@ -264,6 +357,19 @@ void apply_live_changes(virDomainPtr dom, const Action& action, unsigned flags,
     const auto before_disks = assign_disk_targets(before.disks);
     const auto after_disks = assign_disk_targets(after.disks);
     const bool live_only = (flags & VIR_DOMAIN_AFFECT_CONFIG) == 0;
+    // A device the running domain lacks (detached by hand) is detached from the
+    // definition only; one it already has is attached to the definition only.
+    const DeviceCall config_only{dom, name, flags & ~static_cast<unsigned>(VIR_DOMAIN_AFFECT_LIVE),
+                                 trips};
+    const bool both = !live_only && (flags & VIR_DOMAIN_AFFECT_LIVE) != 0 && before.running;
+    auto runs_nic = [&](const std::string& mac) {
+        return !mac.empty() && std::any_of(before.running->nics.begin(), before.running->nics.end(),
+                                           [&](const Nic& n) { return n.mac.value_or("") == mac; });
+    };
+    auto runs_disk = [&](const std::string& target) {
+        return std::any_of(before.running->disks.begin(), before.running->disks.end(),
+                           [&](const Disk& d) { return d.target == target; });
+    };
     // Removals first, from the end, so that indices of what stays hold.
     std::vector<const AttributeChange*> changes;
     for (const auto& c : action.changes) changes.push_back(&c);
@@ -278,10 +384,7 @@ void apply_live_changes(virDomainPtr dom, const Action& action, unsigned flags,
                 skipped.push_back(path);
                 continue;
             }
-            trips.add();
-            if (virDomainSetMemoryFlags(dom, (after.memory + 1023) / 1024, flags) < 0) {
-                throw_last_error(label(name), "set the memory of");
-            }
+            set_running_memory(dom, name, after.memory, flags, trips);
         } else if (path == "cpus") {
             if (live_only && after.cpus > limits.max_cpus.value_or(limits.cpus)) {
                 skipped.push_back(path);
@@ -301,8 +404,14 @@ void apply_live_changes(virDomainPtr dom, const Action& action, unsigned flags,
                 call.update(disk_device_xml(after_disks[*i]), what);  // new media
                 continue;
             }
-            if (had) call.detach(disk_device_xml(before_disks[*i]), what);
-            if (has) call.attach(disk_device_xml(after_disks[*i]), what);
+            if (had) {
+                const bool gone = both && !runs_disk(before_disks[*i].target);
+                (gone ? config_only : call).detach(disk_device_xml(before_disks[*i]), what);
+            }
+            if (has) {
+                const bool there = both && runs_disk(after_disks[*i].target);
+                (there ? config_only : call).attach(disk_device_xml(after_disks[*i]), what);
+            }
         } else if (auto n = index_of(path, "nic")) {
             const bool had = change->before.has_value() && *n < before.nics.size();
             const bool has = change->after.has_value() && *n < after.nics.size();
@@ -317,9 +426,12 @@ void apply_live_changes(virDomainPtr dom, const Action& action, unsigned flags,
                 if (mac.empty()) mac = before.nics[*n].mac.value_or("");
                 call.update(nic_device_xml(after.nics[*n], mac), what);
             } else if (had) {
-                call.detach(nic_device_xml(before.nics[*n]), what);  // matched by its MAC
+                const bool gone = both && !runs_nic(before.nics[*n].mac.value_or(""));
+                // matched by its MAC
+                (gone ? config_only : call).detach(nic_device_xml(before.nics[*n]), what);
             } else if (has) {
-                call.attach(nic_device_xml(after.nics[*n], mac), what);
+                const bool there = both && runs_nic(mac);
+                (there ? config_only : call).attach(nic_device_xml(after.nics[*n], mac), what);
             }
         }
     }
@@ -336,42 +448,75 @@ void update(virConnectPtr conn, const std::string& lab, const Action& action,
         stop(dom.get(), name, after.shutdown_timeout, trips);
         running = false;
     }
-    std::vector<std::string> restart_paths;
+    // The running domain's own changes ("running.*") apart from the definition's.
+    Action defined = action;
+    defined.changes.clear();
+    std::vector<AttributeChange> to_running;
+    std::vector<std::string> pending;
     for (const auto& c : action.changes) {
+        if (!is_running_change(c))
+            defined.changes.push_back(c);
+        else if (c.cls == ChangeClass::live)
+            to_running.push_back(c);
+        else
+            pending.push_back(c.path.substr(std::strlen(kRunningPrefix)));
+    }
+    std::vector<std::string> restart_paths;
+    for (const auto& c : defined.changes) {
         if (c.cls != ChangeClass::live) restart_paths.push_back(c.path);
+    }
+    const bool restart =
+        running && options.allow_restart && (!restart_paths.empty() || !pending.empty());
+    // First the running domain back to its definition (it restarts anyway otherwise),
+    // so that the definition's own live changes below apply to both alike.
+    if (running && !restart && !to_running.empty() && before.running) {
+        apply_running_changes(dom.get(), to_running, before, after, formats_of(conn, before, trips),
+                              trips);
     }
     if (restart_paths.empty()) {
         // Each change on its own, to the running domain and to its definition.
         unsigned flags = VIR_DOMAIN_AFFECT_CONFIG;
         if (running) flags |= VIR_DOMAIN_AFFECT_LIVE;
         std::vector<std::string> skipped;
-        apply_live_changes(dom.get(), action, flags, {}, after, trips, skipped);
+        apply_live_changes(dom.get(), defined, flags, {}, after, trips, skipped);
+        if (before.shutdown_timeout != after.shutdown_timeout) {
+            // Kept in the mark: a redefine with the same identity stores it.
+            const auto identity =
+                domain_identity_from_xml(xml_desc(dom.get(), name, VIR_DOMAIN_XML_INACTIVE, trips));
+            dom = define(conn, after, lab, identity, trips);
+        }
+        if (restart) {
+            stop(dom.get(), name, after.shutdown_timeout, trips);
+            running = false;
+        }
     } else {
         const auto identity =
             domain_identity_from_xml(xml_desc(dom.get(), name, VIR_DOMAIN_XML_INACTIVE, trips));
         write_seed(after);
         dom = define(conn, after, lab, identity, trips);
-        if (running && options.allow_restart) {
+        if (restart) {
             stop(dom.get(), name, after.shutdown_timeout, trips);
             running = false;
         } else if (running) {
             // The definition holds everything; the running domain gets what it
             // can take now, with the MACs the definition chose.
-            const auto defined =
+            const auto macs =
                 domain_identity_from_xml(xml_desc(dom.get(), name, VIR_DOMAIN_XML_INACTIVE, trips));
             const Vm limits = domain_from_xml(xml_desc(dom.get(), name, 0, trips));
             std::vector<std::string> skipped;
-            apply_live_changes(dom.get(), action, VIR_DOMAIN_AFFECT_LIVE, defined, limits, trips,
+            apply_live_changes(dom.get(), defined, VIR_DOMAIN_AFFECT_LIVE, macs, limits, trips,
                                skipped);
             restart_paths.insert(restart_paths.end(), skipped.begin(), skipped.end());
-            if (options.on_notice) {
-                options.on_notice(action.id,
-                                  fmt::format("redefined while running; {} take{} effect at the "
-                                              "next boot (or apply with --allow-restart)",
-                                              fmt::join(restart_paths, ", "),
-                                              restart_paths.size() == 1 ? "s" : ""));
-            }
         }
+    }
+    if (running && !restart && (!restart_paths.empty() || !pending.empty()) && options.on_notice) {
+        restart_paths.insert(restart_paths.end(), pending.begin(), pending.end());
+        options.on_notice(action.id,
+                          fmt::format("restart pending ({} change{}: {}): the VM keeps running "
+                                      "its previous definition until it restarts (apply with "
+                                      "--allow-restart to restart it now)",
+                                      restart_paths.size(), restart_paths.size() == 1 ? "" : "s",
+                                      fmt::join(restart_paths, ", ")));
     }
     if (!running && after.state == VmState::running) start(dom.get(), name, trips);
     if (before.autostart != after.autostart) set_autostart(dom.get(), after, trips);
@@ -405,9 +550,13 @@ void read_domains(virConnectPtr conn, Live& live, RoundTrips& trips) {
             vm.state = active ? VmState::running : VmState::stopped;
             vm.autostart = autostart.count(name) != 0;
             if (active) {
-                // The running definition, to tell a change that waits for a restart.
-                const auto pending =
-                    pending_restart_attributes(inactive, xml_desc(dom.get(), name, 0, trips));
+                // The domain as it runs (live XML: vCPUs online, balloon size,
+                // attached devices): the planner compares it too.
+                Vm run = domain_from_xml(xml_desc(dom.get(), name, 0, trips));
+                run.state = VmState::running;
+                run.autostart = vm.autostart;
+                vm.running = std::make_shared<const Vm>(std::move(run));
+                const auto pending = restart_pending_paths(vm);
                 vm.restart_pending = !pending.empty();
                 if (vm.restart_pending) {
                     spdlog::debug("vm {}: waits for a restart to apply {}", name,

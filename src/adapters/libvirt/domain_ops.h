@@ -7,7 +7,8 @@
 namespace virtform::libvirt {
 
 /// Adds every domain libvirt knows (owned or not) to live.vms: the inactive
-/// definition, state (running iff active), autostart, and restart_pending
+/// definition, state (running iff active), autostart, for a running one the
+/// domain as it runs (Vm::running, from the live XML), and restart_pending
 /// (the running domain differs from its definition in a restart-class attribute).
 void read_domains(virConnectPtr conn, Live& live, RoundTrips& trips);
 

@@ -426,27 +426,9 @@ DomainIdentity domain_identity_from_xml(const std::string& xml) {
 
 std::vector<std::string> pending_restart_attributes(const std::string& inactive_xml,
                                                     const std::string& active_xml) {
-    const auto defined = attributes_of(domain_from_xml(inactive_xml));
-    const auto running = attributes_of(domain_from_xml(active_xml));
-    std::map<std::string, const Attribute*> now;
-    for (const auto& a : running) now[a.path] = &a;
-    std::vector<std::string> out;
-    std::set<std::string> seen;
-    for (const auto& a : defined) {
-        seen.insert(a.path);
-        if (a.cls != ChangeClass::restart) continue;
-        // Unset in the definition: libvirt chose, and a running domain shows its choice
-        // (a host-model CPU runs as "custom").
-        if (a.computed || (a.path == "cpu_mode" && a.value == "host-model")) continue;
-        auto it = now.find(a.path);
-        if (it == now.end() || it->second->value != a.value) out.push_back(a.path);
-    }
-    for (const auto& a : running) {
-        if (a.cls == ChangeClass::restart && !a.computed && seen.count(a.path) == 0) {
-            out.push_back(a.path);
-        }
-    }
-    return out;
+    Vm defined = domain_from_xml(inactive_xml);
+    defined.running = std::make_shared<const Vm>(domain_from_xml(active_xml));
+    return restart_pending_paths(defined);
 }
 
 std::string find_nic_xml(const std::string& domain_xml, const std::string& mac) {

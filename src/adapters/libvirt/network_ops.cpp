@@ -94,7 +94,21 @@ void create(virConnectPtr conn, const Network& want, const std::string& lab, Rou
     }
     set_autostart(net.get(), want, trips);
     if (want.active && !(adopted && is_active(net.get(), want.name, trips))) {
-        start(net.get(), want.name, trips);
+        try {
+            start(net.get(), want.name, trips);
+        } catch (const AdapterError&) {
+            // libvirt refused to start it (a clash the plan could not see):
+            // leave nothing half-made, no defined, inactive network with
+            // autostart. One a killed apply left behind stays for the next plan.
+            if (!adopted) {
+                trips.add();
+                if (virNetworkUndefine(net.get()) < 0) {
+                    spdlog::warn("network {} failed to start and could not be undefined: {}",
+                                 want.name, virGetLastErrorMessage());
+                }
+            }
+            throw;
+        }
     }
 }
 

@@ -42,6 +42,7 @@ void LibvirtProvider::read_into(Live& live) {
     if (impl_->options.kvm_usable) live.kvm_usable = *impl_->options.kvm_usable;
     for (const auto& path : impl_->options.pool_paths)
         live.pool_dirs[path] = inspect_pool_dir(path);
+    live.kvm_detail = impl_->options.kvm_detail;
 }
 
 Live LibvirtProvider::read() {

@@ -145,6 +145,12 @@ void BridgeProvider::read_into(Live& live) {
         live.host_interfaces.insert(l.name);
         live.interfaces[l.name] = HostInterface{l.name, l.kind, l.master, global_addresses(addrs, l.name)};
     }
+    // Routes another network's subnet would collide with (the kernel's own
+    // routes of addresses are covered by the addresses).
+    for (const auto& r : client_->routes()) {
+        if (r.is_default() || r.protocol == 2 /* RTPROT_KERNEL */) continue;
+        if (auto dst = Cidr::parse(r.dst)) live.routes.push_back({*dst, r.oif_name, r.gateway});
+    }
     for (const auto& l : links) {
         if (!l.is_bridge()) continue;
         Bridge b;

@@ -26,6 +26,8 @@ struct ProviderOptions {
     /// Directories read() describes in Live::pool_dirs (the desired pools'
     /// paths), so that the planner can refuse one another lab or nobody owns.
     std::vector<std::string> pool_paths;
+    /// What read() reports as Live::kvm_detail: why KVM is not usable.
+    std::string kvm_detail;
     /// Told about what an action did not do at once, e.g. "vm.web1: redefined;
     /// the change of machine takes effect at the next boot". May be called
     /// concurrently from actions running in parallel.

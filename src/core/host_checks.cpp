@@ -1,0 +1,227 @@
+// Collisions with the host and users of what a plan deletes (issue 9): one
+// place, pure over Desired and Live.
+#include "virtform/host_checks.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace virtform {
+namespace {
+
+std::string owner_text(const std::string& owner) {
+    return owner.empty() ? "no lab" : fmt::format("lab '{}'", owner);
+}
+
+/// The subnet of a network's address (canonical, host bits cleared).
+Cidr subnet_of(const Cidr& c) {
+    return Cidr{c.network(), c.prefix};
+}
+
+std::vector<Cidr> subnets_of(const Network& n) {
+    std::vector<Cidr> out;
+    if (n.ipv4) out.push_back(subnet_of(n.ipv4->address));
+    if (n.ipv6) out.push_back(subnet_of(n.ipv6->address));
+    return out;
+}
+
+/// The bridges a libvirt network runs on (its own, or the host bridge in mode bridge).
+bool network_uses_bridge(const Network& n, const std::string& bridge) {
+    return n.bridge && *n.bridge == bridge;
+}
+
+bool vm_uses(const Vm& vm, Kind kind, const std::string& name, const Live& live) {
+    auto on = [&](const Nic& nic) {
+        if (kind == Kind::network) return nic.type == Nic::Type::network && nic.source == name;
+        if (nic.type == Nic::Type::bridge) return nic.source == name;
+        // A NIC on a libvirt network in mode bridge over this bridge.
+        auto net = live.networks.find(nic.source);
+        return net != live.networks.end() && net->second.mode == NetworkMode::bridge &&
+               network_uses_bridge(net->second, name);
+    };
+    const bool defined = std::any_of(vm.nics.begin(), vm.nics.end(), on);
+    const bool running =
+        vm.running && std::any_of(vm.running->nics.begin(), vm.running->nics.end(), on);
+    return defined || running;
+}
+
+}  // namespace
+
+void check_host_collisions(const Desired& desired, const Live& live, Diagnostics& diags) {
+    // Networks: subnets against other libvirt networks, interface addresses, routes.
+    for (const auto& [name, want] : desired.networks) {
+        if (want.mode == NetworkMode::bridge) continue;
+        const auto self = live.networks.find(name);
+        const std::string own_bridge =
+            self != live.networks.end() && self->second.owner == desired.lab
+                ? self->second.bridge.value_or("")
+                : want.bridge.value_or("");
+        for (const auto& mine : subnets_of(want)) {
+            for (const auto& [other_name, other] : live.networks) {
+                if (other_name == name || !other.active) continue;
+                // A network of this lab that the manifest drops is deleted first.
+                if (other.owner == desired.lab && desired.networks.count(other_name) == 0)
+                    continue;
+                for (const auto& theirs : subnets_of(other)) {
+                    if (!mine.overlaps(theirs)) continue;
+                    diags.error(want.where,
+                                fmt::format("network '{}': subnet {} overlaps {} of libvirt "
+                                            "network '{}' ({}), which is active on the host",
+                                            name, mine.str(), theirs.str(), other_name,
+                                            owner_text(other.owner)));
+                }
+            }
+            std::set<std::string> libvirt_bridges;
+            for (const auto& [n, other] : live.networks) {
+                if (other.bridge && other.mode != NetworkMode::bridge)
+                    libvirt_bridges.insert(*other.bridge);
+            }
+            for (const auto& [ifname, iface] : live.interfaces) {
+                // The network's own bridge holds its gateway; other networks'
+                // bridges were checked above.
+                if ((!own_bridge.empty() && ifname == own_bridge) ||
+                    libvirt_bridges.count(ifname) != 0) {
+                    continue;
+                }
+                for (const auto& addr : iface.addresses) {
+                    if (!mine.overlaps(addr)) continue;
+                    diags.error(want.where,
+                                fmt::format("network '{}': subnet {} overlaps address {} of host "
+                                            "interface '{}'",
+                                            name, mine.str(), addr.str(), ifname));
+                }
+            }
+            for (const auto& route : live.routes) {
+                if ((!own_bridge.empty() && route.device == own_bridge) ||
+                    libvirt_bridges.count(route.device) != 0 || !mine.overlaps(route.destination)) {
+                    continue;
+                }
+                diags.error(want.where,
+                            fmt::format("network '{}': subnet {} overlaps the host's route to {} "
+                                        "(dev {}{})",
+                                        name, mine.str(), route.destination.str(), route.device,
+                                        route.gateway.empty() ? "" : " via " + route.gateway));
+            }
+        }
+        // Static DHCP hosts: inside the subnet, each IP once.
+        if (want.ipv4) {
+            std::map<IpAddress, std::string> seen;
+            for (const auto& h : want.ipv4->hosts) {
+                if (!want.ipv4->address.contains(h.ip)) {
+                    diags.error(want.where,
+                                fmt::format("network '{}': DHCP host {} has IP {}, outside the "
+                                            "subnet {}",
+                                            name, h.mac, h.ip.str(),
+                                            subnet_of(want.ipv4->address).str()));
+                }
+                auto [it, fresh] = seen.emplace(h.ip, h.mac);
+                if (!fresh) {
+                    diags.error(want.where,
+                                fmt::format("network '{}': DHCP hosts {} and {} both have IP {}",
+                                            name, it->second, h.mac, h.ip.str()));
+                }
+            }
+        }
+    }
+    // Fixed MACs against every other domain on the host (of any lab or none).
+    for (const auto& [name, vm] : desired.vms) {
+        for (const auto& nic : vm.nics) {
+            if (!nic.mac) continue;
+            for (const auto& [other_name, other] : live.vms) {
+                if (other_name == name && other.owner == desired.lab) continue;
+                // A VM of this lab that the manifest drops is deleted first.
+                if (other.owner == desired.lab && desired.vms.count(other_name) == 0) continue;
+                auto has = [&](const Vm& v) {
+                    return std::any_of(v.nics.begin(), v.nics.end(),
+                                       [&](const Nic& n) { return n.mac == nic.mac; });
+                };
+                if (has(other) || (other.running && has(*other.running))) {
+                    diags.error(vm.where,
+                                fmt::format("VM '{}': MAC {} is already used by domain '{}' ({}) "
+                                            "on the host",
+                                            name, *nic.mac, other_name, owner_text(other.owner)));
+                }
+            }
+        }
+    }
+}
+
+std::vector<std::string> users_of(const Action& deleted, const std::vector<Action>& actions,
+                                  const Desired& desired, const Live& live) {
+    std::vector<std::string> out;
+    const Kind kind = deleted.id.kind;
+    const std::string& name = deleted.id.name;
+    if (kind != Kind::network && kind != Kind::bridge) return out;
+    auto action_on = [&](Kind k, const std::string& n) -> const Action* {
+        for (const auto& a : actions) {
+            if (a.id.kind == k && a.id.name == n) return &a;
+        }
+        return nullptr;
+    };
+    for (const auto& [vm_name, vm] : live.vms) {
+        if (!vm_uses(vm, kind, name, live)) continue;
+        if (vm.owner == desired.lab) {
+            // This lab's VM: fine when the plan deletes it, or it leaves the
+            // object by an update of its own. A replace brings it back.
+            const Action* a = action_on(Kind::vm, vm_name);
+            if (a && a->type == ActionType::destroy) continue;
+            if (a && a->after && !vm_uses(std::get<Vm>(*a->after), kind, name, live) &&
+                a->type != ActionType::replace) {
+                continue;
+            }
+            if (deleted.type == ActionType::replace) continue;  // it comes back
+        }
+        out.push_back(fmt::format("vm.{} of {} (a NIC on {})", vm_name, owner_text(vm.owner),
+                                  deleted.id.str()));
+    }
+    if (kind == Kind::bridge && desired.bridges.count(name) != 0) {
+        // Ports: only against a declaration the plan can see. A bridge that
+        // left the manifest (prune, destroy) releases the ports it had, which
+        // its earlier manifest declared; which of them were enslaved by hand
+        // is not recorded anywhere, so they are not named here.
+        const auto& declared_list = desired.bridges.at(name).ports;
+        const std::set<std::string> declared(declared_list.begin(), declared_list.end());
+        for (const auto& [ifname, iface] : live.interfaces) {
+            if (iface.master != name || iface.kind == "tun" || declared.count(ifname) != 0)
+                continue;
+            out.push_back(fmt::format("interface {} (a port of bridge {} that the manifest does "
+                                      "not declare)",
+                                      ifname, name));
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> shared_uses(const Desired& desired, const Live& live) {
+    std::vector<std::string> out;
+    for (const auto& [name, vm] : desired.vms) {
+        std::set<std::string> said;
+        for (const auto& nic : vm.nics) {
+            const bool net = nic.type == Nic::Type::network;
+            if (net && desired.networks.count(nic.source) != 0) continue;
+            if (!net && desired.bridges.count(nic.source) != 0) continue;
+            std::string owner;
+            if (net) {
+                auto it = live.networks.find(nic.source);
+                if (it == live.networks.end()) continue;
+                owner = it->second.owner;
+            } else {
+                auto it = live.bridges.find(nic.source);
+                if (it == live.bridges.end()) continue;
+                owner = it->second.owner;
+            }
+            if (owner.empty() || owner == desired.lab) continue;
+            const std::string what =
+                fmt::format("{}.{}", net ? "network" : "bridge", nic.source);
+            if (!said.insert(what).second) continue;
+            out.push_back(fmt::format("vm.{} uses {} of lab '{}' (read-only: this lab does not "
+                                      "manage it; destroying lab '{}' would cut it off)",
+                                      name, what, owner, owner));
+        }
+    }
+    return out;
+}
+
+}  // namespace virtform
