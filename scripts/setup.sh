@@ -13,6 +13,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libpugixml-dev nlohmann-json3-dev libisofs-dev
   linux-image-amd64 busybox-static cpio kmod xorriso procps ovmf bc xz-utils zstd
   util-linux iputils-ping
+  dpkg-dev man-db bsdextrautils
 )
 
 missing=()
