@@ -143,6 +143,7 @@ const std::map<std::string, std::pair<std::string, std::string>> kEdits = {
 /// existing object is not planned, by design (said in the doc).
 const std::map<std::string, std::string> kCreationOnly = {
     {"disk.import", "the image is copied into the volume when it is created"},
+    {"disk.allow_backing_chain", "permits the backing/import image when the volume is created"},
 };
 
 /// "<kind>.<key>" for every row of the key tables under the network, bridge,
