@@ -67,12 +67,15 @@ plan_rc() {  # plan --detailed-exitcode: its exit code in $rc, its text in $plan
 }
 
 balloon() { virsh dommemstat "$vm" | awk '$1 == "actual" {print $2}'; }
+# What plan reads: the live XML's <currentMemory>, which libvirt updates from
+# QEMU's BALLOON_CHANGE events (rate-limited), so it trails dommemstat by ~1 s.
+current_memory() { virsh dumpxml "$vm" | sed -n 's/.*<currentMemory unit=.KiB.>\([0-9]*\)<.*/\1/p'; }
 wait_balloon() {  # $1: KiB
     for _ in $(seq 1 90); do
-        [ "$(balloon)" = "$1" ] && return 0
+        [ "$(balloon)" = "$1" ] && [ "$(current_memory)" = "$1" ] && return 0
         sleep 1
     done
-    fail "balloon: dommemstat actual is $(balloon) KiB, want $1"
+    fail "balloon: dommemstat actual is $(balloon) KiB, live XML $(current_memory) KiB, want $1"
 }
 nics() { virsh -q domiflist "$vm" | grep -c "$net" || true; }
 
@@ -126,7 +129,8 @@ echo "detach-interface --live: plan exit 2, apply attached it again live with MA
 
 # 4. A restart-class change without --allow-restart: pending until restarted.
 write_manifest 1 "console=ttyS0 vf.test=1"
-out=$("$vf" apply --auto-approve "$manifest") || fail "apply of the cmdline change failed: $out"
+# Notes go to stderr: read both.
+out=$("$vf" apply --auto-approve "$manifest" 2>&1) || fail "apply of the cmdline change failed: $out"
 echo "$out" | grep -q "restart pending (1 change: cmdline)" || fail "apply does not say it waits: $out"
 [ "$(virsh domid "$vm")" = "$domid" ] || fail "restarted without --allow-restart"
 plan_rc; [ "$rc" = 2 ] || fail "pending restart: plan shows nothing: $plan"

@@ -183,7 +183,8 @@ TEST_F(InterruptTest, SigintFinishesTheRunningActionStartsNothingNewAndExits130)
     const std::regex done_line("network\\.(" + prefix() + "[0-9]+): Creation complete");
     const std::regex not_started_line("  not started create network\\.(" + prefix() +
                                       "[0-9]+): interrupted \\(SIGINT\\) before its turn");
-    for (std::sregex_iterator it(out.begin(), out.end(), done_line), end; it != end; ++it)
+    const std::string progress = bg->err();  // progress lines go to stderr
+    for (std::sregex_iterator it(progress.begin(), progress.end(), done_line), end; it != end; ++it)
         completed.insert((*it)[1]);
     for (std::sregex_iterator it(out.begin(), out.end(), not_started_line), end; it != end; ++it)
         not_started.insert((*it)[1]);
