@@ -237,12 +237,15 @@ TEST_F(InterruptTest, SecondSignalStopsAtOnce) {
         std::string text = "lab: " + lab() + "\nnetworks:\n  " + net(1) +
                            ": {mode: isolated, bridge: " + bridge(1) + "}\nvms:\n  " + vm +
                            ":\n    memory: 64MiB\n    accel: qemu\n    shutdown_timeout: 60\n"
-                           "    state: " + state + "\n    nics: [{network: " + net(1) + "}]\n";
+                           "    state: " +
+                           state + "\n    nics: [{network: " + net(1) + "}]\n";
         manifest_ = dir_.write("lab.yaml", text).string();
     };
     struct VmCleanup {
         std::string name;
-        ~VmCleanup() { virsh("destroy " + name + " >/dev/null 2>&1; undefine " + name + " >/dev/null 2>&1"); }
+        ~VmCleanup() {
+            virsh("destroy " + name + " >/dev/null 2>&1; undefine " + name + " >/dev/null 2>&1");
+        }
     } cleanup{vm};
     lab_with_vm("running");
     auto r = virtform({"apply", "--auto-approve", manifest_});
@@ -251,8 +254,8 @@ TEST_F(InterruptTest, SecondSignalStopsAtOnce) {
     lab_with_vm("stopped");
     auto bg = std::make_unique<Background>(
         std::vector<std::string>{"apply", "--auto-approve", manifest_}, dir_.path());
-    ASSERT_TRUE(eventually([&] { return bg->err().find("Modifying...") != std::string::npos; },
-                           60s))
+    ASSERT_TRUE(
+        eventually([&] { return bg->err().find("Modifying...") != std::string::npos; }, 60s))
         << bg->out() << bg->err();
     bg->signal(SIGINT);
     ASSERT_TRUE(
