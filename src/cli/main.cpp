@@ -14,36 +14,11 @@
 #include "help_gen.h"
 #include "version.h"
 #include "virtform/adapters/libvirt/connect.h"
+#include "virtform/diag.h"
 
 namespace {
 
 using namespace virtform::cli;
-
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-    std::vector<std::size_t> row(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-        std::size_t diag = row[0];
-        row[0] = i;
-        for (std::size_t j = 1; j <= b.size(); ++j) {
-            const std::size_t up = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-            diag = up;
-        }
-    }
-    return row[b.size()];
-}
-
-/// The closest of `names` to `word`, when close enough to be a typo.
-std::string closest(const std::string& word, const std::vector<std::string>& names) {
-    std::string best;
-    std::size_t best_d = std::max<std::size_t>(2, word.size() / 3) + 1;
-    for (const auto& n : names) {
-        const std::size_t d = edit_distance(word, n);
-        if (d < best_d) best = n, best_d = d;
-    }
-    return best;
-}
 
 std::vector<std::string> visible_commands(const CLI::App& app) {
     std::vector<std::string> names;
@@ -85,7 +60,7 @@ int usage_error(const CLI::App& app, const CLI::ParseError& e, int argc, char** 
     }
     if (!word.empty() &&
         std::find(all_commands.begin(), all_commands.end(), word) == all_commands.end()) {
-        const std::string guess = closest(word, commands);
+        const std::string guess = virtform::closest_match(word, commands);
         std::cerr << fmt::format("error: '{}' is not a virtform command.", word);
         if (!guess.empty()) std::cerr << fmt::format(" Did you mean '{}'?", guess);
         std::cerr << fmt::format("\nCommands: {}. See 'virtform --help'.\n",
@@ -107,7 +82,7 @@ int usage_error(const CLI::App& app, const CLI::ParseError& e, int argc, char** 
         a = a.substr(0, a.find('='));
         if (a.rfind("--", 0) != 0 && a.size() > 2) a = a.substr(0, 2);  // -vv, -cURI
         if (std::find(known.begin(), known.end(), a) != known.end()) continue;
-        const std::string guess = closest(a, known);
+        const std::string guess = virtform::closest_match(a, known);
         std::cerr << fmt::format("error: unknown option '{}'", a);
         if (sub != nullptr) std::cerr << fmt::format(" for 'virtform {}'", word);
         std::cerr << (guess.empty() ? std::string(".") : fmt::format(". Did you mean '{}'?", guess))
