@@ -31,12 +31,9 @@ std::optional<std::string> read_path(const Context& ctx, MapReader& r, const std
     return p;
 }
 
-/// Why `path` (absolute, trailing '/' removed) cannot be a pool directory ("" when
-/// it can): it must be normalised (no empty, '.' or '..' component), and neither
-/// '/' nor a system directory: virtform creates, marks and removes pool
-/// directories, and libvirt sets their mode.
-std::string pool_path_problem(const std::string& path) {
-    if (path == "/") return "the root directory cannot be a pool";
+/// Why the absolute `path` is not normalised ("" when it is): no empty, '.' or
+/// '..' component.
+std::string normalisation_problem(const std::string& path) {
     std::vector<std::string> parts;
     for (std::size_t i = 1; i <= path.size();) {
         const std::size_t slash = std::min(path.find('/', i), path.size());
@@ -46,22 +43,55 @@ std::string pool_path_problem(const std::string& path) {
     for (const auto& part : parts) {
         if (part.empty()) return "a path with '//' is not normalised; write it with single '/'";
         if (part == "." || part == "..")
-            return fmt::format("a path through '{}' is not normalised; write the directory itself",
+            return fmt::format("a path through '{}' is not normalised; write the path without it",
                                part);
     }
+    return {};
+}
+
+/// The system tree `path` is under ("" when none): what the distribution owns.
+std::string system_tree_of(const std::string& path) {
+    static const std::vector<std::string> kSystemTrees = {
+        "/bin/",   "/boot/",   "/dev/",  "/etc/",  "/lib/", "/lib32/",
+        "/lib64/", "/libx32/", "/proc/", "/sbin/", "/sys/", "/usr/"};
+    for (const auto& tree : kSystemTrees) {
+        if (path.rfind(tree, 0) == 0 && path.rfind("/usr/local/", 0) != 0) return tree;
+    }
+    return {};
+}
+
+/// Why `path` (absolute, trailing '/' removed) cannot be a pool directory ("" when
+/// it can): it must be normalised, and neither '/' nor a system directory:
+/// virtform creates, marks and removes pool directories, and libvirt sets their
+/// mode.
+std::string pool_path_problem(const std::string& path) {
+    if (path == "/") return "the root directory cannot be a pool";
+    if (auto problem = normalisation_problem(path); !problem.empty()) return problem;
     // The directories themselves, and everything under the ones the system owns.
     static const std::set<std::string> kSystem = {
-        "/bin",  "/boot", "/dev",  "/etc",  "/home",    "/lib",     "/lib32",   "/lib64",
-        "/libx32", "/media", "/mnt", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys",
-        "/tmp",  "/usr",  "/var",  "/var/lib", "/var/log", "/var/tmp", "/var/cache", "/usr/local"};
-    static const std::vector<std::string> kSystemTrees = {"/bin/", "/boot/", "/dev/",  "/etc/",
-                                                          "/lib/", "/lib32/", "/lib64/", "/libx32/",
-                                                          "/proc/", "/sbin/", "/sys/", "/usr/"};
+        "/bin",     "/boot",    "/dev",     "/etc",       "/home",     "/lib",  "/lib32",
+        "/lib64",   "/libx32",  "/media",   "/mnt",       "/opt",      "/proc", "/root",
+        "/run",     "/sbin",    "/srv",     "/sys",       "/tmp",      "/usr",  "/var",
+        "/var/lib", "/var/log", "/var/tmp", "/var/cache", "/usr/local"};
     if (kSystem.count(path) != 0) return "a system directory cannot be a pool";
-    for (const auto& tree : kSystemTrees) {
-        if (path.rfind(tree, 0) == 0 && path.rfind("/usr/local/", 0) != 0)
-            return fmt::format("a directory under {} (owned by the system) cannot be a pool", tree);
-    }
+    if (auto tree = system_tree_of(path); !tree.empty())
+        return fmt::format("a directory under {} (owned by the system) cannot be a pool", tree);
+    return {};
+}
+
+/// Why `path` (absolute) cannot be a serial console file ("" when it can). QEMU
+/// (as root, through virtlogd) writes whatever the guest prints into it, so it
+/// must not reach a file the host lives on: it is normalised, not under a
+/// system tree, and neither a hidden file nor inside a hidden directory (the
+/// ~/.ssh/authorized_keys and ~/.bashrc of this world).
+std::string console_path_problem(const std::string& path) {
+    if (path.back() == '/') return "it names a directory; name a file";
+    if (auto problem = normalisation_problem(path); !problem.empty()) return problem;
+    if (auto tree = system_tree_of(path); !tree.empty())
+        return fmt::format("a file under {} (owned by the system) cannot take a console's output",
+                           tree);
+    if (path.find("/.") != std::string::npos)
+        return "a hidden file or a file in a hidden directory cannot take a console's output";
     return {};
 }
 
@@ -95,9 +125,9 @@ std::optional<std::uint64_t> read_size(const Context& ctx, MapReader& r, const s
         return std::nullopt;
     }
     if (*bytes > max) {
-        ctx.error(r.get(key), fmt::format("'{}' of {} is too large: {} is more than {} ({})", key,
-                                          r.what(), format_size(*bytes), format_size(max),
-                                          max_why));
+        ctx.error(r.get(key),
+                  fmt::format("'{}' of {} is too large: {} is more than {} ({})", key, r.what(),
+                              format_size(*bytes), format_size(max), max_why));
         return std::nullopt;
     }
     return bytes;
@@ -391,6 +421,13 @@ Vm read_vm(const Context& ctx, const std::string& name, const YAML::Node& key,
             MapReader cr(ctx, console, "the console of " + what);
             vm.console_file = read_path(ctx, cr, "file");
             if (!cr.get("file").IsDefined()) ctx.error(console, "the console needs 'file: /path'");
+            if (vm.console_file) {
+                if (auto problem = console_path_problem(*vm.console_file); !problem.empty()) {
+                    ctx.error(cr.get("file"), fmt::format("the console file '{}' of {}: {}",
+                                                          *vm.console_file, what, problem));
+                    vm.console_file.reset();
+                }
+            }
             cr.finish();
         } else {
             ctx.error(console,
@@ -428,7 +465,8 @@ void read_pools(const Context& ctx, const YAML::Node& pools, Desired& desired) {
         while (pool.path.size() > 1 && pool.path.back() == '/') pool.path.pop_back();
         if (path) {
             if (auto problem = pool_path_problem(pool.path); !problem.empty())
-                ctx.error(r.get("path"), fmt::format("'path' of {} ({}): {}", what, *path, problem));
+                ctx.error(r.get("path"),
+                          fmt::format("'path' of {} ({}): {}", what, *path, problem));
         }
         pool.autostart = r.boolean("autostart").value_or(true);
         pool.active = r.boolean("active").value_or(true);
@@ -492,6 +530,31 @@ void finish_vms(Desired& desired, Diagnostics& diags) {
             }
         }
         if (vm.cloud_init && !desired.lab.empty()) vm.seed_iso = seed_iso_path(desired.lab, name);
+    }
+    // A console file takes whatever its guest prints: it must not be an image,
+    // a kernel, a volume or another console of the lab.
+    std::map<std::string, std::string> images;
+    for (const auto& [name, vm] : desired.vms) {
+        for (const auto& disk : vm.disks) {
+            if (!disk.path.empty())
+                images.emplace(disk.path, fmt::format("a disk of VM '{}'", name));
+        }
+        if (vm.kernel) images.emplace(*vm.kernel, fmt::format("the kernel of VM '{}'", name));
+        if (vm.initrd) images.emplace(*vm.initrd, fmt::format("the initrd of VM '{}'", name));
+    }
+    for (const auto& [id, vol] : desired.volumes) {
+        if (auto pool = desired.pools.find(vol.pool); pool != desired.pools.end())
+            images.emplace(pool->second.path + "/" + vol.name,
+                           fmt::format("volume '{}'", vol.name));
+    }
+    for (const auto& [name, vm] : desired.vms) {
+        if (!vm.console_file) continue;
+        auto [it, inserted] =
+            images.emplace(*vm.console_file, fmt::format("the console of VM '{}'", name));
+        if (!inserted) {
+            diags.error(vm.where, fmt::format("the console file {} of VM '{}' is also {}",
+                                              *vm.console_file, name, it->second));
+        }
     }
 }
 

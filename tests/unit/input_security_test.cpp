@@ -43,7 +43,7 @@ std::vector<std::string> plan_errors(const Desired& desired, const Live& live) {
 // S4: interface names
 
 /// Every character dnsmasq, libvirt's XML or a shell give a meaning to.
-const std::vector<std::string> kBadNames = {"lab,eth0", "a<b",  "a>b", "a&b", "a'b", "a\"b",
+const std::vector<std::string> kBadNames = {"lab,eth0", "a<b",  "a>b", "a&b",  "a'b", "a\"b",
                                             "a$b",      "a;b",  "a#b", "a\\b", "a%b", "a=b",
                                             "a*b",      "a(b)", "a|b", "a@b"};
 
@@ -152,7 +152,8 @@ TEST(PoolDirectories, AnUnmarkedDirectoryWithFilesIsAPlanErrorAnEmptyOneIsNot) {
     // Its own mark (an apply interrupted after the mark): the next apply goes on.
     live.pool_dirs["/srv/pools/a"] = PoolDir{true, "b", true, ""};
     EXPECT_EQ(make_plan(load(kPoolB), live).actions.size(), 1u);
-    live.pool_dirs["/srv/pools/a"] = PoolDir{true, "", false, "is a symbolic link; name the directory itself"};
+    live.pool_dirs["/srv/pools/a"] =
+        PoolDir{true, "", false, "is a symbolic link; name the directory itself"};
     EXPECT_THAT(plan_errors(load(kPoolB), live).at(0), HasSubstr("is a symbolic link"));
 }
 
@@ -165,7 +166,8 @@ TEST(PoolDirectories, TheLabsOwnPoolAtItsPathIsNoConflict) {
 
 TEST(PoolDirectories, TwoPoolsOfTheManifestInOneDirectory) {
     // The loader refuses it already; the planner's check stays for Desired built otherwise.
-    const auto errors = load_errors("lab: b\npools:\n  p1: {path: /srv/x}\n  p2: {path: /srv/x/}\n");
+    const auto errors =
+        load_errors("lab: b\npools:\n  p1: {path: /srv/x}\n  p2: {path: /srv/x/}\n");
     ASSERT_EQ(errors.size(), 1u) << ::testing::PrintToString(errors);
     EXPECT_THAT(errors[0], HasSubstr("lab.yaml:4:3: error: pool 'p2' uses directory /srv/x"));
     Desired d = load("lab: b\npools:\n  p1: {path: /srv/x}\n  p2: {path: /srv/y}\n");
@@ -184,6 +186,57 @@ TEST(PoolDirectories, ThePathHasOneSpellingAndIsNotTheRoot) {
     ASSERT_EQ(errors.size(), 1u) << ::testing::PrintToString(errors);
     EXPECT_THAT(errors[0], HasSubstr("the root directory cannot be a pool"));
     EXPECT_EQ(load("lab: b\npools:\n  p: {path: /srv/x/}\n").pools.at("p").path, "/srv/x");
+}
+
+// ---------------------------------------------------------------------------
+// Console files: QEMU writes the guest's output there as root.
+
+std::string vm_with_console(const std::string& file) {
+    return "lab: b\nvms:\n  w:\n    memory: 256MiB\n    kernel: /srv/k\n    console: {file: " +
+           file + "}\n";
+}
+
+TEST(ConsoleFiles, NeverASystemFileADotFileOrAnUnnormalisedPath) {
+    const std::vector<std::pair<std::string, std::string>> refused = {
+        {"/etc/passwd", "a file under /etc/ (owned by the system) cannot take a console's output"},
+        {"/usr/lib/x.log", "a file under /usr/ (owned by the system)"},
+        {"/boot/grub/grub.cfg", "a file under /boot/"},
+        {"/root/.ssh/authorized_keys", "a hidden file or a file in a hidden directory"},
+        {"/home/u/.bashrc", "a hidden file"},
+        {"/var/log/../../etc/shadow", "a path through '..' is not normalised"},
+        {"/var/log//x.log", "a path with '//' is not normalised"},
+        {"/var/log/virtform/", "it names a directory"},
+    };
+    for (const auto& [file, why] : refused) {
+        const auto errors = load_errors(vm_with_console(file));
+        ASSERT_EQ(errors.size(), 1u) << file << ": " << ::testing::PrintToString(errors);
+        EXPECT_THAT(errors[0], HasSubstr("lab.yaml:6:21: error: the console file '" + file +
+                                         "' of VM 'w': " + why));
+    }
+    EXPECT_EQ(*load(vm_with_console("/var/log/virtform/w.log")).vms.at("w").console_file,
+              "/var/log/virtform/w.log");
+    EXPECT_EQ(*load(vm_with_console("/usr/local/lab/w.log")).vms.at("w").console_file,
+              "/usr/local/lab/w.log");
+}
+
+TEST(ConsoleFiles, NeverAnImageOrKernelOrAnotherConsoleOfTheLab) {
+    auto errors = load_errors(vm_with_console("/srv/k"));
+    ASSERT_EQ(errors.size(), 1u) << ::testing::PrintToString(errors);
+    EXPECT_THAT(errors[0],
+                HasSubstr("the console file /srv/k of VM 'w' is also the kernel of VM 'w'"));
+    errors = load_errors(
+        "lab: b\npools:\n  p: {path: /srv/pool}\nvms:\n  a:\n    memory: 256MiB\n"
+        "    disks: [{name: root, pool: p, size: 1G}]\n"
+        "  b:\n    memory: 256MiB\n    console: {file: /srv/pool/a-root.qcow2}\n"
+        "  c:\n    memory: 256MiB\n    disks: [{cdrom: /srv/iso/x.iso}]\n    console: {file: "
+        "/srv/iso/x.iso}\n");
+    ASSERT_EQ(errors.size(), 2u) << ::testing::PrintToString(errors);
+    EXPECT_THAT(
+        errors[0],
+        HasSubstr(
+            "the console file /srv/pool/a-root.qcow2 of VM 'b' is also volume 'a-root.qcow2'"));
+    EXPECT_THAT(errors[1],
+                HasSubstr("the console file /srv/iso/x.iso of VM 'c' is also a disk of VM 'c'"));
 }
 
 TEST(BackingChain, AllowBackingChainNeedsAnImage) {

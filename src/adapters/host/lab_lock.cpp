@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,7 +19,8 @@ namespace {
 
 std::string sanitize(const std::string& text) {
     std::string out;
-    for (char c : text) out += std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' ? c : '_';
+    for (char c : text)
+        out += std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' ? c : '_';
     return out;
 }
 
@@ -46,8 +48,26 @@ LabLock::LabLock(const std::string& uri, const std::string& lab, const std::stri
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     path_ = fmt::format("{}/{}@{}.lock", dir, sanitize(lab), sanitize(uri));
-    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw AdapterError(path_, "open lock file", std::strerror(errno), errno);
+    // The lock file is truncated and written below: never through a symlink
+    // planted at its name, nor into a FIFO or device (O_NONBLOCK keeps the open
+    // itself from hanging on a FIFO; the fstat refuses it).
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK,
+                 0644);
+    if (fd_ < 0) {
+        const int err = errno;
+        throw AdapterError(path_, "open lock file",
+                           err == ELOOP ? "it is a symbolic link; remove it" : std::strerror(err),
+                           err);
+    }
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid()) {
+        const bool regular = S_ISREG(st.st_mode);
+        ::close(fd_);
+        fd_ = -1;
+        throw AdapterError(path_, "open lock file",
+                           regular ? "it belongs to another user; remove it"
+                                   : "it is not a regular file; remove it");
+    }
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK && errno != EINTR) {
@@ -59,15 +79,16 @@ LabLock::LabLock(const std::string& uri, const std::string& lab, const std::stri
             const std::string holder = read_holder(fd_);
             ::close(fd_);
             fd_ = -1;
-            throw Error(fmt::format("lab '{}' on {} is busy: {} holds its lock ({}){}", lab, uri, holder,
-                                    path_,
-                                    timeout.count() == 0 ? "; wait for it, or pass --lock-timeout SECONDS"
-                                                         : fmt::format("; gave up after {:.0f}s",
-                                                                       timeout.count() / 1000.0)));
+            throw Error(fmt::format(
+                "lab '{}' on {} is busy: {} holds its lock ({}){}", lab, uri, holder, path_,
+                timeout.count() == 0
+                    ? "; wait for it, or pass --lock-timeout SECONDS"
+                    : fmt::format("; gave up after {:.0f}s", timeout.count() / 1000.0)));
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    const std::string holder = fmt::format("pid {}, virtform {}, since {}\n", ::getpid(), command, now_utc());
+    const std::string holder =
+        fmt::format("pid {}, virtform {}, since {}\n", ::getpid(), command, now_utc());
     if (::ftruncate(fd_, 0) != 0 ||
         ::pwrite(fd_, holder.data(), holder.size(), 0) != static_cast<ssize_t>(holder.size())) {
         // The lock holds regardless; only the holder's description is missing.

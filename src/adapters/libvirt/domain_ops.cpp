@@ -5,9 +5,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/stat.h>
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -589,6 +591,17 @@ void apply_vm(virConnectPtr conn, const std::string& lab, const Action& action,
         // QEMU opens the serial console file but does not make its directory.
         const Vm& vm = std::get<Vm>(*action.after);
         if (vm.console_file) {
+            // QEMU would follow a symlink or write into a device or FIFO planted
+            // at the name: only a regular file (or none yet) is a console log.
+            struct stat st {};
+            if (::lstat(vm.console_file->c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+                throw AdapterError(
+                    "vm " + vm.name, "use the console file of",
+                    fmt::format("{} exists and is {}, not a regular file", *vm.console_file,
+                                S_ISLNK(st.st_mode)   ? "a symbolic link"
+                                : S_ISDIR(st.st_mode) ? "a directory"
+                                                      : "a special file"));
+            }
             std::error_code ec;
             std::filesystem::create_directories(
                 std::filesystem::path(*vm.console_file).parent_path(), ec);
