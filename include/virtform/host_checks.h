@@ -31,4 +31,13 @@ std::vector<std::string> users_of(const Action& deleted, const std::vector<Actio
 /// bridge that another lab owns ("vm.web uses network.x of lab 'b' (read-only)").
 std::vector<std::string> shared_uses(const Desired& desired, const Live& live);
 
+/// What a lab cannot have on a host other than the one virtform runs on
+/// (`host`: what remote_host_of made of the URI), as errors at each object:
+/// bridges (Linux bridges, made over this host's netlink), pools (their
+/// ownership mark is a file virtform writes in the directory, here), and VMs
+/// with cloud_init (the seed ISO is built here). Networks and VMs otherwise go
+/// over libvirt's protocol like on this host; the files a VM names (kernel,
+/// initrd, disk files) are that host's.
+void check_remote_host(const Desired& desired, const std::string& host, Diagnostics& diags);
+
 }  // namespace virtform

@@ -14,7 +14,7 @@ namespace virtform::cli {
 int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptionsCli& o) {
     const auto sources = manifest_sources(m);
     const Desired desired = load_manifests(sources);
-    check_files(desired);
+    check_files(desired, g.uri);
     auto provider = connect(g, desired);
     PlanOptions popts;
     popts.targets = parse_targets(o.targets);

@@ -1,5 +1,8 @@
 #include "common.h"
 
+#include "virtform/adapters/libvirt/connect.h"
+#include "virtform/host_checks.h"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -175,7 +178,9 @@ std::string hint_for(const std::string& message) {
     return "";
 }
 
-void check_files(const Desired& desired) {
+void check_files(const Desired& desired, const std::string& uri) {
+    // On another host the files a VM names are that host's: not checked here.
+    if (!libvirt::remote_host_of(uri).empty()) return;
     Diagnostics diags;
     auto need = [&](const Location& where, const std::string& what,
                     const std::optional<std::string>& path) {
@@ -212,6 +217,24 @@ std::unique_ptr<HostProvider> connect(const GlobalOptions& g, const Desired& des
                                       bool allow_restart, bool no_rollback) {
     libvirt::ProviderOptions options;
     options.allow_restart = allow_restart;
+    const std::string remote = libvirt::remote_host_of(g.uri);
+    if (!remote.empty()) {
+        // Another host: only what goes over libvirt's protocol, checked before
+        // anything is read or touched. No netlink, KVM probe or pool directory
+        // of this host stands for that one.
+        Diagnostics diags;
+        check_remote_host(desired, remote, diags);
+        diags.throw_if_any();
+        options.remote = true;
+        std::cerr << fmt::format(
+            "note: {} is another host: its interfaces' addresses and routes are not visible over "
+            "libvirt's protocol, so subnets are checked against its libvirt networks only\n",
+            terminal_escape(g.uri));
+        spdlog::info("connecting to {}", g.uri);
+        return std::make_unique<HostProvider>(
+            std::make_unique<libvirt::LibvirtProvider>(g.uri, desired.lab, std::move(options)),
+            nullptr);
+    }
     // accel: auto needs to know whether KVM really works here (a cached probe),
     // and accel: kvm where it does not is a plan error with the probe's reason.
     const bool needs_probe =

@@ -36,8 +36,9 @@ std::string format_duration(std::chrono::milliseconds d);
 std::string hint_for(const std::string& message);
 
 /// Files the manifests name must be there before anything is touched: a
-/// missing kernel would otherwise fail half-way through an apply.
-void check_files(const Desired& desired);
+/// missing kernel would otherwise fail half-way through an apply. Not on
+/// another host (a remote `uri`): its files are not this host's.
+void check_files(const Desired& desired, const std::string& uri);
 
 std::unique_ptr<HostProvider> connect(const GlobalOptions& g, const Desired& desired,
                                       bool allow_restart = false, bool no_rollback = false);

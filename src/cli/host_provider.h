@@ -1,6 +1,8 @@
 #pragma once
 // The whole host as one Provider: libvirt for networks, pools, volumes and
-// VMs; netlink for bridges. Glue only: each half lives in its adapter.
+// VMs; netlink for bridges. Glue only: each half lives in its adapter. Without
+// a bridge half (a remote URI: netlink is this host's) bridges are neither
+// read nor applied; check_remote_host refuses a lab that declares one.
 #include <memory>
 #include <optional>
 
@@ -17,15 +19,17 @@ public:
 
     Live read() override {
         Live live = libvirt_->read();
-        bridges_->read_into(live);
+        if (bridges_) bridges_->read_into(live);
         return live;
     }
 
     void apply(const Action& action) override {
-        if (action.id.kind == Kind::bridge)
+        if (action.id.kind == Kind::bridge) {
+            if (!bridges_) throw Error("bridges are only managed on the host virtform runs on");
             bridges_->apply(action);
-        else
+        } else {
             libvirt_->apply(action);
+        }
     }
 
     libvirt::LibvirtProvider& libvirt() { return *libvirt_; }

@@ -110,7 +110,7 @@ private:
 
 int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptionsCli& o,
               const std::string& question, const SavedPlan* saved) {
-    check_files(desired);
+    check_files(desired, g.uri);
     const host::LabLock lab_lock(g.uri, desired.lab, o.destroy ? "destroy" : "apply",
                                  o.lock_timeout);
     auto provider = connect(g, desired, o.allow_restart, o.no_rollback);

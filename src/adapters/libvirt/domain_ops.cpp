@@ -587,8 +587,9 @@ void link_volumes_to_vms(Live& live) {
 
 void apply_vm(virConnectPtr conn, const std::string& lab, const Action& action,
               const ProviderOptions& options, RoundTrips& trips) {
-    if (action.after) {
-        // QEMU opens the serial console file but does not make its directory.
+    if (action.after && !options.remote) {
+        // QEMU opens the serial console file but does not make its directory
+        // (on another host that is its own business: no local path stands for it).
         const Vm& vm = std::get<Vm>(*action.after);
         if (vm.console_file) {
             // QEMU would follow a symlink or write into a device or FIFO planted

@@ -36,6 +36,24 @@ ConnectPtr open_connection(const std::string& uri) {
     return conn;
 }
 
+std::string remote_host_of(const std::string& uri) {
+    const auto sep = uri.find("://");
+    if (sep == std::string::npos) return {};  // a bare driver name ("qemu"): local
+    const std::string scheme = uri.substr(0, sep);
+    const auto plus = scheme.find('+');
+    const std::string transport = plus == std::string::npos ? "" : scheme.substr(plus + 1);
+    std::string authority = uri.substr(sep + 3);
+    authority = authority.substr(0, authority.find_first_of("/?"));
+    if (const auto at = authority.rfind('@'); at != std::string::npos) authority.erase(0, at + 1);
+    if (!authority.empty() && authority.front() == '[') {
+        authority = authority.substr(1, authority.find(']') - 1);  // [IPv6]:port
+    } else if (const auto colon = authority.find(':'); colon != std::string::npos) {
+        authority.erase(colon);
+    }
+    if (!authority.empty()) return authority;
+    return transport.empty() || transport == "unix" ? "" : transport;
+}
+
 std::string resolve_uri(const std::string& uri) {
     if (!uri.empty()) return uri;
     ConnectPtr conn = open_connection(uri);

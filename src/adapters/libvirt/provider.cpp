@@ -1,5 +1,6 @@
 #include "virtform/adapters/libvirt/provider.h"
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "addresses_ops.h"
@@ -39,16 +40,39 @@ void LibvirtProvider::read_into(Live& live) {
     read_volumes(conn, live, impl_->trips);
     read_domains(conn, live, impl_->trips);
     link_volumes_to_vms(live);
-    if (impl_->options.kvm_usable) live.kvm_usable = *impl_->options.kvm_usable;
+    if (impl_->options.kvm_usable) {
+        live.kvm_usable = *impl_->options.kvm_usable;
+    } else if (impl_->options.remote) {
+        CString caps(virConnectGetCapabilities(conn));
+        impl_->trips.add();
+        if (!caps) throw_last_error(impl_->uri, "read the capabilities of");
+        live.kvm_usable = std::string(caps.get()).find("<domain type='kvm'") != std::string::npos;
+        if (!live.kvm_usable) live.kvm_detail = "libvirt there offers no 'kvm' domain type";
+    }
     for (const auto& path : impl_->options.pool_paths)
         live.pool_dirs[path] = inspect_pool_dir(path);
-    live.kvm_detail = impl_->options.kvm_detail;
+    if (!impl_->options.kvm_detail.empty()) live.kvm_detail = impl_->options.kvm_detail;
 }
 
 Live LibvirtProvider::read() {
     Live live;
     read_into(live);
-    // Interface names, for bridge-mode networks over host bridges (no libvirt call).
+    // Interface names, for bridge-mode networks over host bridges: here from
+    // /sys/class/net (no libvirt call); on another host from libvirt's
+    // interface driver, the only view of that host's links the protocol gives.
+    if (impl_->options.remote) {
+        virInterfacePtr* ifaces = nullptr;
+        const int n = virConnectListAllInterfaces(impl_->conn.get(), &ifaces, 0);
+        impl_->trips.add();
+        if (n < 0) throw_last_error(impl_->uri, "list the host interfaces of");
+        for (int i = 0; i < n; ++i) {
+            if (const char* name = virInterfaceGetName(ifaces[i]))
+                live.host_interfaces.insert(name);
+            virInterfaceFree(ifaces[i]);
+        }
+        std::free(ifaces);  // NOLINT(cppcoreguidelines-no-malloc): libvirt's array
+        return live;
+    }
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator("/sys/class/net", ec)) {
         live.host_interfaces.insert(entry.path().filename().string());

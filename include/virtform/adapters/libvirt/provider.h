@@ -28,6 +28,12 @@ struct ProviderOptions {
     std::vector<std::string> pool_paths;
     /// What read() reports as Live::kvm_detail: why KVM is not usable.
     std::string kvm_detail;
+    /// The URI reaches another host (remote_host_of): nothing of this host's
+    /// stands for it. read() takes the interface names from libvirt's
+    /// interface driver instead of /sys/class/net, and, unless kvm_usable is
+    /// given, whether KVM is usable from libvirt's capabilities (a domain
+    /// type 'kvm'), since the KVM probe can only run here.
+    bool remote = false;
     /// Told about what an action did not do at once, e.g. "vm.web1: redefined;
     /// the change of machine takes effect at the next boot". May be called
     /// concurrently from actions running in parallel.
