@@ -27,9 +27,8 @@ int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptions
         std::cout << render_plan_text(plan, TextStyle{g.color});
     }
     if (!o.out.empty()) {
-        write_saved_plan(o.out, SavedPlan{g.uri, desired.lab, sources, desired.variables,
-                                          o.targets, fingerprint(live, desired),
-                                          plan_to_json(plan)});
+        write_saved_plan(o.out, SavedPlan{g.uri, desired.lab, sources, desired.variables, o.targets,
+                                          fingerprint(live, desired), plan_to_json(plan)});
         if (!o.json) {
             std::cerr << fmt::format(
                 "\nSaved the plan to {}. `virtform apply {}` carries out exactly "

@@ -125,14 +125,16 @@ ManifestVars manifest_vars(const ManifestOptions& m) {
     for (const auto& v : m.vars) {
         const auto eq = v.find('=');
         const std::string name = v.substr(0, eq);
-        const bool named = !name.empty() && std::isdigit(static_cast<unsigned char>(name[0])) == 0 &&
+        const bool named = !name.empty() &&
+                           std::isdigit(static_cast<unsigned char>(name[0])) == 0 &&
                            std::all_of(name.begin(), name.end(), [](char c) {
                                return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
                            });
         if (eq == std::string::npos || !named) {
-            throw Error(fmt::format("--var takes NAME=VALUE (NAME: letters, digits and '_', not "
-                                    "starting with a digit); got '{}'",
-                                    terminal_escape(v)));
+            throw Error(
+                fmt::format("--var takes NAME=VALUE (NAME: letters, digits and '_', not "
+                            "starting with a digit); got '{}'",
+                            terminal_escape(v)));
         }
         vars.values[name] = v.substr(eq + 1);
     }

@@ -85,8 +85,8 @@ std::optional<SavedPlan> read_saved_plan(const std::string& path) {
         saved.targets = doc.at("targets").get<std::vector<std::string>>();
         saved.fingerprint = doc.at("fingerprint").get<std::map<std::string, std::string>>();
         saved.plan = doc.at("plan");
-        saved.variables =
-            doc.value("variables", nlohmann::json::object()).get<std::map<std::string, std::string>>();
+        saved.variables = doc.value("variables", nlohmann::json::object())
+                              .get<std::map<std::string, std::string>>();
         return saved;
     } catch (const nlohmann::json::exception& e) {
         throw Error(fmt::format("{}: a damaged virtform plan file: {}", path, e.what()));

@@ -129,7 +129,8 @@ void read_dhcp(const Context& ctx, const YAML::Node& node, IpConfig& ip, const s
                 }
             }
         } else if (range.IsMap()) {
-            MapReader rr(ctx, range, "the DHCP range of " + what, detail::key_section("dhcp_range"));
+            MapReader rr(ctx, range, "the DHCP range of " + what,
+                         detail::key_section("dhcp_range"));
             const YAML::Node s = rr.get("start");
             const YAML::Node e = rr.get("end");
             if (!s.IsDefined() || !e.IsDefined()) {

@@ -14,11 +14,13 @@ using K = KeyType;
 
 KeySpec count_key() {
     return {"count", K::integer, "make this many objects, NAME-1..NAME-N ({{ index }} in values)",
-            nullptr, 1, kMaxCount, {}, true};
+            nullptr, 1,          kMaxCount,
+            {},      true};
 }
 KeySpec template_key() {
     return {"template", K::string, "a template (of this kind) whose keys this object inherits",
-            nullptr, 0, 0, {}, true};
+            nullptr,    0,         0,
+            {},         true};
 }
 
 std::vector<KeySection> make_sections() {
@@ -31,10 +33,22 @@ std::vector<KeySection> make_sections() {
              {"bridges", K::names, "Linux bridges managed over netlink, by name", "bridge"},
              {"pools", K::names, "libvirt directory pools, by name", "pool"},
              {"vms", K::names, "virtual machines, by name", "vm"},
-             {"defaults", K::mapping, "keys every object of a kind gets unless it sets them",
-              "defaults", 0, 0, {}, true},
-             {"templates", K::mapping, "named sets of keys objects inherit with `template:`",
-              "templates", 0, 0, {}, true},
+             {"defaults",
+              K::mapping,
+              "keys every object of a kind gets unless it sets them",
+              "defaults",
+              0,
+              0,
+              {},
+              true},
+             {"templates",
+              K::mapping,
+              "named sets of keys objects inherit with `template:`",
+              "templates",
+              0,
+              0,
+              {},
+              true},
          }},
         {"defaults",
          "Per kind: keys every object of that kind gets unless it (or its template) sets them.",
@@ -55,7 +69,12 @@ std::vector<KeySection> make_sections() {
         {"network",
          "A libvirt network.",
          {
-             {"mode", K::choice, "how guests reach the outside", nullptr, 0, 0,
+             {"mode",
+              K::choice,
+              "how guests reach the outside",
+              nullptr,
+              0,
+              0,
               {"nat", "route", "isolated", "open", "bridge"}},
              {"bridge", K::string, "the Linux bridge's name (mode bridge: an existing one)"},
              {"ipv4", K::mapping, "the IPv4 address, subnet and DHCP", "ip"},
@@ -147,7 +166,12 @@ std::vector<KeySection> make_sections() {
              {"max_memory", K::size, "memory it may grow to live"},
              {"accel", K::choice, "accelerator", nullptr, 0, 0, {"auto", "kvm", "qemu"}},
              {"machine", K::choice, "machine type", nullptr, 0, 0, {"q35", "pc"}},
-             {"cpu_mode", K::choice, "CPU model", nullptr, 0, 0,
+             {"cpu_mode",
+              K::choice,
+              "CPU model",
+              nullptr,
+              0,
+              0,
               {"host-passthrough", "host-model", "maximum"}},
              {"firmware", K::choice, "firmware", nullptr, 0, 0, {"bios", "uefi"}},
              {"disks", K::list, "disks, in order", "disk"},
@@ -186,7 +210,12 @@ std::vector<KeySection> make_sections() {
              {"network", K::string, "a libvirt network"},
              {"bridge", K::string, "a host bridge"},
              {"mac", K::string, "its MAC address"},
-             {"model", K::choice, "device model", nullptr, 0, 0,
+             {"model",
+              K::choice,
+              "device model",
+              nullptr,
+              0,
+              0,
               {"virtio", "e1000", "e1000e", "rtl8139"}},
          }},
         {"console",
@@ -237,8 +266,8 @@ const KeySection& key_section(const std::string& id) {
 namespace virtform {
 namespace {
 
-using nlohmann::json;
 using detail::KeyType;
+using nlohmann::json;
 
 /// A value written as ${VAR} or {{ expr }} is a string to YAML tools until
 /// virtform substitutes it: accepted wherever a number or boolean is.
@@ -262,12 +291,12 @@ json key_schema(const detail::KeySpec& k) {
             s = {{"type", "string"}, {"pattern", "^(/|\\$\\{)"}};
             break;
         case KeyType::integer:
-            s = {{"anyOf", {{{"type", "integer"}, {"minimum", k.min}, {"maximum", k.max}},
-                            templated()}}};
+            s = {{"anyOf",
+                  {{{"type", "integer"}, {"minimum", k.min}, {"maximum", k.max}}, templated()}}};
             break;
         case KeyType::number:
-            s = {{"anyOf", {{{"type", "number"}, {"minimum", k.min}, {"maximum", k.max}},
-                            templated()}}};
+            s = {{"anyOf",
+                  {{{"type", "number"}, {"minimum", k.min}, {"maximum", k.max}}, templated()}}};
             break;
         case KeyType::boolean:
             s = {{"anyOf", {{{"type", "boolean"}}, templated()}}};

@@ -104,7 +104,8 @@ private:
         auto left = factor(depth);
         for (;;) {
             skip();
-            if (!left || pos_ >= s_.size() || std::string("*/%").find(s_[pos_]) == std::string::npos)
+            if (!left || pos_ >= s_.size() ||
+                std::string("*/%").find(s_[pos_]) == std::string::npos)
                 return left;
             const char op = s_[pos_++];
             auto right = factor(depth);
@@ -161,7 +162,8 @@ private:
                    (std::isalnum(static_cast<unsigned char>(s_[pos_])) != 0 || s_[pos_] == '_'))
                 ++pos_;
             const std::string word = s_.substr(start, pos_ - start);
-            if (word != "index") return fail(fmt::format("unknown name '{}'; only 'index' is known", word));
+            if (word != "index")
+                return fail(fmt::format("unknown name '{}'; only 'index' is known", word));
             if (!index_) return fail("'index' is defined only in an object with 'count'");
             return *index_;
         }
@@ -356,10 +358,11 @@ private:
             const std::string body = s.substr(i + 2, close - i - 2);
             const std::size_t op = body.find(":=");
             const std::string name = body.substr(0, op);
-            const bool named = !name.empty() && std::isdigit(static_cast<unsigned char>(name[0])) == 0 &&
-                               std::all_of(name.begin(), name.end(), [](char c) {
-                                   return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
-                               });
+            const bool named =
+                !name.empty() && std::isdigit(static_cast<unsigned char>(name[0])) == 0 &&
+                std::all_of(name.begin(), name.end(), [](char c) {
+                    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+                });
             if (!named) {
                 ctx_.error(node, fmt::format("'${{{}}}' is not a variable: write ${{NAME}} or "
                                              "${{NAME:=default}} (NAME: letters, digits, '_')",
@@ -369,9 +372,10 @@ private:
             std::optional<std::string> value = lookup(name);
             if ((!value || value->empty()) && op != std::string::npos) value = body.substr(op + 2);
             if (!value) {
-                ctx_.error(node, fmt::format("variable '{}' is not set: set it in the environment, "
-                                             "with --var {}=VALUE, or give a default: ${{{}:=VALUE}}",
-                                             name, name, name));
+                ctx_.error(node,
+                           fmt::format("variable '{}' is not set: set it in the environment, "
+                                       "with --var {}=VALUE, or give a default: ${{{}:=VALUE}}",
+                                       name, name, name));
                 return s;
             }
             out += *value;
@@ -380,8 +384,8 @@ private:
         }
         if (substituted) {
             if (auto problem = scalar_problem(out, false); !problem.empty()) {
-                ctx_.error(node, fmt::format("this value, with its variables substituted, {}",
-                                             problem));
+                ctx_.error(node,
+                           fmt::format("this value, with its variables substituted, {}", problem));
             }
         }
         return out;
@@ -454,8 +458,8 @@ private:
             const char after = close + 2 < s.size() ? s[close + 2] : '\0';
             if (hex && (before == ':' || after == ':') && (*v < 0 || *v > 255)) {
                 report(node, fmt::format("'{{{{{}}}}}' is {} in {}, which overflows a MAC "
-                                             "address byte (0-255)",
-                                             expr, *v, what));
+                                         "address byte (0-255)",
+                                         expr, *v, what));
                 return s;
             }
             if (hex)
@@ -469,8 +473,8 @@ private:
             for (const auto& o : octets) {
                 if (o.value > 255) {
                     report(node, fmt::format("'{{{{{}}}}}' is {} in {}, which overflows an "
-                                                 "IPv4 address byte (0-255): '{}'",
-                                                 o.expr, o.value, what, out));
+                                             "IPv4 address byte (0-255): '{}'",
+                                             o.expr, o.value, what, out));
                     return s;
                 }
             }
@@ -493,9 +497,10 @@ private:
                 if (kKinds.count(kind) == 0) {
                     std::vector<std::string> kinds(kKinds.begin(), kKinds.end());
                     const std::string hint = closest_match(kind, kinds);
-                    ctx_.error(kv.first, fmt::format("unknown kind '{}' in {}; it holds {}{}", kind,
-                                                     section, fmt::join(kKinds, ", "),
-                                                     hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+                    ctx_.error(kv.first,
+                               fmt::format("unknown kind '{}' in {}; it holds {}{}", kind, section,
+                                           fmt::join(kKinds, ", "),
+                                           hint.empty() ? "" : "; did you mean '" + hint + "'?"));
                     continue;
                 }
                 if (!kv.second.IsMap()) {
@@ -510,13 +515,14 @@ private:
                 }
                 for (const auto& t : kv.second) {
                     if (!t.second.IsMap()) {
-                        ctx_.error(t.second, fmt::format("template '{}' of {} must be a mapping, "
-                                                         "got {}",
-                                                         t.first.Scalar(), kind, type_name(t.second)));
+                        ctx_.error(t.second,
+                                   fmt::format("template '{}' of {} must be a mapping, "
+                                               "got {}",
+                                               t.first.Scalar(), kind, type_name(t.second)));
                         continue;
                     }
-                    check_template_keys(t.second, fmt::format("template '{}' of {}",
-                                                              t.first.Scalar(), kind));
+                    check_template_keys(t.second,
+                                        fmt::format("template '{}' of {}", t.first.Scalar(), kind));
                     templates_[kind][t.first.Scalar()] = t.second;
                 }
             }
@@ -557,7 +563,8 @@ private:
                 out.force_insert(kv.first, body);
                 continue;
             }
-            YAML::Node composed = compose(kind, name, empty ? YAML::Node(YAML::NodeType::Map) : body);
+            YAML::Node composed =
+                compose(kind, name, empty ? YAML::Node(YAML::NodeType::Map) : body);
             if (!count.IsDefined()) {
                 out.force_insert(kv.first, empty && composed.size() == 0 ? body : composed);
                 continue;
@@ -567,22 +574,26 @@ private:
             const Location template_at = ctx_.at(kv.first);
             for (long long i = 1; i <= *n && !state_.over_budget; ++i) {
                 const std::string expanded = fmt::format("{}-{}", name, i);
-                const std::string what = fmt::format("{} '{}' (index {} of '{}')", noun, expanded, i, name);
-                auto [it, inserted] =
-                    names.emplace(expanded, std::make_pair(template_at, fmt::format("index {} of '{}'", i, name)));
+                const std::string what =
+                    fmt::format("{} '{}' (index {} of '{}')", noun, expanded, i, name);
+                auto [it, inserted] = names.emplace(
+                    expanded,
+                    std::make_pair(template_at, fmt::format("index {} of '{}'", i, name)));
                 if (!inserted) {
-                    ctx_.error(kv.first,
-                               fmt::format("{} '{}' ({}) collides with {} '{}'{} at {}", noun, expanded,
-                                           fmt::format("index {} of '{}'", i, name), noun, expanded,
-                                           it->second.second.empty() ? "" : " (" + it->second.second + ")",
-                                           it->second.first.str()));
+                    ctx_.error(
+                        kv.first,
+                        fmt::format("{} '{}' ({}) collides with {} '{}'{} at {}", noun, expanded,
+                                    fmt::format("index {} of '{}'", i, name), noun, expanded,
+                                    it->second.second.empty() ? "" : " (" + it->second.second + ")",
+                                    it->second.first.str()));
                     continue;
                 }
                 failed_ = false;
                 YAML::Node object = instantiate(composed, i, what);
                 if (failed_) continue;  // one error, not a cascade of the readers' too
                 out.force_insert(marked(YAML::Node(expanded), kv.first), object);
-                state_.expansions[kind + "/" + expanded] = Expansion{name, template_at, static_cast<int>(i)};
+                state_.expansions[kind + "/" + expanded] =
+                    Expansion{name, template_at, static_cast<int>(i)};
             }
             flush_reports();
         }
@@ -592,13 +603,15 @@ private:
     std::optional<long long> read_count(const std::string& kind, const std::string& noun,
                                         const std::string& name, const YAML::Node& count) {
         if (kCountKinds.count(kind) == 0) {
-            ctx_.error(count, fmt::format("'count' is for VMs and networks, not {} '{}'", noun, name));
+            ctx_.error(count,
+                       fmt::format("'count' is for VMs and networks, not {} '{}'", noun, name));
             return std::nullopt;
         }
         const std::string s = count.IsScalar() ? count.Scalar() : "";
         long long n = 0;
         auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-        if (s.empty() || ec != std::errc() || ptr != s.data() + s.size() || n < 1 || n > kMaxCount) {
+        if (s.empty() || ec != std::errc() || ptr != s.data() + s.size() || n < 1 ||
+            n > kMaxCount) {
             ctx_.error(count, fmt::format("'count' of {} '{}' must be an integer between 1 and {}, "
                                           "got {}",
                                           noun, name, kMaxCount,
@@ -640,10 +653,11 @@ private:
                 std::vector<std::string> known;
                 for (const auto& [n, t] : named) known.push_back(n);
                 const std::string hint = closest_match(tmpl.Scalar(), known);
-                ctx_.error(tmpl, fmt::format("'{}' names template '{}', which 'templates: {}:' does "
-                                             "not declare{}",
-                                             name, tmpl.Scalar(), kind,
-                                             hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+                ctx_.error(tmpl,
+                           fmt::format("'{}' names template '{}', which 'templates: {}:' does "
+                                       "not declare{}",
+                                       name, tmpl.Scalar(), kind,
+                                       hint.empty() ? "" : "; did you mean '" + hint + "'?"));
             } else {
                 add(it->second);
             }
@@ -671,7 +685,8 @@ private:
 YAML::Node expand_manifest(const Context& ctx, const YAML::Node& root, const std::string& text,
                            ExpandState& state) {
     // Without merge keys or variables the tree is taken as parsed (no copy).
-    const bool resolve = text.find("<<") != std::string::npos || text.find("${") != std::string::npos;
+    const bool resolve =
+        text.find("<<") != std::string::npos || text.find("${") != std::string::npos;
     return Expander(ctx, state).expand(root, resolve);
 }
 

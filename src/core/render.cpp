@@ -177,7 +177,8 @@ nlohmann::json plan_to_json(const Plan& plan) {
         for (std::size_t d : a.depends_on) deps.push_back(plan.actions[d].id.str());
         json expansion = nullptr;  // made by `count:`: from which object, where, which index
         if (const Expansion* e = expansion_of(a)) {
-            expansion = {{"template", e->template_name}, {"at", e->where.str()}, {"index", e->index}};
+            expansion = {
+                {"template", e->template_name}, {"at", e->where.str()}, {"index", e->index}};
         }
         actions.push_back({{"address", a.id.str()},
                            {"kind", to_string(a.id.kind)},

@@ -65,14 +65,15 @@ inline const char* type_name(const YAML::Node& node) {
 }
 
 /// Reads one mapping of the key table's section `keys` (manifest_keys.h):
-/// finish() reports every key the section does not have as unknown, with the
-/// closest one as a suggestion. Asking for a key the section lacks, or with
-/// other bounds or words than the table's, is a bug (std::logic_error): the
-/// table is what `virtform schema` publishes.
+/// finish() reports every key that was not read as unknown (the section's
+/// keys, or those that apply here), with the closest key of the table as a
+/// suggestion. Asking for a key the section lacks, or with other bounds or
+/// words than the table's, is a bug (std::logic_error): the table is what
+/// `virtform schema` publishes, so every key accepted is in it (and the test
+/// ManifestSchema.TheLoaderReadsEveryKeyOfTheTable checks the converse).
 class MapReader {
 public:
-    MapReader(const Context& ctx, const YAML::Node& node, std::string what,
-              const KeySection& keys)
+    MapReader(const Context& ctx, const YAML::Node& node, std::string what, const KeySection& keys)
         : ctx_(ctx), node_(node), what_(std::move(what)), keys_(&keys) {
         init();
     }
@@ -101,7 +102,6 @@ private:
     }
 
 public:
-
     bool ok() const { return ok_; }
     const YAML::Node& node() const { return node_; }
     const std::string& what() const { return what_; }
@@ -143,7 +143,8 @@ public:
 
     std::optional<long long> integer(const std::string& key, long long min, long long max) {
         if (const KeySpec* k = spec(key); k != nullptr && (k->min != min || k->max != max))
-            throw std::logic_error("the key table's bounds of '" + key + "' differ from the loader's");
+            throw std::logic_error("the key table's bounds of '" + key +
+                                   "' differ from the loader's");
         YAML::Node v = get(key);
         if (!v.IsDefined()) return std::nullopt;
         long long value = 0;
@@ -191,7 +192,8 @@ public:
         std::vector<std::string> words;
         for (const auto& [word, value] : options) words.push_back(word);
         if (const KeySpec* k = spec(key); k != nullptr && k->choices != words)
-            throw std::logic_error("the key table's words of '" + key + "' differ from the loader's");
+            throw std::logic_error("the key table's words of '" + key +
+                                   "' differ from the loader's");
         auto text = str(key);
         if (!text) return std::nullopt;
         for (const auto& [word, value] : options) {
@@ -216,11 +218,11 @@ public:
         if (!ok_) return;
         for (const auto& kv : node_) {
             const std::string key = kv.first.Scalar();
-            const KeySpec* k = keys_ != nullptr ? keys_->find(key) : nullptr;
-            if (keys_ != nullptr ? k != nullptr && !k->template_pass
-                                 : std::find(known_.begin(), known_.end(), key) != known_.end())
-                continue;
-            std::string hint = closest_match(key, keys_ != nullptr ? keys_->names() : known_);
+            if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
+            std::vector<std::string> candidates = keys_ != nullptr ? keys_->names() : known_;
+            candidates.erase(std::remove(candidates.begin(), candidates.end(), key),
+                             candidates.end());
+            std::string hint = closest_match(key, candidates);
             std::string message = fmt::format("unknown key '{}' in {}", key, what_);
             if (!hint.empty()) message += fmt::format("; did you mean '{}'?", hint);
             ctx_.error(kv.first, message);

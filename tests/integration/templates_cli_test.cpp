@@ -57,13 +57,14 @@ TEST_F(TemplatesCli, PlanShowsExpandedObjectsWithTheirTemplate) {
     const auto file = dir_.write("lab.yaml", kLab);
     auto r = virtform({"plan", "--no-color", "-c", "test:///default", file.string()});
     ASSERT_EQ(r.code, 0) << r.describe();
-    EXPECT_THAT(r.out, HasSubstr("# vm.vftweb-2 will be created\n  # (index 2 of count 'vftweb' at " +
-                                 file.string() + ":10:3)"));
+    EXPECT_THAT(r.out,
+                HasSubstr("# vm.vftweb-2 will be created\n  # (index 2 of count 'vftweb' at " +
+                          file.string() + ":10:3)"));
     EXPECT_THAT(r.out, HasSubstr("(index 1 of count 'vftseg' at " + file.string() + ":5:3)"));
     EXPECT_THAT(r.out, HasSubstr("\"52:54:00:13:00:02\""));
 
-    r = virtform({"plan", "--json", "-c", "test:///default", "--var", "VFT_MEM=256MiB",
-                  "-o", (dir_.path() / "saved.plan").string(), file.string()});
+    r = virtform({"plan", "--json", "-c", "test:///default", "--var", "VFT_MEM=256MiB", "-o",
+                  (dir_.path() / "saved.plan").string(), file.string()});
     ASSERT_EQ(r.code, 0) << r.describe();
     const auto doc = nlohmann::json::parse(r.out);
     bool seen = false;
@@ -71,7 +72,8 @@ TEST_F(TemplatesCli, PlanShowsExpandedObjectsWithTheirTemplate) {
         if (a.at("address") == "vm.vftweb-1") {
             seen = true;
             EXPECT_EQ(a.at("expanded_from"),
-                      (nlohmann::json{{"template", "vftweb"}, {"at", file.string() + ":10:3"}, {"index", 1}}));
+                      (nlohmann::json{
+                          {"template", "vftweb"}, {"at", file.string() + ":10:3"}, {"index", 1}}));
         }
     }
     EXPECT_TRUE(seen) << r.out;
@@ -81,9 +83,9 @@ TEST_F(TemplatesCli, PlanShowsExpandedObjectsWithTheirTemplate) {
 }
 
 TEST_F(TemplatesCli, ExpansionErrorsNameTheObjectAndTheTemplate) {
-    const auto file = dir_.write(
-        "lab.yaml", "lab: vft-e\nnetworks:\n  n:\n    count: 200\n    mode: isolated\n"
-                    "    ipv4: {address: \"10.9.{{ 60 + index }}.1/24\"}\n");
+    const auto file = dir_.write("lab.yaml",
+                                 "lab: vft-e\nnetworks:\n  n:\n    count: 200\n    mode: isolated\n"
+                                 "    ipv4: {address: \"10.9.{{ 60 + index }}.1/24\"}\n");
     const auto r = virtform({"validate", file.string()});
     EXPECT_EQ(r.code, 1) << r.describe();
     EXPECT_THAT(r.err, HasSubstr(file.string() + ":6:21: error: '{{ 60 + index }}' is 256 in "
@@ -99,7 +101,8 @@ TEST_F(TemplatesCli, SchemaIsOneJsonDocument) {
     EXPECT_EQ(doc.at("$ref"), "#/$defs/manifest");
     EXPECT_TRUE(doc.at("$defs").at("vm").at("properties").contains("cpus"));
     EXPECT_EQ(doc.at("$defs").at("vm").at("additionalProperties"), false);
-    EXPECT_EQ(r.out, read_text(std::filesystem::path(VIRTFORM_SOURCE_DIR) / "docs/virtform.schema.json"))
+    EXPECT_EQ(r.out,
+              read_text(std::filesystem::path(VIRTFORM_SOURCE_DIR) / "docs/virtform.schema.json"))
         << "regenerate: build/src/virtform schema > docs/virtform.schema.json";
 }
 

@@ -69,8 +69,9 @@ TEST(Expressions, ErrorsSayWhy) {
     EXPECT_THAT(why_of("{{ index | oct }}", 1), HasSubstr("only 'hex'"));
     EXPECT_THAT(why_of("{{ 1", 1), HasSubstr("without a closing"));
     // Nesting is bounded: no stack exhaustion from an untrusted manifest.
-    EXPECT_THAT(why_of("{{ " + std::string(100000, '(') + "1" + std::string(100000, ')') + " }}", 1),
-                HasSubstr("nested deeper than"));
+    EXPECT_THAT(
+        why_of("{{ " + std::string(100000, '(') + "1" + std::string(100000, ')') + " }}", 1),
+        HasSubstr("nested deeper than"));
 }
 
 // --- count -------------------------------------------------------------------
@@ -109,11 +110,16 @@ TEST(Count, ExpandsNamesFieldsAndRecordsTheTemplate) {
 }
 
 TEST(Count, OverflowingAnOctetNamesTheExpandedObject) {
-    expect_error("lab: t\nnetworks:\n  n:\n    count: 251\n    ipv4: {address: \"10.0.{{ 5 + index }}.1/24\"}\n",
-                 "5:21", "is 256 in network 'n-251'");
-    expect_error("lab: t\nvms:\n  a:\n    count: 300\n    nics: [{network: x, mac: \"52:54:00:00:00:{{ index | hex }}\"}]\n",
-                 "5:30", "is 256 in VM 'a-256' (index 256 of 'a'), which overflows a MAC address byte "
-                 "(0-255) (and 44 more of its copies)");
+    expect_error(
+        "lab: t\nnetworks:\n  n:\n    count: 251\n    ipv4: {address: \"10.0.{{ 5 + index "
+        "}}.1/24\"}\n",
+        "5:21", "is 256 in network 'n-251'");
+    expect_error(
+        "lab: t\nvms:\n  a:\n    count: 300\n    nics: [{network: x, mac: \"52:54:00:00:00:{{ "
+        "index | hex }}\"}]\n",
+        "5:30",
+        "is 256 in VM 'a-256' (index 256 of 'a'), which overflows a MAC address byte "
+        "(0-255) (and 44 more of its copies)");
 }
 
 TEST(Count, CollidingMacsAndNamesAreErrors) {
