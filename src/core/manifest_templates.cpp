@@ -197,6 +197,8 @@ public:
 
     /// A copy of `node` with merge keys resolved and variables substituted.
     YAML::Node resolve(const YAML::Node& node) {
+        Depth depth(*this);
+        if (!depth.ok(node)) return YAML::Node(YAML::NodeType::Null);
         switch (node.Type()) {
             case YAML::NodeType::Scalar:
                 return marked(YAML::Node(substitute(node)), node);
@@ -215,6 +217,8 @@ public:
     /// A copy of `node` with `{{ expr }}` evaluated for `index`; `what` names
     /// the expanded object in messages.
     YAML::Node instantiate(const YAML::Node& node, long long index, const std::string& what) {
+        Depth depth(*this);
+        if (!depth.ok(node)) return YAML::Node(YAML::NodeType::Null);
         if (!count_node(node)) return YAML::Node();
         switch (node.Type()) {
             case YAML::NodeType::Scalar:
@@ -237,6 +241,8 @@ public:
 
     /// A copy of `node` of new nodes only (fresh_key), counted in the budget.
     YAML::Node copy(const YAML::Node& node) {
+        Depth depth(*this);
+        if (!depth.ok(node)) return YAML::Node(YAML::NodeType::Null);
         if (!count_node(node)) return YAML::Node();
         switch (node.Type()) {
             case YAML::NodeType::Scalar:
@@ -274,6 +280,30 @@ public:
     }
 
 private:
+    /// How deep the copy is: bounded, since an alias inside its own anchor
+    /// (`&a [*a]`) makes yaml-cpp build a cycle, which no copy may follow.
+    static constexpr int kMaxDepth = 256;
+    class Depth {
+    public:
+        explicit Depth(Expander& e) : e_(e) { ++e_.depth_; }
+        ~Depth() { --e_.depth_; }
+        Depth(const Depth&) = delete;
+        Depth& operator=(const Depth&) = delete;
+        bool ok(const YAML::Node& node) {
+            if (e_.depth_ <= kMaxDepth) return true;
+            if (!e_.too_deep_) {
+                e_.too_deep_ = true;
+                e_.ctx_.error(node, fmt::format("the manifest nests deeper than {} levels here "
+                                                "(or an alias refers to its own anchor)",
+                                                kMaxDepth));
+            }
+            return false;
+        }
+
+    private:
+        Expander& e_;
+    };
+
     bool count_node(const YAML::Node& node) {
         if (state_.over_budget) return false;
         if (++state_.nodes > kMaxExpandedNodes) {
@@ -678,6 +708,8 @@ private:
     };
     std::vector<Report> reports_;
     bool failed_ = false;
+    int depth_ = 0;
+    bool too_deep_ = false;
 };
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "integration/testlib.h"
+#include "virtform/adapters/host/applied_record.h"
+#include "virtform/adapters/host/lab_lock.h"
 
 namespace virtform::testing {
 namespace {
@@ -80,6 +82,34 @@ TEST_F(TemplatesCli, PlanShowsExpandedObjectsWithTheirTemplate) {
     // The saved plan keeps the value it was made with, for `apply FILE`.
     const auto saved = nlohmann::json::parse(read_text(dir_.path() / "saved.plan"));
     EXPECT_EQ(saved.at("variables"), (nlohmann::json{{"VFT_MEM", "256MiB"}}));
+}
+
+TEST_F(TemplatesCli, ASavedPlanIsAppliedWithItsOwnVariables) {
+    const auto file = dir_.write("lab.yaml",
+                                 "lab: vft-saved\nnetworks:\n  vftsv:\n    count: ${VFT_N}\n"
+                                 "    mode: isolated\n");
+    const auto saved = (dir_.path() / "saved.plan").string();
+    // The apply records the lab on this host (drift record, lock file): removed after.
+    struct Forget {
+        ~Forget() {
+            std::error_code ec;
+            std::filesystem::remove(host::applied_record_path("test:///default", "vft-saved"), ec);
+            std::string lock;
+            try {
+                lock = host::LabLock("test:///default", "vft-saved", "test", {}).path();
+            } catch (const std::exception&) {
+            }
+            if (!lock.empty()) std::filesystem::remove(lock, ec);
+        }
+    } forget;
+    auto r = virtform({"plan", "-c", "test:///default", "--var", "VFT_N=2", "-o", saved,
+                       file.string()});
+    ASSERT_EQ(r.code, 0) << r.describe();
+    EXPECT_THAT(r.out, HasSubstr("network.vftsv-2 will be created"));
+    // Neither --var nor the environment at apply time: the plan's own value.
+    r = sh("env -u VFT_N '" VIRTFORM_BINARY "' apply -c test:///default '" + saved + "'");
+    EXPECT_EQ(r.code, 0) << r.describe();
+    EXPECT_THAT(r.out + r.err, Not(HasSubstr("is not set")));
 }
 
 TEST_F(TemplatesCli, ExpansionErrorsNameTheObjectAndTheTemplate) {

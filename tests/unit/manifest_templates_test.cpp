@@ -134,6 +134,21 @@ TEST(Count, CollidingMacsAndNamesAreErrors) {
                  "VM 'web-2' (index 2 of 'web') collides with VM 'web-2' at lab.yaml:3:3");
 }
 
+TEST(Count, OverlappingSubnetsNameTheExpandedNetworks) {
+    expect_error("lab: t\nnetworks:\n  n:\n    count: 2\n"
+                 "    ipv4: {address: \"10.5.{{ index / 2 }}.1/16\"}\n",
+                 "3:3", "network 'n-2' (10.5.1.1/16) overlaps network 'n-1' (10.5.0.1/16, lab.yaml:3:3)");
+}
+
+TEST(Count, AliasCyclesAreRefusedNotFollowed) {
+    // yaml-cpp builds a cycle for an alias inside its own anchor: the copies
+    // stop at a depth bound instead of recursing until the stack runs out.
+    auto errors = errors_of("lab: t\nvms:\n  a:\n    count: 2\n    boot: &b [*b]\n");
+    EXPECT_THAT(::testing::PrintToString(errors), HasSubstr("nests deeper than 256 levels"));
+    errors = errors_of("lab: t\nx-a: &a {<<: *a}\n");
+    EXPECT_FALSE(errors.empty());
+}
+
 TEST(Count, IsCapped) {
     expect_error("lab: t\nvms:\n  a: {count: 1001}\n", "3:14",
                  "'count' of VM 'a' must be an integer between 1 and 1000, got '1001'");
