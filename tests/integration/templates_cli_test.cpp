@@ -102,8 +102,8 @@ TEST_F(TemplatesCli, ASavedPlanIsAppliedWithItsOwnVariables) {
             if (!lock.empty()) std::filesystem::remove(lock, ec);
         }
     } forget;
-    auto r = virtform({"plan", "-c", "test:///default", "--var", "VFT_N=2", "-o", saved,
-                       file.string()});
+    auto r =
+        virtform({"plan", "-c", "test:///default", "--var", "VFT_N=2", "-o", saved, file.string()});
     ASSERT_EQ(r.code, 0) << r.describe();
     EXPECT_THAT(r.out, HasSubstr("network.vftsv-2 will be created"));
     // Neither --var nor the environment at apply time: the plan's own value.

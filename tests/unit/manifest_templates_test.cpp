@@ -135,9 +135,10 @@ TEST(Count, CollidingMacsAndNamesAreErrors) {
 }
 
 TEST(Count, OverlappingSubnetsNameTheExpandedNetworks) {
-    expect_error("lab: t\nnetworks:\n  n:\n    count: 2\n"
-                 "    ipv4: {address: \"10.5.{{ index / 2 }}.1/16\"}\n",
-                 "3:3", "network 'n-2' (10.5.1.1/16) overlaps network 'n-1' (10.5.0.1/16, lab.yaml:3:3)");
+    expect_error(
+        "lab: t\nnetworks:\n  n:\n    count: 2\n"
+        "    ipv4: {address: \"10.5.{{ index / 2 }}.1/16\"}\n",
+        "3:3", "network 'n-2' (10.5.1.1/16) overlaps network 'n-1' (10.5.0.1/16, lab.yaml:3:3)");
 }
 
 TEST(Count, AliasCyclesAreRefusedNotFollowed) {
