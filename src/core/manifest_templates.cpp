@@ -10,18 +10,32 @@
 #include <set>
 
 namespace virtform::detail {
-/// Key to the one thing yaml-cpp keeps private that this pass needs: setting a
-/// node's mark, so that a copied or substituted value still reports the
-/// file:line:col it was written at. yaml-cpp befriends every `as_if`.
+/// Key to what yaml-cpp keeps private and this pass needs: making a node with a
+/// mark, so that a copied or substituted value still reports the file:line:col
+/// it was written at, in the document's own node store. yaml-cpp befriends
+/// every `as_if`.
 struct MarkAccess {};
 }  // namespace virtform::detail
 
 namespace YAML {
 template <>
 struct as_if<virtform::detail::MarkAccess, virtform::detail::MarkAccess> {
-    static void set(const Node& node, const Mark& mark) {
-        node.EnsureNodeExists();
-        node.m_pNode->set_mark(mark);
+    /// A new node of `type` (or the scalar `text`) at `mark`, in the node store
+    /// of `owner`: inserting it into a tree of that store costs nothing,
+    /// where a node of its own store would have the stores merged (a set
+    /// insertion per node of the document, for every insertion).
+    static Node make(const Node& owner, NodeType::value type, const std::string* text,
+                     const Mark& mark) {
+        owner.EnsureNodeExists();
+        detail::node& n = owner.m_pMemory->create_node();
+        if (text != nullptr)
+            n.set_scalar(*text);
+        else if (type == NodeType::Null)
+            n.set_null();
+        else
+            n.set_type(type);
+        n.set_mark(mark);
+        return Node(n, owner.m_pMemory);
     }
 };
 }  // namespace YAML
@@ -29,23 +43,21 @@ struct as_if<virtform::detail::MarkAccess, virtform::detail::MarkAccess> {
 namespace virtform::detail {
 namespace {
 
-using MarkSetter = YAML::as_if<MarkAccess, MarkAccess>;
+using NodeMaker = YAML::as_if<MarkAccess, MarkAccess>;
 
 const std::set<std::string> kKinds = {"networks", "bridges", "pools", "vms"};
 const std::set<std::string> kCountKinds = {"networks", "vms"};
 
-/// `node` with the mark of `from`.
-YAML::Node marked(YAML::Node node, const YAML::Node& from) {
-    MarkSetter::set(node, from.Mark());
-    return node;
-}
-
-/// A new scalar node with the text and mark of `key`. New trees never share a
-/// node with the parsed document: yaml-cpp merges the node stores of parent
-/// and child on insertion, and a shared document store would be merged again
-/// for every copy (quadratic time).
-YAML::Node fresh_key(const YAML::Node& key) {
-    return marked(YAML::Node(key.Scalar()), key);
+/// The value of `key` in `map`, or an undefined node. Not yaml-cpp's const
+/// operator[], which formats a missing key through a stringstream: this runs
+/// for every object of every manifest.
+YAML::Node value_of(const YAML::Node& map, const std::string& key) {
+    if (map.IsMap()) {
+        for (const auto& kv : map) {
+            if (kv.first.Scalar() == key) return kv.second;
+        }
+    }
+    return YAML::Node(YAML::NodeType::Undefined);
 }
 
 // ---------------------------------------------------------------------------
@@ -201,16 +213,16 @@ public:
         if (!depth.ok(node)) return YAML::Node(YAML::NodeType::Null);
         switch (node.Type()) {
             case YAML::NodeType::Scalar:
-                return marked(YAML::Node(substitute(node)), node);
+                return made_scalar(substitute(node), node);
             case YAML::NodeType::Sequence: {
-                YAML::Node out = marked(YAML::Node(YAML::NodeType::Sequence), node);
+                YAML::Node out = made(YAML::NodeType::Sequence, node);
                 for (const auto& item : node) out.push_back(resolve(item));
                 return out;
             }
             case YAML::NodeType::Map:
                 return resolve_map(node);
             default:
-                return marked(YAML::Node(YAML::NodeType::Null), node);
+                return made(YAML::NodeType::Null, node);
         }
     }
 
@@ -222,51 +234,52 @@ public:
         if (!count_node(node)) return YAML::Node();
         switch (node.Type()) {
             case YAML::NodeType::Scalar:
-                return marked(YAML::Node(evaluate(node, index, what)), node);
+                return made_scalar(evaluate(node, index, what), node);
             case YAML::NodeType::Sequence: {
-                YAML::Node out = marked(YAML::Node(YAML::NodeType::Sequence), node);
+                YAML::Node out = made(YAML::NodeType::Sequence, node);
                 for (const auto& item : node) out.push_back(instantiate(item, index, what));
                 return out;
             }
             case YAML::NodeType::Map: {
-                YAML::Node out = marked(YAML::Node(YAML::NodeType::Map), node);
+                YAML::Node out = made(YAML::NodeType::Map, node);
                 for (const auto& kv : node)
-                    out.force_insert(fresh_key(kv.first), instantiate(kv.second, index, what));
+                    out.force_insert(made_scalar(kv.first.Scalar(), kv.first), instantiate(kv.second, index, what));
                 return out;
             }
             default:
-                return marked(YAML::Node(YAML::NodeType::Null), node);
+                return made(YAML::NodeType::Null, node);
         }
     }
 
-    /// A copy of `node` of new nodes only (fresh_key), counted in the budget.
+    /// A copy of `node`, counted in the budget.
     YAML::Node copy(const YAML::Node& node) {
         Depth depth(*this);
         if (!depth.ok(node)) return YAML::Node(YAML::NodeType::Null);
         if (!count_node(node)) return YAML::Node();
         switch (node.Type()) {
             case YAML::NodeType::Scalar:
-                return fresh_key(node);
+                return made_scalar(node.Scalar(), node);
             case YAML::NodeType::Sequence: {
-                YAML::Node out = marked(YAML::Node(YAML::NodeType::Sequence), node);
+                YAML::Node out = made(YAML::NodeType::Sequence, node);
                 for (const auto& item : node) out.push_back(copy(item));
                 return out;
             }
             case YAML::NodeType::Map: {
-                YAML::Node out = marked(YAML::Node(YAML::NodeType::Map), node);
-                for (const auto& kv : node) out.force_insert(fresh_key(kv.first), copy(kv.second));
+                YAML::Node out = made(YAML::NodeType::Map, node);
+                for (const auto& kv : node) out.force_insert(made_scalar(kv.first.Scalar(), kv.first), copy(kv.second));
                 return out;
             }
             default:
-                return marked(YAML::Node(YAML::NodeType::Null), node);
+                return made(YAML::NodeType::Null, node);
         }
     }
 
     YAML::Node expand(const YAML::Node& root, bool resolve_all) {
+        owner_ = root;
         YAML::Node resolved = resolve_all ? resolve(root) : root;
         if (!resolved.IsMap()) return resolved;
         read_defaults(resolved);
-        YAML::Node out = marked(YAML::Node(YAML::NodeType::Map), resolved);
+        YAML::Node out = made(YAML::NodeType::Map, resolved);
         for (const auto& kv : resolved) {
             const std::string key = kv.first.Scalar();
             // Top-level `x-...` keys hold anchors for merge keys and aliases.
@@ -280,6 +293,13 @@ public:
     }
 
 private:
+    YAML::Node made(YAML::NodeType::value type, const YAML::Node& at) const {
+        return NodeMaker::make(owner_, type, nullptr, at.Mark());
+    }
+    YAML::Node made_scalar(const std::string& text, const YAML::Node& at) const {
+        return NodeMaker::make(owner_, YAML::NodeType::Scalar, &text, at.Mark());
+    }
+
     /// How deep the copy is: bounded, since an alias inside its own anchor
     /// (`&a [*a]`) makes yaml-cpp build a cycle, which no copy may follow.
     static constexpr int kMaxDepth = 256;
@@ -317,7 +337,7 @@ private:
     }
 
     YAML::Node resolve_map(const YAML::Node& node) {
-        YAML::Node out = marked(YAML::Node(YAML::NodeType::Map), node);
+        YAML::Node out = made(YAML::NodeType::Map, node);
         std::set<std::string> explicit_keys;
         std::vector<YAML::Node> merged;
         const YAML::Node* merge_key = nullptr;
@@ -329,7 +349,7 @@ private:
                 YAML::Node value = resolve(kv.second);
                 // A value whose variable failed is left out: one error, not two.
                 if (ctx_.diags.size() == errors || !value.IsScalar())
-                    out.force_insert(fresh_key(kv.first), value);
+                    out.force_insert(made_scalar(kv.first.Scalar(), kv.first), value);
                 continue;
             }
             if (merge_key != nullptr) {
@@ -358,7 +378,7 @@ private:
             if (!r.IsMap()) continue;
             for (const auto& kv : r) {
                 if (explicit_keys.insert(kv.first.Scalar()).second)
-                    out.force_insert(fresh_key(kv.first), kv.second);
+                    out.force_insert(made_scalar(kv.first.Scalar(), kv.first), kv.second);
             }
         }
         return out;
@@ -514,7 +534,7 @@ private:
 
     void read_defaults(const YAML::Node& root) {
         for (const char* section : {"defaults", "templates"}) {
-            const YAML::Node node = root[section];
+            const YAML::Node node = value_of(root, section);
             if (!node.IsDefined() || node.IsNull()) continue;
             const bool templates = std::string(section) == "templates";
             if (!node.IsMap()) {
@@ -571,7 +591,7 @@ private:
 
     /// One kind's section: templates and defaults applied, counts expanded.
     YAML::Node expand_section(const std::string& kind, const YAML::Node& section) {
-        YAML::Node out = marked(YAML::Node(YAML::NodeType::Map), section);
+        YAML::Node out = made(YAML::NodeType::Map, section);
         const std::string noun = kind == "vms" ? "VM" : kind.substr(0, kind.size() - 1);
         std::map<std::string, std::pair<Location, std::string>> names;  // name -> where, origin
         for (const auto& kv : section) {
@@ -586,9 +606,9 @@ private:
                 out.force_insert(kv.first, body);
                 continue;
             }
-            const YAML::Node count = body.IsMap() ? body["count"] : YAML::Node();
+            const YAML::Node count = value_of(body, "count");
             const bool plain = defaults_.count(kind) == 0 && !count.IsDefined() &&
-                               !(body.IsMap() && body["template"].IsDefined());
+                               !value_of(body, "template").IsDefined();
             if (plain) {  // nothing to do: the object as written
                 out.force_insert(kv.first, body);
                 continue;
@@ -621,7 +641,7 @@ private:
                 failed_ = false;
                 YAML::Node object = instantiate(composed, i, what);
                 if (failed_) continue;  // one error, not a cascade of the readers' too
-                out.force_insert(marked(YAML::Node(expanded), kv.first), object);
+                out.force_insert(made_scalar(expanded, kv.first), object);
                 state_.expansions[kind + "/" + expanded] =
                     Expansion{name, template_at, static_cast<int>(i)};
             }
@@ -653,7 +673,7 @@ private:
 
     /// The object's keys, then its template's it does not set, then the defaults'.
     YAML::Node compose(const std::string& kind, const std::string& name, const YAML::Node& body) {
-        YAML::Node out = marked(YAML::Node(YAML::NodeType::Map), body);
+        YAML::Node out = made(YAML::NodeType::Map, body);
         std::set<std::string> keys;
         for (const auto& kv : body) {
             const std::string key = kv.first.Scalar();
@@ -667,15 +687,15 @@ private:
                 continue;
             }
             keys.insert(key);
-            out.force_insert(fresh_key(kv.first), copy(kv.second));
+            out.force_insert(made_scalar(kv.first.Scalar(), kv.first), copy(kv.second));
         }
         auto add = [&](const YAML::Node& from) {
             for (const auto& kv : from) {
                 if (keys.insert(kv.first.Scalar()).second)
-                    out.force_insert(fresh_key(kv.first), copy(kv.second));
+                    out.force_insert(made_scalar(kv.first.Scalar(), kv.first), copy(kv.second));
             }
         };
-        const YAML::Node tmpl = body["template"];
+        const YAML::Node tmpl = value_of(body, "template");
         if (tmpl.IsDefined() && tmpl.IsScalar()) {
             auto& named = templates_[kind];
             auto it = named.find(tmpl.Scalar());
@@ -698,6 +718,7 @@ private:
 
     const Context& ctx_;
     ExpandState& state_;
+    YAML::Node owner_;  ///< the document: new nodes go to its node store
     std::map<std::string, YAML::Node> defaults_;
     std::map<std::string, std::map<std::string, YAML::Node>> templates_;
     struct Report {
@@ -716,9 +737,14 @@ private:
 
 YAML::Node expand_manifest(const Context& ctx, const YAML::Node& root, const std::string& text,
                            ExpandState& state) {
-    // Without merge keys or variables the tree is taken as parsed (no copy).
+    // Without merge keys or variables the tree is taken as parsed (no copy);
+    // without any key of the pass, it is the manifest as written.
     const bool resolve =
         text.find("<<") != std::string::npos || text.find("${") != std::string::npos;
+    if (!resolve && text.find("defaults") == std::string::npos &&
+        text.find("template") == std::string::npos && text.find("count") == std::string::npos &&
+        text.find("x-") == std::string::npos)
+        return root;
     return Expander(ctx, state).expand(root, resolve);
 }
 
