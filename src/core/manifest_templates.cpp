@@ -243,7 +243,8 @@ public:
             case YAML::NodeType::Map: {
                 YAML::Node out = made(YAML::NodeType::Map, node);
                 for (const auto& kv : node)
-                    out.force_insert(made_scalar(kv.first.Scalar(), kv.first), instantiate(kv.second, index, what));
+                    out.force_insert(made_scalar(kv.first.Scalar(), kv.first),
+                                     instantiate(kv.second, index, what));
                 return out;
             }
             default:
@@ -266,7 +267,8 @@ public:
             }
             case YAML::NodeType::Map: {
                 YAML::Node out = made(YAML::NodeType::Map, node);
-                for (const auto& kv : node) out.force_insert(made_scalar(kv.first.Scalar(), kv.first), copy(kv.second));
+                for (const auto& kv : node)
+                    out.force_insert(made_scalar(kv.first.Scalar(), kv.first), copy(kv.second));
                 return out;
             }
             default:
