@@ -2,6 +2,8 @@
 /// Manifests: YAML files -> the typed Desired model. All validation happens
 /// here, before anything is touched, and every error is reported at once with
 /// its file:line:col. No connection to libvirt or netlink is needed.
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +18,17 @@ inline constexpr std::size_t kMaxManifestFileBytes = 16u << 20;   ///< one manif
 inline constexpr std::size_t kMaxManifestTotalBytes = 64u << 20;  ///< all files of one set
 inline constexpr std::size_t kMaxStringBytes = 1u << 20;  ///< any one string, e.g. user_data
 inline constexpr std::size_t kMaxAliasNodes = 1000000;    ///< nodes YAML aliases may add
+/// `count:` of one object at most, and the nodes `count:` copies may add, for
+/// all files of one set together (docs/manifest.md, "Limits").
+inline constexpr long long kMaxCount = 1000;
+inline constexpr std::uint64_t kMaxExpandedNodes = 250000;
+
+/// Values for `${VAR}` in manifests: `--var NAME=VALUE` first, then (unless
+/// turned off, as when a saved plan is applied) the environment.
+struct ManifestVars {
+    std::map<std::string, std::string> values;
+    bool environment = true;
+};
 
 /// One manifest's text and the name used in messages (its path).
 struct ManifestSource {
@@ -38,8 +51,13 @@ std::optional<std::string> read_regular_file(const std::string& path, std::size_
                                              Diagnostics& diags);
 
 /// Parses and validates; throws ValidationError listing every problem.
-Desired load_manifests(const std::vector<ManifestSource>& sources);
+/// Desired::variables records the values `vars` and the environment gave.
+Desired load_manifests(const std::vector<ManifestSource>& sources, const ManifestVars& vars = {});
 Desired load_manifest_files(const std::vector<std::string>& paths);
+
+/// The JSON Schema (draft 2020-12) of a manifest, made from the loader's key
+/// table (`virtform schema`, docs/virtform.schema.json).
+std::string manifest_json_schema();
 
 /// Where virtform keeps the cloud-init seed ISO of a VM.
 std::string seed_iso_path(const std::string& lab, const std::string& vm);

@@ -67,6 +67,14 @@ struct IpConfig {
     auto operator<=>(const IpConfig&) const = default;
 };
 
+/// Desired only: the object was made by `count:` from the object `template_name`
+/// written at `where` (docs/manifest.md, "Templates and counts").
+struct Expansion {
+    std::string template_name;
+    Location where;
+    int index = 0;
+};
+
 struct Network {
     std::string name;
     NetworkMode mode = NetworkMode::nat;
@@ -85,6 +93,7 @@ struct Network {
     std::string owner;
     /// Desired only: where the manifest declared it.
     Location where;
+    std::optional<Expansion> expansion;
 
     /// Canonical order of the lists, so equal networks compare equal.
     void normalize();
@@ -236,6 +245,7 @@ struct Vm {
 
     std::string owner;
     Location where;
+    std::optional<Expansion> expansion;  ///< desired only: made by `count:`
     bool operator==(const Vm& o) const;
 };
 
@@ -296,6 +306,8 @@ struct Desired {
     std::map<std::string, Pool> pools;
     std::map<std::string, Volume> volumes;  ///< by "pool/name"
     std::map<std::string, Vm> vms;
+    /// `${VAR}` values that came from --var or the environment (saved plans keep them).
+    std::map<std::string, std::string> variables;
 };
 
 /// What a directory named by a desired pool holds now. The planner refuses to

@@ -15,7 +15,9 @@ int cmd_apply(const GlobalOptions& g, const ManifestOptions& m, const ApplyOptio
             if (saved->uri != g.uri) {
                 throw Error(fmt::format("the plan was made for {}, not {}", saved->uri, g.uri));
             }
-            return reconcile(g, load_manifests(saved->manifests), o, "", &*saved);
+            return reconcile(
+                g, load_manifests(saved->manifests, ManifestVars{saved->variables, false}), o, "",
+                &*saved);
         }
     }
     return reconcile(g, load(m), o, "Do you want to perform these actions?");

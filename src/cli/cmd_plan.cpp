@@ -13,7 +13,7 @@ namespace virtform::cli {
 
 int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptionsCli& o) {
     const auto sources = manifest_sources(m);
-    const Desired desired = load_manifests(sources);
+    const Desired desired = load_manifests(sources, manifest_vars(m));
     check_files(desired, g.uri);
     auto provider = connect(g, desired);
     PlanOptions popts;
@@ -27,7 +27,7 @@ int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptions
         std::cout << render_plan_text(plan, TextStyle{g.color});
     }
     if (!o.out.empty()) {
-        write_saved_plan(o.out, SavedPlan{g.uri, desired.lab, sources, o.targets,
+        write_saved_plan(o.out, SavedPlan{g.uri, desired.lab, sources, desired.variables, o.targets,
                                           fingerprint(live, desired), plan_to_json(plan)});
         if (!o.json) {
             std::cerr << fmt::format(

@@ -18,6 +18,7 @@ struct GlobalOptions {
 struct ManifestOptions {
     std::vector<std::string> paths;  ///< "-" is standard input; empty: discover in the cwd
     std::vector<std::string> positional;
+    std::vector<std::string> vars;  ///< --var NAME=VALUE, for ${NAME} in the manifests
 };
 
 struct PlanOptionsCli {
@@ -52,5 +53,6 @@ int cmd_apply(const GlobalOptions& g, const ManifestOptions& m, const ApplyOptio
 int cmd_destroy(const GlobalOptions& g, const ManifestOptions& m, const ApplyOptionsCli& o);
 int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json);
 int cmd_doctor(const GlobalOptions& g, bool json);
+int cmd_schema();
 
 }  // namespace virtform::cli

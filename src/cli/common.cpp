@@ -123,8 +123,29 @@ std::vector<ManifestSource> manifest_sources(const ManifestOptions& m) {
     return sources;
 }
 
+ManifestVars manifest_vars(const ManifestOptions& m) {
+    ManifestVars vars;
+    for (const auto& v : m.vars) {
+        const auto eq = v.find('=');
+        const std::string name = v.substr(0, eq);
+        const bool named = !name.empty() &&
+                           std::isdigit(static_cast<unsigned char>(name[0])) == 0 &&
+                           std::all_of(name.begin(), name.end(), [](char c) {
+                               return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+                           });
+        if (eq == std::string::npos || !named) {
+            throw Error(
+                fmt::format("--var takes NAME=VALUE (NAME: letters, digits and '_', not "
+                            "starting with a digit); got '{}'",
+                            terminal_escape(v)));
+        }
+        vars.values[name] = v.substr(eq + 1);
+    }
+    return vars;
+}
+
 Desired load(const ManifestOptions& m) {
-    return load_manifests(manifest_sources(m));
+    return load_manifests(manifest_sources(m), manifest_vars(m));
 }
 
 std::chrono::milliseconds parse_duration(const std::string& text, const std::string& flag) {

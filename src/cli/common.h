@@ -24,6 +24,8 @@ extern std::mutex g_out_mutex;
 /// with none, the *.yaml/*.yml files of the current directory that hold a
 /// top-level `lab:` key (an error when there are none or several labs).
 std::vector<ManifestSource> manifest_sources(const ManifestOptions& m);
+/// `--var NAME=VALUE` options as the loader takes them; throws Error for a malformed one.
+ManifestVars manifest_vars(const ManifestOptions& m);
 Desired load(const ManifestOptions& m);
 
 /// "10s", "5m", "1h", "250ms", "1.5m"; a bare number is seconds. Throws

@@ -158,6 +158,10 @@ int main(int argc, char** argv) {
     auto add_manifest_options = [&](CLI::App* sub) {
         sub->add_option("-f,--file", manifests.paths,
                         "manifest file or directory (repeatable; - reads standard input)");
+        sub->add_option("--var", manifests.vars,
+                        "NAME=VALUE for ${NAME} in the manifests (repeatable; wins over the "
+                        "environment)")
+            ->allow_extra_args(false);
         sub->add_option("manifests", manifests.positional,
                         "manifest files or directories (default: the labs' *.yaml here)");
     };
@@ -225,6 +229,9 @@ int main(int argc, char** argv) {
     auto* doctor =
         app.add_subcommand("doctor", "can this host run a lab, and how? (KVM, libvirt, QEMU, ...)");
 
+    auto* schema = app.add_subcommand(
+        "schema", "print the manifest's JSON Schema (for editors; docs/virtform.schema.json)");
+
     for (auto* sub : app.get_subcommands([](CLI::App*) { return true; })) {
         sub->footer(
             "Global options work here too: -c/--connect URI, -v, --no-color, --json (see "
@@ -285,6 +292,7 @@ int main(int argc, char** argv) {
                     fmt::format("--wait-timeout '{}': between 1s and 24h", apply_wait_timeout));
             }
             if (*validate) return cmd_validate(global, manifests, json);
+            if (*schema) return cmd_schema();
             if (*doctor) {
                 if (global.uri.empty()) {
                     try {

@@ -16,6 +16,9 @@ struct SavedPlan {
     std::string uri;
     std::string lab;
     std::vector<ManifestSource> manifests;
+    /// The `${VAR}` values the manifests were loaded with (from --var or the
+    /// environment): applying the plan loads them with these, not today's.
+    std::map<std::string, std::string> variables;
     std::vector<std::string> targets;
     std::map<std::string, std::string> fingerprint;
     nlohmann::json plan;

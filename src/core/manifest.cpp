@@ -1,6 +1,7 @@
 #include "virtform/manifest.h"
 
 #include "manifest_sections.h"
+#include "manifest_templates.h"
 #include "yaml_reader.h"
 
 #include <fmt/format.h>
@@ -105,7 +106,7 @@ bool valid_dns_name(const std::string& name) {
 
 void read_dhcp(const Context& ctx, const YAML::Node& node, IpConfig& ip, const std::string& what,
                int family) {
-    MapReader r(ctx, node, what);
+    MapReader r(ctx, node, what, detail::key_section("dhcp"));
     if (!r.ok()) return;
     const YAML::Node range = r.get("range");
     if (range.IsDefined()) {
@@ -128,7 +129,8 @@ void read_dhcp(const Context& ctx, const YAML::Node& node, IpConfig& ip, const s
                 }
             }
         } else if (range.IsMap()) {
-            MapReader rr(ctx, range, "the DHCP range of " + what);
+            MapReader rr(ctx, range, "the DHCP range of " + what,
+                         detail::key_section("dhcp_range"));
             const YAML::Node s = rr.get("start");
             const YAML::Node e = rr.get("end");
             if (!s.IsDefined() || !e.IsDefined()) {
@@ -167,7 +169,7 @@ void read_dhcp(const Context& ctx, const YAML::Node& node, IpConfig& ip, const s
     } else if (hosts.IsDefined()) {
         std::map<std::string, YAML::Node> by_mac, by_ip, by_name;
         for (const auto& h : hosts) {
-            MapReader hr(ctx, h, "a DHCP host of " + what);
+            MapReader hr(ctx, h, "a DHCP host of " + what, detail::key_section("dhcp_host"));
             if (!hr.ok()) continue;
             DhcpHost host;
             bool ok = true;
@@ -238,7 +240,7 @@ void read_dhcp(const Context& ctx, const YAML::Node& node, IpConfig& ip, const s
 
 std::optional<IpConfig> read_ip(const Context& ctx, const YAML::Node& node, const std::string& what,
                                 int family) {
-    MapReader r(ctx, node, what);
+    MapReader r(ctx, node, what, detail::key_section("ip"));
     if (!r.ok()) return std::nullopt;
     std::optional<IpConfig> out;
     auto address = read_cidr(ctx, r, "address", family);
@@ -253,12 +255,12 @@ std::optional<IpConfig> read_ip(const Context& ctx, const YAML::Node& node, cons
 }
 
 void read_dns(const Context& ctx, const YAML::Node& node, Network& net, const std::string& what) {
-    MapReader r(ctx, node, what);
+    MapReader r(ctx, node, what, detail::key_section("dns"));
     const YAML::Node hosts = r.list("hosts");
     std::map<std::string, YAML::Node> seen;
     if (hosts.IsDefined()) {
         for (const auto& h : hosts) {
-            MapReader hr(ctx, h, "a DNS host of " + what);
+            MapReader hr(ctx, h, "a DNS host of " + what, detail::key_section("dns_host"));
             if (!hr.ok()) continue;
             DnsHost host;
             const YAML::Node ipn = hr.get("ip");
@@ -306,7 +308,8 @@ Network read_network(const Context& ctx, const std::string& name, const YAML::No
                                    "'.' or '+', starting with a letter or digit (at most 64)",
                                    name));
     }
-    MapReader r(ctx, node.IsNull() ? YAML::Node(YAML::NodeType::Map) : node, what);
+    MapReader r(ctx, node.IsNull() ? YAML::Node(YAML::NodeType::Map) : node, what,
+                detail::key_section("network"));
     if (!r.ok()) return net;
     if (auto mode = r.str("mode")) {
         if (auto m = network_mode_from_string(*mode)) {
@@ -596,9 +599,10 @@ std::vector<ManifestSource> read_manifest_sources(const std::vector<std::string>
     return out;
 }
 
-Desired load_manifests(const std::vector<ManifestSource>& sources) {
+Desired load_manifests(const std::vector<ManifestSource>& sources, const ManifestVars& vars) {
     Diagnostics diags;
     Desired desired;
+    detail::ExpandState templates{vars};
     Location lab_where;
     bool lab_declared = false;  // present, even if invalid: no second error for it
     bool all_parsed = true;
@@ -628,7 +632,8 @@ Desired load_manifests(const std::vector<ManifestSource>& sources) {
             continue;
         }
         if (root.IsNull()) continue;  // an empty file declares nothing
-        MapReader r(ctx, root, "the manifest");
+        if (root.IsMap()) root = detail::expand_manifest(ctx, root, src.text, templates);
+        MapReader r(ctx, root, "the manifest", detail::key_section("manifest"));
         if (!r.ok()) continue;
         lab_declared = lab_declared || r.get("lab").IsDefined();
         if (auto lab = r.str("lab")) {
@@ -677,6 +682,16 @@ Desired load_manifests(const std::vector<ManifestSource>& sources) {
         diags.error(Location{sources.front().name, 1, 1},
                     "the manifest needs 'lab: NAME', the mark of everything this lab owns");
     }
+    for (auto& [key, expansion] : templates.expansions) {
+        const auto slash = key.find('/');
+        const std::string kind = key.substr(0, slash), name = key.substr(slash + 1);
+        if (auto vm = desired.vms.find(name); kind == "vms" && vm != desired.vms.end())
+            vm->second.expansion = expansion;
+        if (auto net = desired.networks.find(name);
+            kind == "networks" && net != desired.networks.end())
+            net->second.expansion = expansion;
+    }
+    desired.variables = templates.used;
     cross_check(desired, diags);
     detail::finish_vms(desired, diags);
     detail::finish_bridges(desired, diags);

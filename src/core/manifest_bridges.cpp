@@ -42,7 +42,8 @@ Bridge read_bridge(const Context& ctx, const std::string& name, const YAML::Node
     if (auto problem = interface_name_problem(name); !problem.empty()) {
         ctx.error(key, fmt::format("bridge name: {}", problem));
     }
-    MapReader r(ctx, node.IsNull() ? YAML::Node(YAML::NodeType::Map) : node, what);
+    MapReader r(ctx, node.IsNull() ? YAML::Node(YAML::NodeType::Map) : node, what,
+                key_section("bridge"));
     if (!r.ok()) return br;
     std::set<std::string> ports;
     if (YAML::Node list = r.list("ports"); list.IsDefined()) {
@@ -61,7 +62,7 @@ Bridge read_bridge(const Context& ctx, const std::string& name, const YAML::Node
     }
     if (YAML::Node stp = r.get("stp"); stp.IsDefined()) {
         if (stp.IsMap()) {
-            MapReader sr(ctx, stp, "the STP of " + what);
+            MapReader sr(ctx, stp, "the STP of " + what, key_section("bridge_stp"));
             br.stp = sr.boolean("enabled").value_or(true);
             br.forward_delay_cs = read_seconds(ctx, sr, "forward_delay", 2, 30);
             br.hello_time_cs = read_seconds(ctx, sr, "hello_time", 1, 10);

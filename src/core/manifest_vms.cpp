@@ -155,7 +155,7 @@ const std::vector<std::pair<std::string, DiskBus>> kBuses = {{"virtio", DiskBus:
 
 void read_disk(const Context& ctx, const YAML::Node& node, Vm& vm, Desired& desired,
                std::map<std::string, YAML::Node>& names) {
-    MapReader r(ctx, node, fmt::format("a disk of VM '{}'", vm.name));
+    MapReader r(ctx, node, fmt::format("a disk of VM '{}'", vm.name), key_section("disk"));
     if (!r.ok()) return;
     Disk disk;
     const bool is_cdrom = r.get("cdrom").IsDefined();
@@ -270,7 +270,7 @@ void assign_targets(Vm& vm) {
 }
 
 void read_nic(const Context& ctx, const YAML::Node& node, Vm& vm) {
-    MapReader r(ctx, node, fmt::format("a NIC of VM '{}'", vm.name));
+    MapReader r(ctx, node, fmt::format("a NIC of VM '{}'", vm.name), key_section("nic"));
     if (!r.ok()) return;
     Nic nic;
     auto network = r.str("network");
@@ -311,7 +311,8 @@ void read_nic(const Context& ctx, const YAML::Node& node, Vm& vm) {
 }
 
 void read_cloud_init(const Context& ctx, const YAML::Node& node, Vm& vm) {
-    MapReader r(ctx, node, fmt::format("the cloud_init of VM '{}'", vm.name));
+    MapReader r(ctx, node, fmt::format("the cloud_init of VM '{}'", vm.name),
+                key_section("cloud_init"));
     if (!r.ok()) return;
     CloudInit ci;
     ci.user_data = r.text("user_data").value_or("");
@@ -353,7 +354,7 @@ Vm read_vm(const Context& ctx, const std::string& name, const YAML::Node& key,
                            "starting with a letter or digit (at most 64)",
                            name));
     }
-    MapReader r(ctx, node, what);
+    MapReader r(ctx, node, what, key_section("vm"));
     if (!r.ok()) return vm;
     if (auto v = r.integer("cpus", 1, 1024)) vm.cpus = static_cast<int>(*v);
     if (auto v = r.integer("max_cpus", 1, 1024)) {
@@ -418,7 +419,7 @@ Vm read_vm(const Context& ctx, const std::string& name, const YAML::Node& key,
         if (console.IsScalar() && console.Scalar() == "pty") {
             // the default
         } else if (console.IsMap()) {
-            MapReader cr(ctx, console, "the console of " + what);
+            MapReader cr(ctx, console, "the console of " + what, key_section("console"));
             vm.console_file = read_path(ctx, cr, "file");
             if (!cr.get("file").IsDefined()) ctx.error(console, "the console needs 'file: /path'");
             if (vm.console_file) {
@@ -457,7 +458,7 @@ void read_pools(const Context& ctx, const YAML::Node& pools, Desired& desired) {
         pool.where = ctx.at(kv.first);
         if (!valid_object_name(name))
             ctx.error(kv.first, fmt::format("pool name '{}' is not valid", name));
-        MapReader r(ctx, kv.second, what);
+        MapReader r(ctx, kv.second, what, key_section("pool"));
         if (!r.ok()) continue;
         auto path = read_path(ctx, r, "path");
         if (!r.get("path").IsDefined()) ctx.error(kv.second, fmt::format("{} needs 'path'", what));

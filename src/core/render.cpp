@@ -35,6 +35,16 @@ std::size_t pending_restarts(const Action& a) {
                                                   [](const auto& c) { return is_pending_restart(c); }));
 }
 
+/// The `count:` expansion that made the action's desired object, if any.
+const Expansion* expansion_of(const Action& a) {
+    if (!a.after) return nullptr;
+    if (const auto* vm = std::get_if<Vm>(&*a.after); vm != nullptr && vm->expansion)
+        return &*vm->expansion;
+    if (const auto* net = std::get_if<Network>(&*a.after); net != nullptr && net->expansion)
+        return &*net->expansion;
+    return nullptr;
+}
+
 std::string headline(const Action& a) {
     // Names and values come from manifests and the host: escaped, so that no
     // escape sequence in them reaches the terminal (terminal_escape).
@@ -88,6 +98,10 @@ std::string render_plan_text(const Plan& plan, const TextStyle& style) {
     for (const auto& a : plan.actions) {
         out += "\n";
         out += fmt::format("  {}{}{}\n", p.bold, headline(a), p.reset);
+        if (const Expansion* e = expansion_of(a)) {
+            out += fmt::format("  # (index {} of count '{}' at {})\n", e->index,
+                               terminal_escape(e->template_name), terminal_escape(e->where.str()));
+        }
         if (!a.reason.empty() && a.type != ActionType::create) {
             out += fmt::format("  # ({}: {})\n",
                                a.type == ActionType::destroy ? "why" : to_string(a.cls),
@@ -161,6 +175,11 @@ nlohmann::json plan_to_json(const Plan& plan) {
         }
         json deps = json::array();
         for (std::size_t d : a.depends_on) deps.push_back(plan.actions[d].id.str());
+        json expansion = nullptr;  // made by `count:`: from which object, where, which index
+        if (const Expansion* e = expansion_of(a)) {
+            expansion = {
+                {"template", e->template_name}, {"at", e->where.str()}, {"index", e->index}};
+        }
         actions.push_back({{"address", a.id.str()},
                            {"kind", to_string(a.id.kind)},
                            {"name", a.id.name},
@@ -170,6 +189,7 @@ nlohmann::json plan_to_json(const Plan& plan) {
                            {"depends_on", deps},
                            {"restart_pending", pending_restarts(a)},
                            {"users", a.users},
+                           {"expanded_from", expansion},
                            {"changes", changes}});
     }
     return {

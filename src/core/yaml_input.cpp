@@ -9,10 +9,7 @@
 #include "yaml_reader.h"
 
 namespace virtform::detail {
-namespace {
 
-/// The first problem of a scalar ("" when none): not UTF-8, NUL, a control
-/// character (keys refuse every one, values keep TAB, LF, CR), too long.
 std::string scalar_problem(const std::string& s, bool key) {
     if (s.size() > kMaxStringBytes) {
         return fmt::format("is a string of {} bytes; at most {} are allowed", s.size(),
@@ -36,6 +33,8 @@ std::string scalar_problem(const std::string& s, bool key) {
     }
     return {};
 }
+
+namespace {
 
 class InputChecker : public YAML::EventHandler {
 public:

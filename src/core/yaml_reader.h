@@ -8,9 +8,11 @@
 #include <charconv>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "manifest_keys.h"
 #include "virtform/diag.h"
 
 namespace virtform::detail {
@@ -38,6 +40,11 @@ struct Context {
 /// loaded (it would exhaust memory or time); syntax errors are left to the load.
 bool check_yaml_input(const Context& ctx, const std::string& text);
 
+/// The first problem of a scalar ("" when none): not UTF-8, NUL, a control
+/// character (keys refuse every one, values keep TAB, LF, CR), too long.
+/// Also applied to values the template pass substitutes.
+std::string scalar_problem(const std::string& s, bool key);
+
 /// Why `s` cannot be a one-line string ("" when it can): a line break or tab.
 std::string one_line_problem(const std::string& s);
 
@@ -57,12 +64,27 @@ inline const char* type_name(const YAML::Node& node) {
     return "something else";
 }
 
-/// Reads one mapping: every key asked for is "known"; finish() reports the rest
-/// as unknown, with the closest known key as a suggestion.
+/// Reads one mapping of the key table's section `keys` (manifest_keys.h):
+/// finish() reports every key that was not read as unknown (the section's
+/// keys, or those that apply here), with the closest key of the table as a
+/// suggestion. Asking for a key the section lacks, or with other bounds or
+/// words than the table's, is a bug (std::logic_error): the table is what
+/// `virtform schema` publishes, so every key accepted is in it (and the test
+/// ManifestSchema.TheLoaderReadsEveryKeyOfTheTable checks the converse).
 class MapReader {
 public:
+    MapReader(const Context& ctx, const YAML::Node& node, std::string what, const KeySection& keys)
+        : ctx_(ctx), node_(node), what_(std::move(what)), keys_(&keys) {
+        init();
+    }
+    /// A mapping of names (networks:, vms:, ...): only duplicates are checked.
     MapReader(const Context& ctx, const YAML::Node& node, std::string what)
         : ctx_(ctx), node_(node), what_(std::move(what)) {
+        init();
+    }
+
+private:
+    void init() {
         if (!node_.IsMap()) {
             ctx_.error(node_, fmt::format("{} must be a mapping, got {}", what_, type_name(node_)));
             ok_ = false;
@@ -79,12 +101,14 @@ public:
         }
     }
 
+public:
     bool ok() const { return ok_; }
     const YAML::Node& node() const { return node_; }
     const std::string& what() const { return what_; }
 
     /// The value under `key`, or an undefined node when absent.
     YAML::Node get(const std::string& key) {
+        spec(key);
         known_.push_back(key);
         if (!ok_) return YAML::Node(YAML::NodeType::Undefined);
         for (const auto& kv : node_) {
@@ -118,6 +142,9 @@ public:
     }
 
     std::optional<long long> integer(const std::string& key, long long min, long long max) {
+        if (const KeySpec* k = spec(key); k != nullptr && (k->min != min || k->max != max))
+            throw std::logic_error("the key table's bounds of '" + key +
+                                   "' differ from the loader's");
         YAML::Node v = get(key);
         if (!v.IsDefined()) return std::nullopt;
         long long value = 0;
@@ -162,12 +189,15 @@ public:
     template <class T>
     std::optional<T> choice(const std::string& key,
                             const std::vector<std::pair<std::string, T>>& options) {
+        std::vector<std::string> words;
+        for (const auto& [word, value] : options) words.push_back(word);
+        if (const KeySpec* k = spec(key); k != nullptr && k->choices != words)
+            throw std::logic_error("the key table's words of '" + key +
+                                   "' differ from the loader's");
         auto text = str(key);
         if (!text) return std::nullopt;
-        std::vector<std::string> words;
         for (const auto& [word, value] : options) {
             if (word == *text) return value;
-            words.push_back(word);
         }
         std::string list;
         for (const auto& w : words) list += (list.empty() ? "" : ", ") + w;
@@ -189,7 +219,10 @@ public:
         for (const auto& kv : node_) {
             const std::string key = kv.first.Scalar();
             if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
-            std::string hint = closest_match(key, known_);
+            std::vector<std::string> candidates = keys_ != nullptr ? keys_->names() : known_;
+            candidates.erase(std::remove(candidates.begin(), candidates.end(), key),
+                             candidates.end());
+            std::string hint = closest_match(key, candidates);
             std::string message = fmt::format("unknown key '{}' in {}", key, what_);
             if (!hint.empty()) message += fmt::format("; did you mean '{}'?", hint);
             ctx_.error(kv.first, message);
@@ -197,6 +230,16 @@ public:
     }
 
 private:
+    /// The table's entry for `key` (nullptr for a mapping of names).
+    const KeySpec* spec(const std::string& key) const {
+        if (keys_ == nullptr) return nullptr;
+        const KeySpec* k = keys_->find(key);
+        if (k == nullptr)
+            throw std::logic_error("the loader reads key '" + key + "' of section '" + keys_->id +
+                                   "', which the key table (manifest_keys.cpp) lacks");
+        return k;
+    }
+
     YAML::Node typed(const std::string& key, YAML::NodeType::value type, const char* expected) {
         YAML::Node v = get(key);
         if (!v.IsDefined()) return v;
@@ -211,6 +254,7 @@ private:
     const Context& ctx_;
     YAML::Node node_;
     std::string what_;
+    const KeySection* keys_ = nullptr;
     std::vector<std::string> known_;
     bool ok_ = true;
 };
