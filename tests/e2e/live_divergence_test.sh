@@ -3,7 +3,9 @@
 # not only its definition. Each divergence made by hand with virsh --live
 # (setmem, attach-interface, detach-interface, setvcpus) makes
 # `plan --detailed-exitcode` exit 2; the next apply removes it on the running
-# guest (same domain id) and the plan exits 0. A restart-class change applied
+# guest (same domain id) and the plan exits 0. A disk added to and removed
+# from the manifest is attached and detached live (the class docs/manifest.md
+# gives it), on the same running domain. A restart-class change applied
 # without --allow-restart stays visible as "restart pending" until
 # `apply --allow-restart --target vm.NAME` restarts the VM.
 #   bash tests/e2e/live_divergence_test.sh build/src/virtform
@@ -34,7 +36,7 @@ trap cleanup EXIT
 
 "$root/scripts/make-test-guest.sh" "$tmp/img" >/dev/null
 
-write_manifest() {  # $1: cpus, $2: cmdline
+write_manifest() {  # $1: cpus, $2: cmdline, $3: the disks list (optional)
     cat > "$manifest" <<YAML
 lab: $lab
 networks:
@@ -57,6 +59,7 @@ vms:
     console: {file: $tmp/console.log}
     shutdown_timeout: 30
 YAML
+    if [ -n "${3:-}" ]; then echo "    disks: [$3]" >> "$manifest"; fi
 }
 
 plan_rc() {  # plan --detailed-exitcode: its exit code in $rc, its text in $plan
@@ -122,12 +125,35 @@ for _ in $(seq 1 30); do [ "$(nics)" = 0 ] && break; sleep 1; done
 plan_rc; [ "$rc" = 2 ] || fail "detach-interface --live: plan does not show it: $plan"
 echo "$plan" | grep -q "running.nic\[$mac\]" || fail "detach-interface: no running.nic[$mac]: $plan"
 "$vf" apply --auto-approve "$manifest" >/dev/null || fail "apply after detach-interface failed"
-virsh -q domiflist "$vm" | grep -q "$mac" || fail "apply did not attach the NIC with its MAC $mac"
+grep -q "$mac" <<<"$(virsh -q domiflist "$vm")" || fail "apply did not attach the NIC with its MAC $mac"
 plan_rc; [ "$rc" = 0 ] || fail "detach-interface: plan after apply is not empty: $plan"
 [ "$(virsh domid "$vm")" = "$domid" ] || fail "the VM was restarted for live changes"
 echo "detach-interface --live: plan exit 2, apply attached it again live with MAC $mac"
 
-# 4. A restart-class change without --allow-restart: pending until restarted.
+# 4. A disk added to and removed from the running guest: class live
+#    (docs/manifest.md), attached and detached on the same running domain.
+truncate -s 16M "$tmp/data.img"
+write_manifest 1 "console=ttyS0" "{file: $tmp/data.img}"
+plan_rc; [ "$rc" = 2 ] || fail "disk attach: plan shows nothing: $plan"
+echo "$plan" | grep -q "vm.$vm will be updated in place (live)" || fail "disk attach is not live: $plan"
+"$vf" apply --auto-approve "$manifest" >/dev/null || fail "apply of the disk attach failed"
+grep -q "$tmp/data.img" <<<"$(virsh dumpxml "$vm")" || fail "the running VM lacks the attached disk"
+[ "$(virsh domid "$vm")" = "$domid" ] || fail "the VM was restarted for a disk attach"
+plan_rc; [ "$rc" = 0 ] || fail "disk attach: plan after apply is not empty: $plan"
+write_manifest 1 "console=ttyS0"
+plan_rc; [ "$rc" = 2 ] || fail "disk detach: plan shows nothing: $plan"
+echo "$plan" | grep -q "vm.$vm will be updated in place (live)" || fail "disk detach is not live: $plan"
+"$vf" apply --auto-approve "$manifest" >/dev/null || fail "apply of the disk detach failed"
+for _ in $(seq 1 30); do  # the guest releases it
+    grep -q "$tmp/data.img" <<<"$(virsh dumpxml "$vm")" || break
+    sleep 1
+done
+grep -q "$tmp/data.img" <<<"$(virsh dumpxml "$vm")" && fail "the running VM still has the disk"
+[ "$(virsh domid "$vm")" = "$domid" ] || fail "the VM was restarted for a disk detach"
+plan_rc; [ "$rc" = 0 ] || fail "disk detach: plan after apply is not empty: $plan"
+echo "disk attach and detach: planned live, done on the running guest (same domain id)"
+
+# 5. A restart-class change without --allow-restart: pending until restarted.
 write_manifest 1 "console=ttyS0 vf.test=1"
 # Notes go to stderr: read both.
 out=$("$vf" apply --auto-approve "$manifest" 2>&1) || fail "apply of the cmdline change failed: $out"
@@ -136,17 +162,17 @@ echo "$out" | grep -q "restart pending (1 change: cmdline)" || fail "apply does 
 plan_rc; [ "$rc" = 2 ] || fail "pending restart: plan shows nothing: $plan"
 echo "$plan" | grep -q "restart pending (1 change)" || fail "plan does not say restart pending: $plan"
 echo "$plan" | grep -q "running.cmdline" || fail "plan lacks running.cmdline: $plan"
-"$vf" status "$manifest" | grep -q "running\*" || fail "status does not mark the pending restart"
+grep -q "running\*" <<<"$("$vf" status "$manifest")" || fail "status does not mark the pending restart"
 "$vf" apply --auto-approve --allow-restart --target "vm.$vm" "$manifest" >/dev/null ||
     fail "apply --allow-restart failed"
 newid=$(virsh domid "$vm")
 [ "$newid" != "$domid" ] && [ "$newid" != "-" ] || fail "apply --allow-restart did not restart the VM"
-virsh dumpxml "$vm" | grep -q "vf.test=1" || fail "the running VM does not run the new cmdline"
+grep -q "vf.test=1" <<<"$(virsh dumpxml "$vm")" || fail "the running VM does not run the new cmdline"
 plan_rc; [ "$rc" = 0 ] || fail "plan after the restart is not empty: $plan"
 domid=$newid
 echo "cmdline change: restart pending until apply --allow-restart --target vm.$vm restarted it"
 
-# 5. virsh setvcpus --live (last: QEMU 7.2 under TCG has crashed on a device
+# 6. virsh setvcpus --live (last: QEMU 7.2 under TCG has crashed on a device
 #    hot-plug after a timed-out vCPU unplug). Adding a vCPU works; removing it
 #    needs the guest to release it.
 for _ in $(seq 1 180); do
@@ -179,4 +205,4 @@ fi
 [ "$(virsh domid "$vm")" = "$domid" ] || fail "the VM was restarted for a vCPU change"
 
 "$vf" destroy --auto-approve "$manifest" >/dev/null || fail "destroy failed"
-echo "PASS: setmem/attach-interface/detach-interface/setvcpus --live each made plan exit 2 and were removed live (or shown again when the guest refused); restart pending until --allow-restart"
+echo "PASS: setmem/attach-interface/detach-interface/setvcpus --live each made plan exit 2 and were removed live (or shown again when the guest refused); disk attach/detach live; restart pending until --allow-restart"

@@ -66,8 +66,8 @@ echo "$out" | grep -q "vm.$vm: 10.250.$n.10/24" || fail "apply --wait-ip did not
 echo "apply --wait-ip returned the lease after ${lease_seconds}s"
 
 # The host side, not only virtform: the lease is in dnsmasq's table, the bridge has the gateway.
-virsh -q net-dhcp-leases "$net" | grep -qi "$mac" || fail "no lease for $mac in virsh net-dhcp-leases"
-ip -4 addr show "$bridge" | grep -q "10.250.$n.1/24" || fail "bridge $bridge lacks the gateway address"
+grep -qi "$mac" <<<"$(virsh -q net-dhcp-leases "$net")" || fail "no lease for $mac in virsh net-dhcp-leases"
+grep -q "10.250.$n.1/24" <<<"$(ip -4 addr show "$bridge")" || fail "bridge $bridge lacks the gateway address"
 
 # The guest's own word: it took the lease and pinged the gateway.
 for _ in $(seq 1 120); do
@@ -96,6 +96,6 @@ done
 "$vf" plan --detailed-exitcode "$manifest" >/dev/null || fail "plan after the live change is not empty"
 
 "$vf" destroy --auto-approve "$manifest" >/dev/null || fail "destroy failed"
-virsh -q list --all --name | grep -qx "$vm" && fail "the VM is still defined after destroy"
-virsh -q net-list --all --name | grep -qx "$net" && fail "the network is still defined after destroy"
+grep -qx "$vm" <<<"$(virsh -q list --all --name)" && fail "the VM is still defined after destroy"
+grep -qx "$net" <<<"$(virsh -q net-list --all --name)" && fail "the network is still defined after destroy"
 echo "PASS: guest leased 10.250.$n.10 and reached its gateway; live balloon 256->384 MiB; destroy clean"
