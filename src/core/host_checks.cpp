@@ -192,9 +192,10 @@ std::vector<std::string> users_of(const Action& deleted, const std::vector<Actio
         for (const auto& [ifname, iface] : live.interfaces) {
             if (iface.master != name || iface.kind == "tun" || declared.count(ifname) != 0)
                 continue;
-            out.push_back(fmt::format("interface {} (a port of bridge {} that lab '{}' did not "
-                                      "declare)",
-                                      ifname, name, desired.lab));
+            out.push_back(
+                fmt::format("interface {} (a port of bridge {} that lab '{}' did not "
+                            "declare)",
+                            ifname, name, desired.lab));
         }
     }
     return out;

@@ -587,7 +587,9 @@ TEST_F(BridgeCli, DestroyNamesAHandEnslavedPortAndAnotherLabsVmAndNeedsForce) {
     const std::string vm = "vfusers-" + std::to_string(getpid()) + "-" + std::to_string(files_);
     struct Undefine {
         std::string vm;
-        ~Undefine() { sh("virsh -c qemu:///system -q undefine " + vm + " --nvram >/dev/null 2>&1"); }
+        ~Undefine() {
+            sh("virsh -c qemu:///system -q undefine " + vm + " --nvram >/dev/null 2>&1");
+        }
     } undefine{vm};
     const std::string b = dir_ + "/b.yaml";
     std::ofstream(b) << "lab: " << lab_b << "\nvms:\n  " << vm

@@ -138,7 +138,8 @@ bool plain_name(const std::string& s) {
 std::optional<std::vector<std::string>> read_ports(const std::string& dir,
                                                    const std::string& bridge) {
     try {
-        const auto text = read_file_nofollow(ports_path(dir, bridge), 1u << 20, "read ports record");
+        const auto text =
+            read_file_nofollow(ports_path(dir, bridge), 1u << 20, "read ports record");
         if (!text) return std::nullopt;
         return nlohmann::json::parse(*text).get<std::vector<std::string>>();
     } catch (const std::exception& e) {
