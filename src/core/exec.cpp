@@ -139,8 +139,7 @@ ExecResult execute(const Plan& plan, Provider& provider, const ExecOptions& opti
 }
 
 std::vector<std::string> verify(const Plan& executed, const ExecResult& result,
-                                const Desired& desired, const Live& after,
-                                bool restarts_allowed) {
+                                const Desired& desired, const Live& after, bool restarts_allowed) {
     std::set<ResourceId> touched;
     for (std::size_t i = 0; i < executed.actions.size(); ++i) {
         if (result.results[i].outcome == Outcome::done) touched.insert(executed.actions[i].id);

@@ -214,9 +214,8 @@ TEST(RunningPlan, VerifyAfterAnAllowedRestartCountsAPendingRestartLeft) {
     for (auto& r : result.results) r.outcome = Outcome::done;
     const auto problems = verify(plan, result, load(kBase), live, /*restarts_allowed=*/true);
     ASSERT_EQ(problems.size(), 1u);
-    EXPECT_THAT(problems[0],
-                HasSubstr("vm.web: running.cmdline is console=ttyS0 old but should be "
-                          "console=ttyS0"));
+    EXPECT_THAT(problems[0], HasSubstr("vm.web: running.cmdline is console=ttyS0 old but should be "
+                                       "console=ttyS0"));
     EXPECT_TRUE(verify(plan, result, load(kBase), applied(), true).empty());
 }
 
