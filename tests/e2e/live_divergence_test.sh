@@ -98,10 +98,10 @@ mac=$(virsh -q domiflist "$vm" | awk '{print $5}')
 virsh -q setmem "$vm" 320M --live
 wait_balloon $((320 * 1024))
 plan_rc; [ "$rc" = 2 ] || fail "setmem --live: plan does not show it: $plan"
-echo "$plan" | grep -q 'running.memory.*"320MiB" -> "192MiB"' || fail "setmem: no running.memory: $plan"
+grep -q 'running.memory.*"320MiB" -> "192MiB"' <<<"$plan" || fail "setmem: no running.memory: $plan"
 status=$("$vf" status "$manifest")
-echo "$status" | grep -q "running\*" || fail "status does not mark the diverged VM: $status"
-echo "$status" | grep -q "running: memory 320MiB -> 192MiB" || fail "status lacks the divergence: $status"
+grep -q "running\*" <<<"$status" || fail "status does not mark the diverged VM: $status"
+grep -q "running: memory 320MiB -> 192MiB" <<<"$status" || fail "status lacks the divergence: $status"
 "$vf" apply --auto-approve "$manifest" >/dev/null || fail "apply after setmem failed"
 wait_balloon $((192 * 1024))
 plan_rc; [ "$rc" = 0 ] || fail "setmem: plan after apply is not empty: $plan"
@@ -111,7 +111,7 @@ echo "setmem --live 320M: plan exit 2, apply set the balloon back to 192 MiB liv
 virsh -q attach-interface "$vm" network "$net" --model virtio --live >/dev/null
 [ "$(nics)" = 2 ] || fail "attach-interface did not attach"
 plan_rc; [ "$rc" = 2 ] || fail "attach-interface --live: plan does not show it: $plan"
-echo "$plan" | grep -q 'running.nic\[' || fail "attach-interface: no running.nic: $plan"
+grep -q 'running.nic\[' <<<"$plan" || fail "attach-interface: no running.nic: $plan"
 "$vf" apply --auto-approve "$manifest" >/dev/null || fail "apply after attach-interface failed"
 for _ in $(seq 1 30); do [ "$(nics)" = 1 ] && break; sleep 1; done  # the guest releases it
 [ "$(nics)" = 1 ] || fail "apply did not detach the hand-attached NIC"
@@ -123,7 +123,7 @@ virsh -q detach-interface "$vm" network --mac "$mac" --live >/dev/null
 for _ in $(seq 1 30); do [ "$(nics)" = 0 ] && break; sleep 1; done
 [ "$(nics)" = 0 ] || fail "detach-interface did not detach (the guest must release it)"
 plan_rc; [ "$rc" = 2 ] || fail "detach-interface --live: plan does not show it: $plan"
-echo "$plan" | grep -q "running.nic\[$mac\]" || fail "detach-interface: no running.nic[$mac]: $plan"
+grep -q "running.nic\[$mac\]" <<<"$plan" || fail "detach-interface: no running.nic[$mac]: $plan"
 "$vf" apply --auto-approve "$manifest" >/dev/null || fail "apply after detach-interface failed"
 grep -q "$mac" <<<"$(virsh -q domiflist "$vm")" || fail "apply did not attach the NIC with its MAC $mac"
 plan_rc; [ "$rc" = 0 ] || fail "detach-interface: plan after apply is not empty: $plan"
@@ -135,14 +135,14 @@ echo "detach-interface --live: plan exit 2, apply attached it again live with MA
 truncate -s 16M "$tmp/data.img"
 write_manifest 1 "console=ttyS0" "{file: $tmp/data.img}"
 plan_rc; [ "$rc" = 2 ] || fail "disk attach: plan shows nothing: $plan"
-echo "$plan" | grep -q "vm.$vm will be updated in place (live)" || fail "disk attach is not live: $plan"
+grep -q "vm.$vm will be updated in place (live)" <<<"$plan" || fail "disk attach is not live: $plan"
 "$vf" apply --auto-approve "$manifest" >/dev/null || fail "apply of the disk attach failed"
 grep -q "$tmp/data.img" <<<"$(virsh dumpxml "$vm")" || fail "the running VM lacks the attached disk"
 [ "$(virsh domid "$vm")" = "$domid" ] || fail "the VM was restarted for a disk attach"
 plan_rc; [ "$rc" = 0 ] || fail "disk attach: plan after apply is not empty: $plan"
 write_manifest 1 "console=ttyS0"
 plan_rc; [ "$rc" = 2 ] || fail "disk detach: plan shows nothing: $plan"
-echo "$plan" | grep -q "vm.$vm will be updated in place (live)" || fail "disk detach is not live: $plan"
+grep -q "vm.$vm will be updated in place (live)" <<<"$plan" || fail "disk detach is not live: $plan"
 "$vf" apply --auto-approve "$manifest" >/dev/null || fail "apply of the disk detach failed"
 for _ in $(seq 1 30); do  # the guest releases it
     grep -q "$tmp/data.img" <<<"$(virsh dumpxml "$vm")" || break
@@ -157,11 +157,11 @@ echo "disk attach and detach: planned live, done on the running guest (same doma
 write_manifest 1 "console=ttyS0 vf.test=1"
 # Notes go to stderr: read both.
 out=$("$vf" apply --auto-approve "$manifest" 2>&1) || fail "apply of the cmdline change failed: $out"
-echo "$out" | grep -q "restart pending (1 change: cmdline)" || fail "apply does not say it waits: $out"
+grep -q "restart pending (1 change: cmdline)" <<<"$out" || fail "apply does not say it waits: $out"
 [ "$(virsh domid "$vm")" = "$domid" ] || fail "restarted without --allow-restart"
 plan_rc; [ "$rc" = 2 ] || fail "pending restart: plan shows nothing: $plan"
-echo "$plan" | grep -q "restart pending (1 change)" || fail "plan does not say restart pending: $plan"
-echo "$plan" | grep -q "running.cmdline" || fail "plan lacks running.cmdline: $plan"
+grep -q "restart pending (1 change)" <<<"$plan" || fail "plan does not say restart pending: $plan"
+grep -q "running.cmdline" <<<"$plan" || fail "plan lacks running.cmdline: $plan"
 grep -q "running\*" <<<"$("$vf" status "$manifest")" || fail "status does not mark the pending restart"
 "$vf" apply --auto-approve --allow-restart --target "vm.$vm" "$manifest" >/dev/null ||
     fail "apply --allow-restart failed"
@@ -181,7 +181,7 @@ for _ in $(seq 1 180); do
 done
 virsh -q setvcpus "$vm" 2 --live
 plan_rc; [ "$rc" = 2 ] || fail "setvcpus --live: plan does not show it: $plan"
-echo "$plan" | grep -q 'running.cpus.*"2" -> "1"' || fail "setvcpus: no running.cpus: $plan"
+grep -q 'running.cpus.*"2" -> "1"' <<<"$plan" || fail "setvcpus: no running.cpus: $plan"
 set +e
 out=$("$vf" apply --auto-approve "$manifest" 2>&1)
 rc=$?
@@ -191,10 +191,10 @@ if [ "$rc" = 0 ]; then
     plan_rc; [ "$rc" = 0 ] || fail "setvcpus: plan after apply is not empty: $plan"
     echo "setvcpus --live 2: plan exit 2, apply unplugged the vCPU live"
 else
-    echo "$out" | grep -i "FAILED" | grep -qi "vcpu" || fail "apply failed for another reason: $out"
+    grep -qi "vcpu" <<<"$(grep -i "FAILED" <<<"$out")" || fail "apply failed for another reason: $out"
     # The failed live change is not hidden: the next plan shows it again.
     plan_rc; [ "$rc" = 2 ] || fail "the failed vCPU unplug is hidden: $plan"
-    echo "$plan" | grep -q "running.cpus" || fail "plan after the failed unplug: $plan"
+    grep -q "running.cpus" <<<"$plan" || fail "plan after the failed unplug: $plan"
     echo "setvcpus --live 2: plan exit 2; the unplug timed out in the guest, apply failed" \
          "($(echo "$out" | grep -i "FAILED" | head -1 | sed 's/.*FAILED after [0-9.]*s: //')) and the next plan still shows running.cpus"
     # Asking for what runs: only the definition changes, and the plan is clean.

@@ -62,7 +62,7 @@ write_manifest 256MiB
 start=$(date +%s.%N)
 out=$("$vf" apply --auto-approve --wait-ip --wait-timeout 240 "$manifest") || fail "apply exited $?: $out"
 lease_seconds=$(echo "$(date +%s.%N) - $start" | bc)
-echo "$out" | grep -q "vm.$vm: 10.250.$n.10/24" || fail "apply --wait-ip did not report the lease: $out"
+grep -q "vm.$vm: 10.250.$n.10/24" <<<"$out" || fail "apply --wait-ip did not report the lease: $out"
 echo "apply --wait-ip returned the lease after ${lease_seconds}s"
 
 # The host side, not only virtform: the lease is in dnsmasq's table, the bridge has the gateway.
@@ -83,7 +83,7 @@ grep -q "VIRTFORM-GUEST: gateway reachable" "$tmp/console.log" || fail "console:
 domid=$(virsh domid "$vm")
 write_manifest 384MiB
 plan=$("$vf" plan --detailed-exitcode "$manifest") && fail "plan after the edit shows no change"
-echo "$plan" | grep -q "updated in place (live)" || fail "memory change is not live: $plan"
+grep -q "updated in place (live)" <<<"$plan" || fail "memory change is not live: $plan"
 "$vf" apply --auto-approve "$manifest" >/dev/null || fail "apply of the memory change failed"
 actual=
 for _ in $(seq 1 60); do
