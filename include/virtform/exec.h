@@ -71,8 +71,11 @@ ExecResult execute(const Plan& plan, Provider& provider, const ExecOptions& opti
 
 /// After an apply: what still differs for the objects the plan touched, one
 /// line per object ("network.labnat: ipv4.address is ... want ..."). Empty
-/// when the host matches.
+/// when the host matches. A pending restart of a running VM is not a problem
+/// (apply without --allow-restart leaves it), unless `restarts_allowed`: then
+/// the VM was restarted and must run its definition.
 std::vector<std::string> verify(const Plan& executed, const ExecResult& result,
-                                const Desired& desired, const Live& after);
+                                const Desired& desired, const Live& after,
+                                bool restarts_allowed = false);
 
 }  // namespace virtform

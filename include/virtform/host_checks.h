@@ -22,7 +22,8 @@ void check_host_collisions(const Desired& desired, const Live& live, Diagnostics
 /// The host's users of a bridge or network that `deleted` (a destroy or a
 /// replace of this plan) removes: domains of any lab or of none with a NIC on
 /// it that the plan does not delete or move elsewhere first, and interfaces
-/// enslaved to a bridge the manifest still declares but not as its port.
+/// enslaved to the bridge that the lab did not declare as its ports (against
+/// the manifest, or Live::declared_ports once the manifest dropped it).
 /// E.g. "vm.web of lab 'b' (a NIC on network.x)".
 std::vector<std::string> users_of(const Action& deleted, const std::vector<Action>& actions,
                                   const Desired& desired, const Live& live);

@@ -325,6 +325,11 @@ struct Live {
     std::map<std::string, Bridge> bridges;
     /// Every interface, by name (filled by the netlink reader).
     std::map<std::string, HostInterface> interfaces;
+    /// The ports each marked bridge was given by its lab at its last create or
+    /// update (the bridge provider's record), by bridge name; a port of the
+    /// bridge that is not listed was enslaved by someone else. A bridge without
+    /// a record (made by an older virtform) is absent.
+    std::map<std::string, std::vector<std::string>> declared_ports;
     /// Main-table routes other than the default route and the kernel's own
     /// routes of interface addresses (filled by the netlink reader).
     std::vector<HostRoute> routes;

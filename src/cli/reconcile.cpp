@@ -213,7 +213,7 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
     }
     const Live after = provider->read();
     host::write_applied_record(g.uri, desired.lab, after);
-    const auto problems = verify(plan, result, desired, after);
+    const auto problems = verify(plan, result, desired, after, o.allow_restart);
     print_stats(*provider);
     const bool ok = result.ok() && problems.empty();
     if (o.json) {

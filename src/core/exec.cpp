@@ -139,7 +139,7 @@ ExecResult execute(const Plan& plan, Provider& provider, const ExecOptions& opti
 }
 
 std::vector<std::string> verify(const Plan& executed, const ExecResult& result,
-                                const Desired& desired, const Live& after) {
+                                const Desired& desired, const Live& after, bool restarts_allowed) {
     std::set<ResourceId> touched;
     for (std::size_t i = 0; i < executed.actions.size(); ++i) {
         if (result.results[i].outcome == Outcome::done) touched.insert(executed.actions[i].id);
@@ -157,13 +157,16 @@ std::vector<std::string> verify(const Plan& executed, const ExecResult& result,
         std::string detail;
         // A pending restart is reported by the action itself (apply without
         // --allow-restart leaves the VM on its old definition), not a failure.
-        if (std::all_of(a.changes.begin(), a.changes.end(),
-                        [](const AttributeChange& c) { return is_pending_restart(c); }) &&
+        // After a restart that was allowed, the VM runs its definition.
+        auto tolerated = [&](const AttributeChange& c) {
+            return !restarts_allowed && is_pending_restart(c);
+        };
+        if (std::all_of(a.changes.begin(), a.changes.end(), tolerated) &&
             a.type == ActionType::update) {
             continue;
         }
         for (const auto& c : a.changes) {
-            if (is_pending_restart(c)) continue;
+            if (tolerated(c)) continue;
             if (!detail.empty()) detail += "; ";
             auto shown = [&](const std::optional<std::string>& v) -> std::string {
                 if (!v) return "(none)";

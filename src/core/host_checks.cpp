@@ -175,20 +175,26 @@ std::vector<std::string> users_of(const Action& deleted, const std::vector<Actio
         out.push_back(fmt::format("vm.{} of {} (a NIC on {})", vm_name, owner_text(vm.owner),
                                   deleted.id.str()));
     }
-    if (kind == Kind::bridge && desired.bridges.count(name) != 0) {
-        // Ports: only against a declaration the plan can see. A bridge that
-        // left the manifest (prune, destroy) releases the ports it had, which
-        // its earlier manifest declared; which of them were enslaved by hand
-        // is not recorded anywhere, so they are not named here.
-        const auto& declared_list = desired.bridges.at(name).ports;
-        const std::set<std::string> declared(declared_list.begin(), declared_list.end());
+    if (kind == Kind::bridge) {
+        // Ports the lab did not declare: against the manifest while it still
+        // declares the bridge (replace), else against the ports the lab last
+        // gave it (destroy, prune). Without either, nothing tells a declared
+        // port from one enslaved by hand, and none is named.
+        const std::vector<std::string>* declared_list = nullptr;
+        if (auto it = desired.bridges.find(name); it != desired.bridges.end()) {
+            declared_list = &it->second.ports;
+        } else if (auto rec = live.declared_ports.find(name); rec != live.declared_ports.end()) {
+            declared_list = &rec->second;
+        }
+        if (declared_list == nullptr) return out;
+        const std::set<std::string> declared(declared_list->begin(), declared_list->end());
         for (const auto& [ifname, iface] : live.interfaces) {
             if (iface.master != name || iface.kind == "tun" || declared.count(ifname) != 0)
                 continue;
             out.push_back(
-                fmt::format("interface {} (a port of bridge {} that the manifest does "
-                            "not declare)",
-                            ifname, name));
+                fmt::format("interface {} (a port of bridge {} that lab '{}' did not "
+                            "declare)",
+                            ifname, name, desired.lab));
         }
     }
     return out;

@@ -48,10 +48,13 @@ std::optional<Cidr> read_cidr(const Context& ctx, MapReader& r, const std::strin
                                           r.what(), family, *text));
         return std::nullopt;
     }
+    // From here on the subnet is known even when the address is wrong: it is
+    // returned (after the error) so that the DHCP and overlap checks of the
+    // network still report their own errors in the same run.
     if (auto problem = subnet_problem(*cidr); !problem.empty()) {
         ctx.error(r.get(key), fmt::format("'{}' in {} cannot be a lab subnet: {}", key, r.what(),
                                           problem));
-        return std::nullopt;
+        return cidr;
     }
     if (cidr->prefix == cidr->address.max_prefix() || (family == 4 && cidr->prefix >= 31)) {
         ctx.error(r.get(key), fmt::format("'{}' in {}: prefix /{} leaves no room for guests", key,
@@ -65,7 +68,6 @@ std::optional<Cidr> read_cidr(const Context& ctx, MapReader& r, const std::strin
                               "address",
                               key, r.what(), cidr->address.str(),
                               cidr->address == cidr->network() ? "network" : "broadcast"));
-        return std::nullopt;
     }
     return cidr;
 }
@@ -104,8 +106,10 @@ bool valid_dns_name(const std::string& name) {
     return name.front() != '-' && name.back() != '.';
 }
 
+/// `subnet_known`: false when the network's address is unusable; then only the
+/// checks that need no subnet run (a range outside "no subnet" says nothing).
 void read_dhcp(const Context& ctx, const YAML::Node& node, IpConfig& ip, const std::string& what,
-               int family) {
+               int family, bool subnet_known = true) {
     MapReader r(ctx, node, what, detail::key_section("dhcp"));
     if (!r.ok()) return;
     const YAML::Node range = r.get("range");
@@ -150,7 +154,8 @@ void read_dhcp(const Context& ctx, const YAML::Node& node, IpConfig& ip, const s
             if (start->family != family || end->family != family) {
                 ctx.error(range, fmt::format("the DHCP range of {} must hold IPv{} addresses", what,
                                              family));
-            } else if (!is_host_address(ip.address, *start) || !is_host_address(ip.address, *end)) {
+            } else if (subnet_known && (!is_host_address(ip.address, *start) ||
+                                        !is_host_address(ip.address, *end))) {
                 ctx.error(range, fmt::format("the DHCP range {}-{} of {} is outside the subnet {}",
                                              start->str(), end->str(), what,
                                              Cidr{ip.address.network(), ip.address.prefix}.str()));
@@ -193,6 +198,8 @@ void read_dhcp(const Context& ctx, const YAML::Node& node, IpConfig& ip, const s
                 ok = false;
             } else if (auto a = parse_ip_node(ctx, ipn, "'ip' of a DHCP host"); !a) {
                 ok = false;
+            } else if (!subnet_known) {
+                host.ip = *a;
             } else if (!is_host_address(ip.address, *a)) {
                 ctx.error(ipn, fmt::format(
                                    "DHCP host address {} is outside the subnet {} of {}", a->str(),
@@ -249,6 +256,10 @@ std::optional<IpConfig> read_ip(const Context& ctx, const YAML::Node& node, cons
     if (address) {
         out = IpConfig{*address, std::nullopt, {}};
         if (dhcp.IsDefined()) read_dhcp(ctx, dhcp, *out, "the DHCP of " + what, family);
+    } else if (dhcp.IsDefined()) {
+        // The address already has its error; the DHCP's own errors still count.
+        IpConfig scratch;
+        read_dhcp(ctx, dhcp, scratch, "the DHCP of " + what, family, /*subnet_known=*/false);
     }
     r.finish();
     return out;
@@ -311,10 +322,12 @@ Network read_network(const Context& ctx, const std::string& name, const YAML::No
     MapReader r(ctx, node.IsNull() ? YAML::Node(YAML::NodeType::Map) : node, what,
                 detail::key_section("network"));
     if (!r.ok()) return net;
+    bool mode_known = true;  // an unknown mode skips the checks that depend on it
     if (auto mode = r.str("mode")) {
         if (auto m = network_mode_from_string(*mode)) {
             net.mode = *m;
         } else {
+            mode_known = false;
             std::string hint = closest_match(*mode, {"nat", "route", "isolated", "open", "bridge"});
             ctx.error(
                 r.get("mode"),
@@ -322,6 +335,8 @@ Network read_network(const Context& ctx, const std::string& name, const YAML::No
                             "open, bridge; got '{}'{}",
                             what, *mode, hint.empty() ? "" : "; did you mean '" + hint + "'?"));
         }
+    } else if (r.get("mode").IsDefined()) {
+        mode_known = false;  // not a string: already reported
     }
     if (auto bridge = r.str("bridge")) {
         if (auto problem = interface_name_problem(*bridge); !problem.empty()) {
@@ -347,7 +362,9 @@ Network read_network(const Context& ctx, const std::string& name, const YAML::No
     if (auto active = r.boolean("active")) net.active = *active;
 
     // Combinations libvirt would refuse, said in the manifest's terms.
-    if (net.mode == NetworkMode::bridge) {
+    if (!mode_known) {
+        // no mode to combine with
+    } else if (net.mode == NetworkMode::bridge) {
         if (!net.bridge)
             ctx.error(node, fmt::format("{} is in mode bridge and needs 'bridge': the "
                                         "name of an existing or declared host bridge",

@@ -356,19 +356,25 @@ Vm read_vm(const Context& ctx, const std::string& name, const YAML::Node& key,
     }
     MapReader r(ctx, node, what, key_section("vm"));
     if (!r.ok()) return vm;
-    if (auto v = r.integer("cpus", 1, 1024)) vm.cpus = static_cast<int>(*v);
+    // A value with an error of its own is not compared with another (no
+    // follow-on error against the default it left in place).
+    const auto cpus = r.integer("cpus", 1, 1024);
+    if (cpus) vm.cpus = static_cast<int>(*cpus);
+    const bool cpus_known = cpus || !r.get("cpus").IsDefined();
     if (auto v = r.integer("max_cpus", 1, 1024)) {
         vm.max_cpus = static_cast<int>(*v);
-        if (*vm.max_cpus < vm.cpus) {
+        if (cpus_known && *vm.max_cpus < vm.cpus) {
             ctx.error(r.get("max_cpus"), fmt::format("'max_cpus' of {} ({}) is below 'cpus' ({})",
                                                      what, *vm.max_cpus, vm.cpus));
         }
         if (*vm.max_cpus == vm.cpus) vm.max_cpus.reset();  // the same as unset
     }
-    if (auto v = read_size(ctx, r, "memory", 16ULL << 20, kMaxMemory, kMemoryWhy)) vm.memory = *v;
+    const auto memory = read_size(ctx, r, "memory", 16ULL << 20, kMaxMemory, kMemoryWhy);
+    if (memory) vm.memory = *memory;
+    const bool memory_known = memory || !r.get("memory").IsDefined();
     if (auto v = read_size(ctx, r, "max_memory", 16ULL << 20, kMaxMemory, kMemoryWhy)) {
         vm.max_memory = *v;
-        if (*v < vm.memory) {
+        if (memory_known && *v < vm.memory) {
             ctx.error(r.get("max_memory"),
                       fmt::format("'max_memory' of {} ({}) is below 'memory' ({})", what,
                                   format_size(*v), format_size(vm.memory)));

@@ -90,7 +90,7 @@ run() {  # NAME ARGS...: runs the CLI, keeps its output in $tmp/NAME.out, sets $
 }
 
 # Preconditions: nothing of ours may exist already.
-ip netns list | grep -qw "$ns" && fail "netns $ns already exists"
+grep -qw "$ns" <<<"$(ip netns list)" && fail "netns $ns already exists"
 for dev in "$bridge" "$host_end"; do
     ip link show dev "$dev" >/dev/null 2>&1 && fail "$dev already exists (not ours: refusing to touch it)"
 done
@@ -154,8 +154,8 @@ grep -q "2 added, 0 changed, 0 destroyed" "$tmp/apply.out" || fail "apply did no
 tap=$(virsh -q -c qemu:///system domiflist "$vm" | awk '{print $1}' | head -n1)
 [[ -n $tap && $(basename "$(readlink "/sys/class/net/$tap/master")") == "$bridge" ]] ||
     fail "the VM's tap '${tap}' is not a port of $bridge"
-ip -4 addr show | grep -q "inet $subnet\." && fail "the host has an address in $subnet.0/24"
-virsh -q -c qemu:///system dumpxml "$vm" | grep -q "<source bridge='$bridge'/>" || fail "the VM's NIC is not on $bridge"
+grep -q "inet $subnet\." <<<"$(ip -4 addr show)" && fail "the host has an address in $subnet.0/24"
+grep -q "<source bridge='$bridge'/>" <<<"$(virsh -q -c qemu:///system dumpxml "$vm")" || fail "the VM's NIC is not on $bridge"
 
 log "waiting up to 120 s for the guest's lease and gateway line"
 deadline=$(( $(date +%s) + 120 ))

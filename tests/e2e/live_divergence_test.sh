@@ -3,7 +3,9 @@
 # not only its definition. Each divergence made by hand with virsh --live
 # (setmem, attach-interface, detach-interface, setvcpus) makes
 # `plan --detailed-exitcode` exit 2; the next apply removes it on the running
-# guest (same domain id) and the plan exits 0. A restart-class change applied
+# guest (same domain id) and the plan exits 0. A disk added to and removed
+# from the manifest is attached and detached live (the class docs/manifest.md
+# gives it), on the same running domain. A restart-class change applied
 # without --allow-restart stays visible as "restart pending" until
 # `apply --allow-restart --target vm.NAME` restarts the VM.
 #   bash tests/e2e/live_divergence_test.sh build/src/virtform
@@ -34,7 +36,7 @@ trap cleanup EXIT
 
 "$root/scripts/make-test-guest.sh" "$tmp/img" >/dev/null
 
-write_manifest() {  # $1: cpus, $2: cmdline
+write_manifest() {  # $1: cpus, $2: cmdline, $3: the disks list (optional)
     cat > "$manifest" <<YAML
 lab: $lab
 networks:
@@ -57,6 +59,7 @@ vms:
     console: {file: $tmp/console.log}
     shutdown_timeout: 30
 YAML
+    if [ -n "${3:-}" ]; then echo "    disks: [$3]" >> "$manifest"; fi
 }
 
 plan_rc() {  # plan --detailed-exitcode: its exit code in $rc, its text in $plan
@@ -95,10 +98,10 @@ mac=$(virsh -q domiflist "$vm" | awk '{print $5}')
 virsh -q setmem "$vm" 320M --live
 wait_balloon $((320 * 1024))
 plan_rc; [ "$rc" = 2 ] || fail "setmem --live: plan does not show it: $plan"
-echo "$plan" | grep -q 'running.memory.*"320MiB" -> "192MiB"' || fail "setmem: no running.memory: $plan"
+grep -q 'running.memory.*"320MiB" -> "192MiB"' <<<"$plan" || fail "setmem: no running.memory: $plan"
 status=$("$vf" status "$manifest")
-echo "$status" | grep -q "running\*" || fail "status does not mark the diverged VM: $status"
-echo "$status" | grep -q "running: memory 320MiB -> 192MiB" || fail "status lacks the divergence: $status"
+grep -q "running\*" <<<"$status" || fail "status does not mark the diverged VM: $status"
+grep -q "running: memory 320MiB -> 192MiB" <<<"$status" || fail "status lacks the divergence: $status"
 "$vf" apply --auto-approve "$manifest" >/dev/null || fail "apply after setmem failed"
 wait_balloon $((192 * 1024))
 plan_rc; [ "$rc" = 0 ] || fail "setmem: plan after apply is not empty: $plan"
@@ -108,7 +111,7 @@ echo "setmem --live 320M: plan exit 2, apply set the balloon back to 192 MiB liv
 virsh -q attach-interface "$vm" network "$net" --model virtio --live >/dev/null
 [ "$(nics)" = 2 ] || fail "attach-interface did not attach"
 plan_rc; [ "$rc" = 2 ] || fail "attach-interface --live: plan does not show it: $plan"
-echo "$plan" | grep -q 'running.nic\[' || fail "attach-interface: no running.nic: $plan"
+grep -q 'running.nic\[' <<<"$plan" || fail "attach-interface: no running.nic: $plan"
 "$vf" apply --auto-approve "$manifest" >/dev/null || fail "apply after attach-interface failed"
 for _ in $(seq 1 30); do [ "$(nics)" = 1 ] && break; sleep 1; done  # the guest releases it
 [ "$(nics)" = 1 ] || fail "apply did not detach the hand-attached NIC"
@@ -120,33 +123,56 @@ virsh -q detach-interface "$vm" network --mac "$mac" --live >/dev/null
 for _ in $(seq 1 30); do [ "$(nics)" = 0 ] && break; sleep 1; done
 [ "$(nics)" = 0 ] || fail "detach-interface did not detach (the guest must release it)"
 plan_rc; [ "$rc" = 2 ] || fail "detach-interface --live: plan does not show it: $plan"
-echo "$plan" | grep -q "running.nic\[$mac\]" || fail "detach-interface: no running.nic[$mac]: $plan"
+grep -q "running.nic\[$mac\]" <<<"$plan" || fail "detach-interface: no running.nic[$mac]: $plan"
 "$vf" apply --auto-approve "$manifest" >/dev/null || fail "apply after detach-interface failed"
-virsh -q domiflist "$vm" | grep -q "$mac" || fail "apply did not attach the NIC with its MAC $mac"
+grep -q "$mac" <<<"$(virsh -q domiflist "$vm")" || fail "apply did not attach the NIC with its MAC $mac"
 plan_rc; [ "$rc" = 0 ] || fail "detach-interface: plan after apply is not empty: $plan"
 [ "$(virsh domid "$vm")" = "$domid" ] || fail "the VM was restarted for live changes"
 echo "detach-interface --live: plan exit 2, apply attached it again live with MAC $mac"
 
-# 4. A restart-class change without --allow-restart: pending until restarted.
+# 4. A disk added to and removed from the running guest: class live
+#    (docs/manifest.md), attached and detached on the same running domain.
+truncate -s 16M "$tmp/data.img"
+write_manifest 1 "console=ttyS0" "{file: $tmp/data.img}"
+plan_rc; [ "$rc" = 2 ] || fail "disk attach: plan shows nothing: $plan"
+grep -q "vm.$vm will be updated in place (live)" <<<"$plan" || fail "disk attach is not live: $plan"
+"$vf" apply --auto-approve "$manifest" >/dev/null || fail "apply of the disk attach failed"
+grep -q "$tmp/data.img" <<<"$(virsh dumpxml "$vm")" || fail "the running VM lacks the attached disk"
+[ "$(virsh domid "$vm")" = "$domid" ] || fail "the VM was restarted for a disk attach"
+plan_rc; [ "$rc" = 0 ] || fail "disk attach: plan after apply is not empty: $plan"
+write_manifest 1 "console=ttyS0"
+plan_rc; [ "$rc" = 2 ] || fail "disk detach: plan shows nothing: $plan"
+grep -q "vm.$vm will be updated in place (live)" <<<"$plan" || fail "disk detach is not live: $plan"
+"$vf" apply --auto-approve "$manifest" >/dev/null || fail "apply of the disk detach failed"
+for _ in $(seq 1 30); do  # the guest releases it
+    grep -q "$tmp/data.img" <<<"$(virsh dumpxml "$vm")" || break
+    sleep 1
+done
+grep -q "$tmp/data.img" <<<"$(virsh dumpxml "$vm")" && fail "the running VM still has the disk"
+[ "$(virsh domid "$vm")" = "$domid" ] || fail "the VM was restarted for a disk detach"
+plan_rc; [ "$rc" = 0 ] || fail "disk detach: plan after apply is not empty: $plan"
+echo "disk attach and detach: planned live, done on the running guest (same domain id)"
+
+# 5. A restart-class change without --allow-restart: pending until restarted.
 write_manifest 1 "console=ttyS0 vf.test=1"
 # Notes go to stderr: read both.
 out=$("$vf" apply --auto-approve "$manifest" 2>&1) || fail "apply of the cmdline change failed: $out"
-echo "$out" | grep -q "restart pending (1 change: cmdline)" || fail "apply does not say it waits: $out"
+grep -q "restart pending (1 change: cmdline)" <<<"$out" || fail "apply does not say it waits: $out"
 [ "$(virsh domid "$vm")" = "$domid" ] || fail "restarted without --allow-restart"
 plan_rc; [ "$rc" = 2 ] || fail "pending restart: plan shows nothing: $plan"
-echo "$plan" | grep -q "restart pending (1 change)" || fail "plan does not say restart pending: $plan"
-echo "$plan" | grep -q "running.cmdline" || fail "plan lacks running.cmdline: $plan"
-"$vf" status "$manifest" | grep -q "running\*" || fail "status does not mark the pending restart"
+grep -q "restart pending (1 change)" <<<"$plan" || fail "plan does not say restart pending: $plan"
+grep -q "running.cmdline" <<<"$plan" || fail "plan lacks running.cmdline: $plan"
+grep -q "running\*" <<<"$("$vf" status "$manifest")" || fail "status does not mark the pending restart"
 "$vf" apply --auto-approve --allow-restart --target "vm.$vm" "$manifest" >/dev/null ||
     fail "apply --allow-restart failed"
 newid=$(virsh domid "$vm")
 [ "$newid" != "$domid" ] && [ "$newid" != "-" ] || fail "apply --allow-restart did not restart the VM"
-virsh dumpxml "$vm" | grep -q "vf.test=1" || fail "the running VM does not run the new cmdline"
+grep -q "vf.test=1" <<<"$(virsh dumpxml "$vm")" || fail "the running VM does not run the new cmdline"
 plan_rc; [ "$rc" = 0 ] || fail "plan after the restart is not empty: $plan"
 domid=$newid
 echo "cmdline change: restart pending until apply --allow-restart --target vm.$vm restarted it"
 
-# 5. virsh setvcpus --live (last: QEMU 7.2 under TCG has crashed on a device
+# 6. virsh setvcpus --live (last: QEMU 7.2 under TCG has crashed on a device
 #    hot-plug after a timed-out vCPU unplug). Adding a vCPU works; removing it
 #    needs the guest to release it.
 for _ in $(seq 1 180); do
@@ -155,7 +181,7 @@ for _ in $(seq 1 180); do
 done
 virsh -q setvcpus "$vm" 2 --live
 plan_rc; [ "$rc" = 2 ] || fail "setvcpus --live: plan does not show it: $plan"
-echo "$plan" | grep -q 'running.cpus.*"2" -> "1"' || fail "setvcpus: no running.cpus: $plan"
+grep -q 'running.cpus.*"2" -> "1"' <<<"$plan" || fail "setvcpus: no running.cpus: $plan"
 set +e
 out=$("$vf" apply --auto-approve "$manifest" 2>&1)
 rc=$?
@@ -165,10 +191,10 @@ if [ "$rc" = 0 ]; then
     plan_rc; [ "$rc" = 0 ] || fail "setvcpus: plan after apply is not empty: $plan"
     echo "setvcpus --live 2: plan exit 2, apply unplugged the vCPU live"
 else
-    echo "$out" | grep -i "FAILED" | grep -qi "vcpu" || fail "apply failed for another reason: $out"
+    grep -qi "vcpu" <<<"$(grep -i "FAILED" <<<"$out")" || fail "apply failed for another reason: $out"
     # The failed live change is not hidden: the next plan shows it again.
     plan_rc; [ "$rc" = 2 ] || fail "the failed vCPU unplug is hidden: $plan"
-    echo "$plan" | grep -q "running.cpus" || fail "plan after the failed unplug: $plan"
+    grep -q "running.cpus" <<<"$plan" || fail "plan after the failed unplug: $plan"
     echo "setvcpus --live 2: plan exit 2; the unplug timed out in the guest, apply failed" \
          "($(echo "$out" | grep -i "FAILED" | head -1 | sed 's/.*FAILED after [0-9.]*s: //')) and the next plan still shows running.cpus"
     # Asking for what runs: only the definition changes, and the plan is clean.
@@ -179,4 +205,4 @@ fi
 [ "$(virsh domid "$vm")" = "$domid" ] || fail "the VM was restarted for a vCPU change"
 
 "$vf" destroy --auto-approve "$manifest" >/dev/null || fail "destroy failed"
-echo "PASS: setmem/attach-interface/detach-interface/setvcpus --live each made plan exit 2 and were removed live (or shown again when the guest refused); restart pending until --allow-restart"
+echo "PASS: setmem/attach-interface/detach-interface/setvcpus --live each made plan exit 2 and were removed live (or shown again when the guest refused); disk attach/detach live; restart pending until --allow-restart"

@@ -62,12 +62,12 @@ write_manifest 256MiB
 start=$(date +%s.%N)
 out=$("$vf" apply --auto-approve --wait-ip --wait-timeout 240 "$manifest") || fail "apply exited $?: $out"
 lease_seconds=$(echo "$(date +%s.%N) - $start" | bc)
-echo "$out" | grep -q "vm.$vm: 10.250.$n.10/24" || fail "apply --wait-ip did not report the lease: $out"
+grep -q "vm.$vm: 10.250.$n.10/24" <<<"$out" || fail "apply --wait-ip did not report the lease: $out"
 echo "apply --wait-ip returned the lease after ${lease_seconds}s"
 
 # The host side, not only virtform: the lease is in dnsmasq's table, the bridge has the gateway.
-virsh -q net-dhcp-leases "$net" | grep -qi "$mac" || fail "no lease for $mac in virsh net-dhcp-leases"
-ip -4 addr show "$bridge" | grep -q "10.250.$n.1/24" || fail "bridge $bridge lacks the gateway address"
+grep -qi "$mac" <<<"$(virsh -q net-dhcp-leases "$net")" || fail "no lease for $mac in virsh net-dhcp-leases"
+grep -q "10.250.$n.1/24" <<<"$(ip -4 addr show "$bridge")" || fail "bridge $bridge lacks the gateway address"
 
 # The guest's own word: it took the lease and pinged the gateway.
 for _ in $(seq 1 120); do
@@ -83,7 +83,7 @@ grep -q "VIRTFORM-GUEST: gateway reachable" "$tmp/console.log" || fail "console:
 domid=$(virsh domid "$vm")
 write_manifest 384MiB
 plan=$("$vf" plan --detailed-exitcode "$manifest") && fail "plan after the edit shows no change"
-echo "$plan" | grep -q "updated in place (live)" || fail "memory change is not live: $plan"
+grep -q "updated in place (live)" <<<"$plan" || fail "memory change is not live: $plan"
 "$vf" apply --auto-approve "$manifest" >/dev/null || fail "apply of the memory change failed"
 actual=
 for _ in $(seq 1 60); do
@@ -96,6 +96,6 @@ done
 "$vf" plan --detailed-exitcode "$manifest" >/dev/null || fail "plan after the live change is not empty"
 
 "$vf" destroy --auto-approve "$manifest" >/dev/null || fail "destroy failed"
-virsh -q list --all --name | grep -qx "$vm" && fail "the VM is still defined after destroy"
-virsh -q net-list --all --name | grep -qx "$net" && fail "the network is still defined after destroy"
+grep -qx "$vm" <<<"$(virsh -q list --all --name)" && fail "the VM is still defined after destroy"
+grep -qx "$net" <<<"$(virsh -q net-list --all --name)" && fail "the network is still defined after destroy"
 echo "PASS: guest leased 10.250.$n.10 and reached its gateway; live balloon 256->384 MiB; destroy clean"

@@ -569,5 +569,61 @@ TEST_F(BridgeCli, ATapSomeoneElseAddedToAManagedBridgeIsNeverReleased) {
     expect_converged(m2);
 }
 
+// Issue 9, foreign users: deleting lab A's bridge names a port enslaved by hand
+// (`ip link set X master BR`) and lab B's VM on it, is refused without --force,
+// and with --force says what it cut off. Lab B's VM is a (stopped) domain of
+// the real libvirtd, so this test talks to qemu:///system.
+TEST_F(BridgeCli, DestroyNamesAHandEnslavedPortAndAnotherLabsVmAndNeedsForce) {
+    connect_ = "qemu:///system";
+    add_device("p1");
+    add_device("hand0");
+    const std::string a = manifest("bridges:\n  vftb9:\n    ports: [p1]\n");
+    CliRun r = apply(a);
+    ASSERT_EQ(r.status, 0) << r.out;
+    must("ip link set hand0 master vftb9");
+
+    // Lab B: a stopped VM with a NIC on lab A's bridge.
+    const std::string lab_b = lab_ + "-b";
+    const std::string vm = "vfusers-" + std::to_string(getpid()) + "-" + std::to_string(files_);
+    struct Undefine {
+        std::string vm;
+        ~Undefine() {
+            sh("virsh -c qemu:///system -q undefine " + vm + " --nvram >/dev/null 2>&1");
+        }
+    } undefine{vm};
+    const std::string b = dir_ + "/b.yaml";
+    std::ofstream(b) << "lab: " << lab_b << "\nvms:\n  " << vm
+                     << ":\n    state: stopped\n    accel: qemu\n    memory: 64MiB\n"
+                        "    nics: [{bridge: vftb9}]\n";
+    r = apply(b);
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("uses bridge.vftb9 of lab '" + lab_ + "' (read-only"));
+
+    // Destroy of lab A: both users named, nothing touched.
+    const std::string port_user =
+        "interface hand0 (a port of bridge vftb9 that lab '" + lab_ + "' did not declare)";
+    const std::string vm_user = "vm." + vm + " of lab '" + lab_b + "' (a NIC on bridge.vftb9)";
+    r = cli("destroy " + a + " --auto-approve");
+    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_THAT(r.out, HasSubstr(port_user));
+    EXPECT_THAT(r.out, HasSubstr(vm_user));
+    EXPECT_THAT(r.out, HasSubstr("refusing to delete what others on the host still use"));
+    EXPECT_TRUE(link_exists("vftb9"));
+    EXPECT_EQ(master_of("hand0"), "vftb9");
+    EXPECT_EQ(master_of("p1"), "vftb9");
+
+    // With --force: deleted, and it says what it cut off.
+    r = cli("destroy " + a + " --auto-approve --force");
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("warning: --force: cut off " + port_user + " (bridge.vftb9)"));
+    EXPECT_THAT(r.out, HasSubstr("warning: --force: cut off " + vm_user + " (bridge.vftb9)"));
+    EXPECT_FALSE(link_exists("vftb9"));
+    EXPECT_EQ(master_of("hand0"), "");
+    EXPECT_EQ(master_of("p1"), "");
+
+    r = cli("destroy " + b + " --auto-approve");
+    EXPECT_EQ(r.status, 0) << r.out;
+}
+
 }  // namespace
 }  // namespace virtform::netns_test

@@ -161,9 +161,19 @@ TEST(HostChecks, DeletingABridgeNamesTheVmsOnIt) {
     ASSERT_EQ(plan.actions.size(), 1u);
     EXPECT_THAT(::testing::PrintToString(plan.actions[0].users),
                 HasSubstr("vm.hand of no lab (a NIC on bridge.vfbr0)"));
-    // Ports of a bridge that left the manifest are released (their earlier
-    // declaration is not recorded); libvirt's tap counts through its VM.
+    // Without a ports record nothing tells a declared port from one enslaved
+    // by hand: none is named. libvirt's tap counts through its VM.
     EXPECT_EQ(plan.actions[0].users.size(), 1u) << ::testing::PrintToString(plan.actions[0].users);
+
+    // With the record of the ports the lab gave the bridge, the others are users.
+    live.interfaces["eth8"] = HostInterface{"eth8", "veth", "vfbr0", {}};
+    live.declared_ports["vfbr0"] = {"eth8"};
+    const Plan recorded = make_plan(nothing, live);
+    ASSERT_EQ(recorded.actions.size(), 1u);
+    EXPECT_THAT(recorded.actions[0].users,
+                ::testing::UnorderedElementsAre(
+                    "vm.hand of no lab (a NIC on bridge.vfbr0)",
+                    "interface eth9 (a port of bridge vfbr0 that lab 'demo' did not declare)"));
 }
 
 TEST(HostChecks, UsingAnotherLabsNetworkIsAReadOnlyWarning) {

@@ -204,6 +204,21 @@ TEST(RunningPlan, VerifyDoesNotCountAPendingRestartAsAFailure) {
     EXPECT_THAT(problems[0], HasSubstr("running.cpus is 2 but should be 1"));
 }
 
+TEST(RunningPlan, VerifyAfterAnAllowedRestartCountsAPendingRestartLeft) {
+    // apply --allow-restart restarted the VM: if it still does not run its
+    // definition, apply must not say it is complete.
+    const Live live = with_running([](Vm& r) { r.cmdline = "console=ttyS0 old"; });
+    const Plan plan = make_plan(load(kBase), live);
+    ExecResult result;
+    result.results.resize(plan.actions.size());
+    for (auto& r : result.results) r.outcome = Outcome::done;
+    const auto problems = verify(plan, result, load(kBase), live, /*restarts_allowed=*/true);
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_THAT(problems[0], HasSubstr("vm.web: running.cmdline is console=ttyS0 old but should be "
+                                       "console=ttyS0"));
+    EXPECT_TRUE(verify(plan, result, load(kBase), applied(), true).empty());
+}
+
 TEST(RunningPlan, NicWithAFixedMacIsHotPluggedLive) {
     const std::string two = edit(kBase, "nics: [{network: net, mac: \"52:54:00:00:0a:01\"}]",
                                  "nics: [{network: net, mac: \"52:54:00:00:0a:01\"}, "

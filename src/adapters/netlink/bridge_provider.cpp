@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -112,6 +113,42 @@ std::optional<TakeOverRecord> read_record(const std::string& dir, const std::str
     }
 }
 
+/// The ports record of a bridge: the ports its lab gave it, so that deleting
+/// the bridge after the manifest dropped it can tell them from ports others
+/// enslaved (Live::declared_ports). <dir>/<bridge>.ports.json, 0600.
+std::string ports_path(const std::string& dir, const std::string& bridge) {
+    return fmt::format("{}/{}.ports.json", dir, bridge);
+}
+
+void write_ports(const std::string& dir, const Bridge& b) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    write_file_atomically(ports_path(dir, b.name), nlohmann::json(b.ports).dump(),
+                          "write the ports record");
+}
+
+/// A lab name read from an alias is only used as a directory name when it is one.
+bool plain_name(const std::string& s) {
+    return !s.empty() && s.size() <= 64 && s[0] != '.' &&
+           std::all_of(s.begin(), s.end(), [](unsigned char c) {
+               return std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.';
+           });
+}
+
+std::optional<std::vector<std::string>> read_ports(const std::string& dir,
+                                                   const std::string& bridge) {
+    try {
+        const auto text =
+            read_file_nofollow(ports_path(dir, bridge), 1u << 20, "read ports record");
+        if (!text) return std::nullopt;
+        return nlohmann::json::parse(*text).get<std::vector<std::string>>();
+    } catch (const std::exception& e) {
+        // A cache for the plan's warnings: unreadable means unknown.
+        spdlog::debug("bridge {}: ports record unreadable: {}", bridge, e.what());
+        return std::nullopt;
+    }
+}
+
 BridgeOptions options_of(const Bridge& b) {
     BridgeOptions o;
     o.stp = b.stp;
@@ -172,6 +209,10 @@ void BridgeProvider::read_into(Live& live) {
         b.addresses = global_addresses(addrs, l.name);
         b.up = l.admin_up;
         b.normalize();
+        if (plain_name(b.owner)) {
+            if (auto ports = read_ports(options_.state_dir + "/" + b.owner, b.name))
+                live.declared_ports[b.name] = std::move(*ports);
+        }
         live.bridges[b.name] = std::move(b);
     }
 }
@@ -197,6 +238,7 @@ void BridgeProvider::create(const Bridge& want) {
     // apply recognises as its own and repairs.
     client_->set_alias(want.name, owner_alias(lab_));
     client_->set_bridge_options(want.name, options_of(want));
+    write_ports(record_dir(), want);
     for (const auto& port : want.ports) {
         if (port != want.take_over) enslave(port, want.name);
     }
@@ -210,6 +252,7 @@ void BridgeProvider::create(const Bridge& want) {
 void BridgeProvider::update(const Bridge& before, const Bridge& after) {
     const std::set<std::string> had(before.ports.begin(), before.ports.end());
     const std::set<std::string> wants(after.ports.begin(), after.ports.end());
+    write_ports(record_dir(), after);
     for (const auto& port : before.ports) {
         // Only ports this lab's bridge holds and the manifest no longer lists.
         if (wants.count(port) == 0) client_->release(port);
@@ -273,13 +316,14 @@ void BridgeProvider::take_over(const Bridge& want) {
 
 void BridgeProvider::destroy(const std::string& name) {
     // A bridge that took over a port's addresses gives them back first.
+    std::error_code ec;
     if (auto record = read_record(record_dir(), name)) {
         revert_take_over(*client_, *record);
-        std::error_code ec;
         fs::remove(fmt::format("{}/{}.json", record_dir(), name), ec);
-        fs::remove(record_dir(), ec);  // only when no other bridge of the lab has a record
     }
     client_->delete_link(name);
+    fs::remove(ports_path(record_dir(), name), ec);
+    fs::remove(record_dir(), ec);  // only when no other bridge of the lab has a record
 }
 
 }  // namespace virtform::netlink

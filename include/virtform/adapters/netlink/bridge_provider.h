@@ -14,7 +14,8 @@ namespace virtform::netlink {
 struct BridgeProviderOptions {
     TakeOverOptions take_over;
     /// Where take-over records are kept so that deleting the bridge can put
-    /// the port's addresses and routes back: <dir>/<lab>/<bridge>.json (0600).
+    /// the port's addresses and routes back: <dir>/<lab>/<bridge>.json (0600);
+    /// and the ports the lab gave each bridge: <dir>/<lab>/<bridge>.ports.json.
     std::string state_dir = "/var/lib/virtform/takeover";
 };
 
@@ -29,7 +30,8 @@ public:
     ~BridgeProvider();
 
     /// Fills live.bridges (every bridge, marked or not; libvirt's taps are not
-    /// listed as ports), live.interfaces and live.host_interfaces.
+    /// listed as ports), live.interfaces, live.host_interfaces and
+    /// live.declared_ports.
     void read_into(Live& live);
     /// A create/update/destroy of a bridge. Serialised: one netlink socket.
     void apply(const Action& action);
