@@ -24,8 +24,6 @@
 
 namespace virtform::cli {
 
-namespace {
-
 bool holds_lab_key(const std::string& text) {
     std::istringstream in(text);
     std::string line;
@@ -37,6 +35,8 @@ bool holds_lab_key(const std::string& text) {
     }
     return false;
 }
+
+namespace {
 
 std::string lab_value(const std::string& text) {
     std::istringstream in(text);
@@ -204,6 +204,20 @@ void check_files(const Desired& desired) {
         }
     }
     diags.throw_if_any();
+}
+
+OutputFormat output_format(const std::string& format, bool json) {
+    if (format.empty()) return json ? OutputFormat::json : OutputFormat::text;
+    const OutputFormat f = format == "text"       ? OutputFormat::text
+                           : format == "json"     ? OutputFormat::json
+                           : format == "markdown" ? OutputFormat::markdown
+                                                  : throw Error(fmt::format(
+                                                        "--format '{}': use text, json or markdown",
+                                                        terminal_escape(format)));
+    if (json && f != OutputFormat::json) {
+        throw Error(fmt::format("--json and --format {} contradict each other; give one", format));
+    }
+    return f;
 }
 
 std::mutex g_out_mutex;  // progress lines come from parallel actions
