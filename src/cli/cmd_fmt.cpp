@@ -93,9 +93,11 @@ int cmd_fmt(const FmtOptionsCli& o) {
         const auto& src = sources[i];
         const bool differs = formatted[i] != src.text;
         files.push_back({{"file", src.name}, {"changed", differs}});
-        if (src.name == "<stdin>" && !o.check) {
-            if (!o.json && !o.diff) std::cout << formatted[i];
-            if (!differs) continue;
+        // Standard input in, the formatted text out (a diff with --diff).
+        if (src.name == "<stdin>" && !o.check && !o.diff) {
+            if (!o.json) std::cout << formatted[i];
+            if (differs) changed.push_back(src.name);
+            continue;
         }
         if (!differs) continue;
         changed.push_back(src.name);

@@ -91,6 +91,11 @@ template <typename T, typename KeyOf>
 void order_by_table(std::vector<T>& items, const std::string& place, KeyOf key_of) {
     const auto* keys = keys_for(place);
     if (keys == nullptr || items.size() < 2) return;
+    // A key given twice is an error the loader reports at its lines: keep them.
+    std::set<std::string> seen;
+    for (const auto& item : items) {
+        if (!seen.insert(key_of(item)).second) return;
+    }
     std::vector<std::pair<int, std::size_t>> rank;
     int last = -1;
     for (std::size_t i = 0; i < items.size(); ++i) {
