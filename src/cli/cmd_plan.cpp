@@ -31,18 +31,19 @@ int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptions
         md.full_plan_hint = o.out.empty()
                                 ? "Run `virtform plan --format markdown --max-actions 0` for all."
                                 : "The whole plan: " +
-                                      markdown_code("virtform show --format markdown "
-                                                    "--max-actions 0 " +
-                                                    o.out) +
+                                      markdown_code(
+                                          "virtform show --format markdown "
+                                          "--max-actions 0 " +
+                                          o.out) +
                                       ".";
         std::cout << render_plan_markdown(plan, md);
     } else {
         std::cout << render_plan_text(plan, TextStyle{g.color});
     }
     if (!o.out.empty()) {
-        write_saved_plan(o.out,
-                         SavedPlan{g.uri, desired.lab, sources, o.targets,
-                                   fingerprint(live, desired), plan_to_json(plan), utc_now_iso8601()});
+        write_saved_plan(
+            o.out, SavedPlan{g.uri, desired.lab, sources, o.targets, fingerprint(live, desired),
+                             plan_to_json(plan), utc_now_iso8601()});
         if (format == OutputFormat::text) {
             std::cerr << fmt::format(
                 "\nSaved the plan to {}. `virtform apply {}` carries out exactly "

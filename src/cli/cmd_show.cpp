@@ -69,9 +69,9 @@ int cmd_show(const GlobalOptions& g, const ShowOptionsCli& o) {
     const OutputFormat format = output_format(o.format, o.json);
     const auto saved = read_saved_plan(o.plan_file, false);
     if (!saved) {
-        throw Error(fmt::format(
-            "{}: not a saved virtform plan; make one with `virtform plan -o FILE`",
-            terminal_escape(o.plan_file)));
+        throw Error(
+            fmt::format("{}: not a saved virtform plan; make one with `virtform plan -o FILE`",
+                        terminal_escape(o.plan_file)));
     }
     const Plan plan = plan_from_json(saved->plan);
     const HostCheck check = check_host(g, *saved);
@@ -102,31 +102,32 @@ int cmd_show(const GlobalOptions& g, const ShowOptionsCli& o) {
     if (format == OutputFormat::markdown) {
         MarkdownOptions md;
         md.max_actions = o.max_actions;
-        md.full_plan_hint = "The whole plan: " +
-                            markdown_code("virtform show --format markdown --max-actions 0 " +
-                                          o.plan_file) +
-                            ".";
+        md.full_plan_hint =
+            "The whole plan: " +
+            markdown_code("virtform show --format markdown --max-actions 0 " + o.plan_file) + ".";
         md.preamble.push_back(fmt::format("Saved plan {}, made {} for {}.",
                                           markdown_code(o.plan_file), markdown_code(created),
                                           markdown_code(saved->uri)));
         if (!saved->targets.empty()) {
-            md.preamble.push_back("Targets: " + markdown_code(fmt::format(
-                                                    "{}", fmt::join(saved->targets, " "))) +
-                                  ".");
+            md.preamble.push_back(
+                "Targets: " + markdown_code(fmt::format("{}", fmt::join(saved->targets, " "))) +
+                ".");
         }
         md.preamble.push_back("");
         if (!check.changed) {
-            md.preamble.push_back("Whether the host changed since is unknown: " +
-                                  markdown_code(check.error) + ".");
+            md.preamble.push_back(
+                "Whether the host changed since is unknown: " + markdown_code(check.error) + ".");
         } else if (*check.changed) {
             md.preamble.push_back(
                 "**The host has changed since this plan was made** (" +
-                markdown_code(check.plan_differs ? "planning now gives another plan"
-                                                 : fmt::format("{}", fmt::join(check.changes, ", "))) +
+                markdown_code(check.plan_differs
+                                  ? "planning now gives another plan"
+                                  : fmt::format("{}", fmt::join(check.changes, ", "))) +
                 "): applying it will be refused; make a new plan.");
         } else {
             md.preamble.push_back(
-                "The host has not changed since: applying this file carries out exactly this plan.");
+                "The host has not changed since: applying this file carries out exactly this "
+                "plan.");
         }
         std::cout << render_plan_markdown(plan, md);
         return 0;
@@ -136,8 +137,8 @@ int cmd_show(const GlobalOptions& g, const ShowOptionsCli& o) {
     std::cout << fmt::format("  host:    {}\n", terminal_escape(saved->uri));
     std::cout << fmt::format("  made:    {}\n", created);
     if (!saved->targets.empty()) {
-        std::cout << fmt::format("  targets: {}\n",
-                                 terminal_escape(fmt::format("{}", fmt::join(saved->targets, " "))));
+        std::cout << fmt::format(
+            "  targets: {}\n", terminal_escape(fmt::format("{}", fmt::join(saved->targets, " "))));
     }
     std::cout << fmt::format("  host changed since: {}\n",
                              terminal_escape(verdict_text(check, o.plan_file)));

@@ -92,8 +92,12 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
     for (const auto& name : owned(live.vms, desired.vms)) {
         const ResourceId id{Kind::vm, name};
         auto it = live.vms.find(name);
+        const auto want = desired.vms.find(name);
+        const bool meant_to_run =
+            want != desired.vms.end() && want->second.state == VmState::running;
         if (it == live.vms.end()) {
             row(id, "absent", "-", "");
+            rows.back().unreachable = meant_to_run;
             continue;
         }
         std::string addrs;
@@ -107,9 +111,6 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
                 no_address = true;
             }
         }
-        const auto want = desired.vms.find(name);
-        const bool meant_to_run =
-            want != desired.vms.end() && want->second.state == VmState::running;
         // The running VM against its definition and the manifest (running.* changes).
         std::vector<std::string> diverged;
         for (const auto& a : plan.actions) {
@@ -119,9 +120,9 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
                 auto shown = [&](const std::optional<std::string>& v) {
                     return !v ? std::string("(none)") : c.sensitive ? "(sensitive)" : *v;
                 };
-                diverged.push_back(terminal_escape(fmt::format(
-                    "{} {} -> {} ({})", c.path.substr(std::strlen(kRunningPrefix)),
-                    shown(c.before), shown(c.after), to_string(c.cls))));
+                diverged.push_back(terminal_escape(
+                    fmt::format("{} {} -> {} ({})", c.path.substr(std::strlen(kRunningPrefix)),
+                                shown(c.before), shown(c.after), to_string(c.cls))));
             }
         }
         std::string state = to_string(it->second.state);
@@ -131,12 +132,12 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
         rows.back().pending_restart =
             it->second.restart_pending ||
             std::any_of(plan.actions.begin(), plan.actions.end(), [&](const Action& a) {
-                return a.id == id && std::any_of(a.changes.begin(), a.changes.end(),
-                                                 [](const auto& c) { return is_pending_restart(c); });
+                return a.id == id &&
+                       std::any_of(a.changes.begin(), a.changes.end(),
+                                   [](const auto& c) { return is_pending_restart(c); });
             });
-        rows.back().unreachable =
-            meant_to_run && (it->second.state != VmState::running ||
-                             (no_address && !want->second.nics.empty()));
+        rows.back().unreachable = meant_to_run && (it->second.state != VmState::running ||
+                                                   (no_address && !want->second.nics.empty()));
     }
     if (json) {
         // What a monitor alerts on, as lists of addresses (docs/json.md).

@@ -29,7 +29,7 @@ struct PlanOptionsCli {
     bool detailed_exitcode = false;
     std::string out;
     bool json = false;
-    std::string format;  ///< "" (text, or json with --json), "text", "json", "markdown"
+    std::string format;            ///< "" (text, or json with --json), "text", "json", "markdown"
     std::size_t max_actions = 50;  ///< markdown: actions shown before "N more"; 0: all
     std::vector<std::string> targets;
 };

@@ -208,12 +208,15 @@ void check_files(const Desired& desired) {
 
 OutputFormat output_format(const std::string& format, bool json) {
     if (format.empty()) return json ? OutputFormat::json : OutputFormat::text;
-    const OutputFormat f = format == "text"       ? OutputFormat::text
-                           : format == "json"     ? OutputFormat::json
-                           : format == "markdown" ? OutputFormat::markdown
-                                                  : throw Error(fmt::format(
-                                                        "--format '{}': use text, json or markdown",
-                                                        terminal_escape(format)));
+    OutputFormat f = OutputFormat::text;
+    if (format == "json") {
+        f = OutputFormat::json;
+    } else if (format == "markdown") {
+        f = OutputFormat::markdown;
+    } else if (format != "text") {
+        throw Error(
+            fmt::format("--format '{}': use text, json or markdown", terminal_escape(format)));
+    }
     if (json && f != OutputFormat::json) {
         throw Error(fmt::format("--json and --format {} contradict each other; give one", format));
     }

@@ -54,10 +54,10 @@ const std::vector<KeyOrder>& key_order_table() {
           "vlan_filtering"}},
         {"bridges.*.stp", {"enabled", "forward_delay", "hello_time", "max_age", "priority"}},
         {"pools.*", {"path", "autostart", "active"}},
-        {"vms.*",
-         {"cpus", "max_cpus", "memory", "max_memory", "accel", "machine", "cpu_mode", "firmware",
-          "disks", "boot", "kernel", "initrd", "cmdline", "nics", "graphics", "console",
-          "cloud_init", "state", "autostart", "shutdown_timeout"}},
+        {"vms.*", {"cpus",    "max_cpus",   "memory",   "max_memory", "accel",
+                   "machine", "cpu_mode",   "firmware", "disks",      "boot",
+                   "kernel",  "initrd",     "cmdline",  "nics",       "graphics",
+                   "console", "cloud_init", "state",    "autostart",  "shutdown_timeout"}},
         {"vms.*.disks[]",
          {"name", "pool", "size", "format", "backing", "import", "allow_backing_chain", "keep",
           "cdrom", "file", "bus"}},
@@ -172,8 +172,8 @@ std::multiset<std::string> comments_of(const std::string& text) {
 }
 
 struct KeyLine {
-    std::string key;  ///< unquoted, for the table
-    std::string raw;  ///< as written, up to and without the ':'
+    std::string key;   ///< unquoted, for the table
+    std::string raw;   ///< as written, up to and without the ':'
     std::string rest;  ///< after ": ", comment included
 };
 
@@ -243,7 +243,9 @@ bool opens_block(const std::string& value) {
     return true;
 }
 
-bool is_item(const std::string& text) { return text == "-" || text.rfind("- ", 0) == 0; }
+bool is_item(const std::string& text) {
+    return text == "-" || text.rfind("- ", 0) == 0;
+}
 
 // ---------------------------------------------------------------------------
 // Flow collections on one line: `{mac: x, ip: y}` and `[a, {..}]`.
@@ -259,8 +261,10 @@ std::optional<std::vector<std::string>> split_flow(const std::string& inner) {
         const char c = inner[i];
         cur += c;
         if (quote == '"') {
-            if (c == '\\' && i + 1 < inner.size()) cur += inner[++i];
-            else if (c == '"') quote = 0;
+            if (c == '\\' && i + 1 < inner.size())
+                cur += inner[++i];
+            else if (c == '"')
+                quote = 0;
             continue;
         }
         if (quote == '\'') {
@@ -327,12 +331,12 @@ std::string format_flow(const std::string& value, const std::string& place) {
 struct Block;
 
 struct Entry {
-    std::vector<Line> lead;  ///< blank and comment lines above it
-    bool item = false;       ///< a list item ("- ...")
-    std::string key;         ///< a mapping entry's key (unquoted)
-    std::string head;        ///< the first line, without indentation (items: after "- ")
-    int indent = 0;          ///< column of the key or the dash, as written
-    std::vector<Line> tail;  ///< lines continuing the value, shifted with it
+    std::vector<Line> lead;     ///< blank and comment lines above it
+    bool item = false;          ///< a list item ("- ...")
+    std::string key;            ///< a mapping entry's key (unquoted)
+    std::string head;           ///< the first line, without indentation (items: after "- ")
+    int indent = 0;             ///< column of the key or the dash, as written
+    std::vector<Line> tail;     ///< lines continuing the value, shifted with it
     bool literal_tail = false;  ///< tail is a block scalar: kept byte for byte
     std::shared_ptr<Block> children;
     bool inline_block = false;  ///< an item whose mapping or list starts on the dash line
@@ -469,15 +473,17 @@ private:
 // ---------------------------------------------------------------------------
 // Writing it back.
 
-std::string spaces(int n) { return std::string(static_cast<std::size_t>(std::max(n, 0)), ' '); }
+std::string spaces(int n) {
+    return std::string(static_cast<std::size_t>(std::max(n, 0)), ' ');
+}
 
 void emit_aside(std::vector<std::string>& out, const Line& l, int indent) {
     out.push_back(l.blank() ? std::string() : spaces(indent) + rstrip(l.text));
 }
 
 /// "key: {b: 1, a: 2}  # c" with its flow value formatted for `place`.
-std::string format_head(const std::string& head, const std::string& rest,
-                        const std::string& prefix, const std::string& place) {
+std::string format_head(const std::string& head, const std::string& rest, const std::string& prefix,
+                        const std::string& place) {
     const auto at = comment_start(rest);
     const std::string value = rstrip(at == std::string::npos ? rest : rest.substr(0, at));
     const std::string formatted = format_flow(value, place);
@@ -510,13 +516,14 @@ void emit_entry(std::vector<std::string>& out, Entry& e, int indent, const std::
                 if (!t.empty() && t[0] != '#') break;
                 out.push_back(t.empty() ? "" : spaces(indent) + t);
             }
-            if (i < inner.size()) out.push_back(spaces(indent) + "- " + inner[i].substr(indent + 2));
+            if (i < inner.size())
+                out.push_back(spaces(indent) + "- " + inner[i].substr(indent + 2));
             for (++i; i < inner.size(); ++i) out.push_back(inner[i]);
             return;
         }
-        out.push_back(spaces(indent) + (e.head.empty() ? std::string("-")
-                                                        : format_head("- " + e.head, e.head, "- ",
-                                                                      value_place)));
+        out.push_back(spaces(indent) +
+                      (e.head.empty() ? std::string("-")
+                                      : format_head("- " + e.head, e.head, "- ", value_place)));
     } else {
         value_place = child_place(place, e.key);
         const auto k = parse_key(e.head);
@@ -654,13 +661,13 @@ std::string format_manifest(const std::string& text, const std::string& file) {
     try {
         formatted = layout(text);
     } catch (const Unformattable& e) {
-        throw Error(fmt::format("{}: fmt cannot lay this file out ({}); it is left as it is",
-                                file, e.what()));
+        throw Error(fmt::format("{}: fmt cannot lay this file out ({}); it is left as it is", file,
+                                e.what()));
     }
     auto refuse = [&](const std::string& why) {
-        return Error(fmt::format(
-            "{}: fmt would {}; the file is left as it is (please report this as a bug)", file,
-            why));
+        return Error(
+            fmt::format("{}: fmt would {}; the file is left as it is (please report this as a bug)",
+                        file, why));
     };
     YAML::Node after;
     try {

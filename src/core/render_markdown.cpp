@@ -28,7 +28,14 @@ std::string md_text(const std::string& raw) {
             case '>':
                 out += "&gt;";
                 break;
-            case '\\': case '`': case '*': case '_': case '[': case ']': case '|': case '~':
+            case '\\':
+            case '`':
+            case '*':
+            case '_':
+            case '[':
+            case ']':
+            case '|':
+            case '~':
                 out += '\\';
                 out += c;
                 break;
@@ -155,15 +162,16 @@ std::string render_plan_markdown(const Plan& plan, const MarkdownOptions& option
         const auto pending = std::count_if(a.changes.begin(), a.changes.end(),
                                            [](const auto& c) { return is_pending_restart(c); });
         if (pending != 0) action += " (restart pending)";
-        out += fmt::format("| `{}` | {} | {} | {} | {} |\n", sign_of(a.type), markdown_code(a.id.str()),
-                           action, to_string(a.cls), md_text(reason));
+        out += fmt::format("| `{}` | {} | {} | {} | {} |\n", sign_of(a.type),
+                           markdown_code(a.id.str()), action, to_string(a.cls), md_text(reason));
     }
     out += "\n";
     for (std::size_t i = 0; i < shown; ++i) {
         const auto& a = plan.actions[i];
         if (a.changes.empty()) continue;
         out += fmt::format(
-            "<details><summary><code>{}</code>: {} attribute change{}</summary>\n\n{}\n</details>\n\n",
+            "<details><summary><code>{}</code>: {} attribute "
+            "change{}</summary>\n\n{}\n</details>\n\n",
             html_text(a.id.str()), a.changes.size(), a.changes.size() == 1 ? "" : "s",
             changes_block(a));
     }

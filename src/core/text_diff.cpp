@@ -17,7 +17,7 @@ std::vector<std::string> lines_of(const std::string& text) {
 }
 
 struct Op {
-    char kind;  ///< ' ', '-', '+'
+    char kind;         ///< ' ', '-', '+'
     std::size_t a, b;  ///< line indexes (before, after)
 };
 
@@ -33,7 +33,8 @@ std::vector<Op> edit_script(const std::vector<std::string>& a, const std::vector
     std::vector<std::vector<unsigned>> lcs(n + 1, std::vector<unsigned>(m + 1, 0));
     for (std::size_t i = n; i-- > 0;) {
         for (std::size_t j = m; j-- > 0;) {
-            lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
+            lcs[i][j] =
+                a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
         }
     }
     std::size_t i = 0, j = 0;

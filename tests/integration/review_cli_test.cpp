@@ -25,21 +25,25 @@ const int kPid = static_cast<int>(::getpid());
 class ReviewCli : public ::testing::Test {
 protected:
     std::string lab() const { return "vfi12-rv-" + std::to_string(kPid); }
-    std::string net(int k) const { return "vfi12rv" + std::to_string(kPid) + "n" + std::to_string(k); }
+    std::string net(int k) const {
+        return "vfi12rv" + std::to_string(kPid) + "n" + std::to_string(k);
+    }
     std::string bridge(int k) const {
         return "vfrv" + std::to_string(kPid % 100000) + "b" + std::to_string(k);
     }
     std::string manifest_text(int range_end) const {
         const std::string s = "10.214." + std::to_string(kPid % 250) + ".";
         return "# the review lab\nlab: " + lab() + "\nnetworks:\n  " + net(1) +
-               ":\n    mode: isolated\n    bridge: " + bridge(1) + "\n    ipv4:\n      address: " + s +
-               "1/26\n      dhcp: {range: " + s + "10-" + s + std::to_string(range_end) + "}\n  " +
-               net(2) + ":\n    mode: isolated\n    bridge: " + bridge(2) +
-               "\n    ipv4: {address: " + s + "65/26}\n";
+               ":\n    mode: isolated\n    bridge: " + bridge(1) +
+               "\n    ipv4:\n      address: " + s + "1/26\n      dhcp: {range: " + s + "10-" + s +
+               std::to_string(range_end) + "}\n  " + net(2) +
+               ":\n    mode: isolated\n    bridge: " + bridge(2) + "\n    ipv4: {address: " + s +
+               "65/26}\n";
     }
     void TearDown() override {
         for (int k : {1, 2}) remove_network(net(k));
-        sh("rm -f /var/lib/virtform/state/" + lab() + "@*.json /run/virtform/locks/" + lab() + "@*.lock");
+        sh("rm -f /var/lib/virtform/state/" + lab() + "@*.json /run/virtform/locks/" + lab() +
+           "@*.lock");
     }
     TempDir dir_{"vfi12-review"};
 };
@@ -70,7 +74,8 @@ TEST_F(ReviewCli, ShowRendersASavedPlanAsPlanDidAndReportsAStaleHost) {
                                                 bridge(2) + "'/></network>");
     ASSERT_EQ(virsh("net-define " + xml.string()).code, 0);
     const auto stale = virtform({"show", "--json", plan_file});
-    ASSERT_EQ(stale.code, 0) << "show reports a stale plan, it does not refuse it\n" << stale.describe();
+    ASSERT_EQ(stale.code, 0) << "show reports a stale plan, it does not refuse it\n"
+                             << stale.describe();
     const auto sdoc = nlohmann::json::parse(stale.out);
     EXPECT_EQ(sdoc.at("host_changed"), true);
     EXPECT_THAT(sdoc.at("changes").dump(), HasSubstr("network." + net(2) + " appeared"));
@@ -86,7 +91,8 @@ TEST_F(ReviewCli, ShowPrintsNoSecretAndReadsAPlanOthersCanRead) {
     std::string text = manifest_text(20);
     text += "pools:\n  p: {path: /var/lib/virtform/pools/" + lab() + "}\nvms:\n  " + lab() +
             "-vm:\n    disks: [{name: d, pool: p, size: 32MiB}]\n    state: stopped\n"
-            "    cloud_init: {user_data: \"#cloud-config\\npassword: " + secret + "\\n\"}\n";
+            "    cloud_init: {user_data: \"#cloud-config\\npassword: " +
+            secret + "\\n\"}\n";
     const auto file = dir_.write("lab.yaml", text);
     const auto plan_file = (dir_.path() / "lab.plan").string();
     ASSERT_EQ(virtform({"plan", "-o", plan_file, file.string()}).code, 0);
@@ -134,7 +140,8 @@ TEST_F(ReviewCli, FmtChecksDiffsAndRewritesAtomicallyKeepingModeAndPlan) {
     EXPECT_EQ(read_text(file), shuffled) << "--check changed the file";
     const auto diff = virtform({"fmt", "--check", "--diff", file.string()});
     EXPECT_EQ(diff.code, 1);
-    EXPECT_THAT(diff.out, HasSubstr("--- a/" + file.string() + "\n+++ b/" + file.string() + "\n@@ "));
+    EXPECT_THAT(diff.out,
+                HasSubstr("--- a/" + file.string() + "\n+++ b/" + file.string() + "\n@@ "));
     EXPECT_THAT(diff.out, HasSubstr("\n-networks:\n-    " + net(1) + ":\n"));
     EXPECT_THAT(diff.out, HasSubstr("\n lab: " + lab() + "\n+networks:\n+  " + net(1) + ":\n"));
 
@@ -147,7 +154,8 @@ TEST_F(ReviewCli, FmtChecksDiffsAndRewritesAtomicallyKeepingModeAndPlan) {
     EXPECT_EQ(st.st_mode & 07777, 0640u) << "fmt changed the file's mode";
     EXPECT_NE(st.st_ino, inode) << "not replaced by a rename (atomically)";
     const std::string formatted = read_text(file);
-    EXPECT_EQ(formatted.rfind("# the review lab\nlab: " + lab() + "\nnetworks:\n  " + net(1), 0), 0u)
+    EXPECT_EQ(formatted.rfind("# the review lab\nlab: " + lab() + "\nnetworks:\n  " + net(1), 0),
+              0u)
         << formatted;
     EXPECT_EQ(virtform({"fmt", "--check", file.string()}).code, 0) << "not idempotent";
     const auto after_plan = virtform({"plan", "--json", file.string()});
@@ -161,6 +169,37 @@ TEST_F(ReviewCli, FmtChecksDiffsAndRewritesAtomicallyKeepingModeAndPlan) {
     EXPECT_EQ(r.code, 1);
     EXPECT_THAT(r.err, HasSubstr(broken.string() + ":"));
     EXPECT_EQ(read_text(broken), bad);
+}
+
+TEST_F(ReviewCli, StatusJsonSaysWhatAMonitorAlertsOn) {
+    std::string text = manifest_text(20);
+    const auto file = dir_.write("lab.yaml", text);
+    ASSERT_EQ(virtform({"apply", "--auto-approve", file.string()}).code, 0);
+    auto status = [&] {
+        const auto r = virtform({"status", "--json", file.string()});
+        EXPECT_EQ(r.code, 0) << r.describe();
+        return nlohmann::json::parse(r.out);
+    };
+    auto doc = status();
+    EXPECT_EQ(doc.at("in_sync"), true) << doc.dump(1);
+    for (const char* k : {"drifted", "out_of_sync", "restart_pending", "unreachable"})
+        EXPECT_TRUE(doc.at("alerts").at(k).empty()) << k;
+
+    // A change by hand, and a VM the manifest wants running that is not there.
+    ASSERT_EQ(virsh("net-autostart --disable " + net(1)).code, 0);
+    text += "vms:\n  " + lab() + "-vm:\n    memory: 64MiB\n    state: running\n";
+    dir_.write("lab.yaml", text);
+    doc = status();
+    EXPECT_EQ(doc.at("in_sync"), false);
+    const auto& alerts = doc.at("alerts");
+    EXPECT_EQ(alerts.at("drifted"), nlohmann::json::array({"network." + net(1)})) << alerts.dump();
+    EXPECT_THAT(alerts.at("out_of_sync").dump(), HasSubstr("network." + net(1)));
+    EXPECT_THAT(alerts.at("out_of_sync").dump(), HasSubstr("vm." + lab() + "-vm"));
+    EXPECT_EQ(alerts.at("unreachable"), nlohmann::json::array({"vm." + lab() + "-vm"}));
+    EXPECT_TRUE(alerts.at("restart_pending").empty());
+    text.resize(text.find("vms:"));
+    dir_.write("lab.yaml", text);
+    EXPECT_EQ(virtform({"destroy", "--auto-approve", file.string()}).code, 0);
 }
 
 }  // namespace

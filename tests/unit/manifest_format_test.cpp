@@ -23,7 +23,9 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-std::string fmt_text(const std::string& text) { return format_manifest(text, "lab.yaml"); }
+std::string fmt_text(const std::string& text) {
+    return format_manifest(text, "lab.yaml");
+}
 
 TEST(Fmt, OrdersKeysAsTheReferenceDoesAndIndentsByTwo) {
     const std::string in = R"(vms:
@@ -53,7 +55,8 @@ vms:
 }
 
 TEST(Fmt, CommentsMoveWithTheirKeyAndTheFileHeaderStays) {
-    const std::string in = R"(# yaml-language-server: $schema=https://virtform.dev/schema/manifest.json
+    const std::string in =
+        R"(# yaml-language-server: $schema=https://virtform.dev/schema/manifest.json
 # the lab
 
 vms:
@@ -64,7 +67,8 @@ vms:
     cpus: 1
 lab: demo   # the mark
 )";
-    EXPECT_EQ(fmt_text(in), R"(# yaml-language-server: $schema=https://virtform.dev/schema/manifest.json
+    EXPECT_EQ(fmt_text(in),
+              R"(# yaml-language-server: $schema=https://virtform.dev/schema/manifest.json
 # the lab
 
 lab: demo   # the mark
@@ -125,7 +129,7 @@ vms:
     memory: ${MEM}
     cpus: 1
 )";
-    EXPECT_EQ(fmt_text(in.substr(0, in.find("    <<"))) , R"(lab: demo
+    EXPECT_EQ(fmt_text(in.substr(0, in.find("    <<"))), R"(lab: demo
 defaults:
   vms: {memory: 512MiB, cpus: 2}
 groups:
@@ -156,14 +160,16 @@ vms:
 }
 
 TEST(Fmt, BlockScalarsAreKeptByteForByte) {
-    const std::string in = "lab: demo\nvms:\n    web:\n        cloud_init:\n            user_data: |\n"
-                           "                #cloud-config\n                  indented: kept   \n\n"
-                           "                runcmd: [x]\n        cpus: 1\n";
+    const std::string in =
+        "lab: demo\nvms:\n    web:\n        cloud_init:\n            user_data: |\n"
+        "                #cloud-config\n                  indented: kept   \n\n"
+        "                runcmd: [x]\n        cpus: 1\n";
     const std::string out = fmt_text(in);
     // The block moves with its key, keeping its own indentation relative to
     // the key (4 here) and every space of its content.
-    EXPECT_THAT(out, HasSubstr("    cpus: 1\n    cloud_init:\n      user_data: |\n          #cloud-config\n"
-                               "            indented: kept   \n\n          runcmd: [x]\n"));
+    EXPECT_THAT(
+        out, HasSubstr("    cpus: 1\n    cloud_init:\n      user_data: |\n          #cloud-config\n"
+                       "            indented: kept   \n\n          runcmd: [x]\n"));
 }
 
 TEST(Fmt, IsAFixedPointAndRefusesWhatItCannotLayOut) {
@@ -262,8 +268,8 @@ TEST(Fmt, EveryManifestOfTheProjectRoundTripsWithoutChangingItsPlan) {
         EXPECT_EQ(before, after) << s.name << "\n" << unified_diff(s.text, out, s.name);
         if (before.rfind("error", 0) != 0) ++planned;
     }
-    std::cerr << formatted << " manifests formatted (" << planned << " of them plan), "
-              << not_yaml << " corpus files are not YAML\n";
+    std::cerr << formatted << " manifests formatted (" << planned << " of them plan), " << not_yaml
+              << " corpus files are not YAML\n";
     EXPECT_GT(planned, 10);
     EXPECT_GT(formatted, 40);
 }

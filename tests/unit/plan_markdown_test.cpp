@@ -20,7 +20,9 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-Desired load(const std::string& text) { return load_manifests({{"lab.yaml", text}}); }
+Desired load(const std::string& text) {
+    return load_manifests({{"lab.yaml", text}});
+}
 
 Live applied(const std::string& text) {
     Live live;
@@ -147,11 +149,13 @@ TEST(PlanMarkdown, SummaryTableAndFoldedChangesPerObject) {
     EXPECT_THAT(html, HasSubstr("<td><code>network.labnat</code></td>"));
     // One <details> per object with changes, its changes inside.
     std::size_t details = 0;
-    for (auto at = html.find("<details>"); at != std::string::npos; at = html.find("<details>", at + 1))
+    for (auto at = html.find("<details>"); at != std::string::npos;
+         at = html.find("<details>", at + 1))
         ++details;
     EXPECT_EQ(details, 2u) << html;  // labnat and fresh; a destroy lists none
-    EXPECT_THAT(html, HasSubstr("ipv4.dhcp.range = &quot;192.168.100.100-192.168.100.200&quot; -&gt; "
-                                "&quot;192.168.100.100-192.168.100.220&quot;  # live"));
+    EXPECT_THAT(html,
+                HasSubstr("ipv4.dhcp.range = &quot;192.168.100.100-192.168.100.200&quot; -&gt; "
+                          "&quot;192.168.100.100-192.168.100.220&quot;  # live"));
 }
 
 TEST(PlanMarkdown, NoChangesIsOneLine) {
@@ -193,7 +197,8 @@ TEST(PlanMarkdown, HostileTextCannotBreakTheTableOrInjectMarkup) {
     EXPECT_THAT(html, Not(HasSubstr("<a href")));
     EXPECT_THAT(html, HasSubstr("&lt;script&gt;"));
     std::size_t details = 0;
-    for (auto at = html.find("</details>"); at != std::string::npos; at = html.find("</details>", at + 1))
+    for (auto at = html.find("</details>"); at != std::string::npos;
+         at = html.find("</details>", at + 1))
         ++details;
     EXPECT_EQ(details, 2u) << "a value's backticks closed the code block early\n" << html;
 }
@@ -207,7 +212,8 @@ vms:
   web:
     disks: [{name: d, pool: p, size: 1GiB}]
     cloud_init:
-      user_data: "#cloud-config\npassword: )") + secret + "\\n\"\n";
+      user_data: "#cloud-config\npassword: )") +
+                                 secret + "\\n\"\n";
     const Plan plan = make_plan(load(manifest), Live{});
     const std::string md = render_plan_markdown(plan);
     EXPECT_THAT(md, HasSubstr("(sensitive)"));
@@ -220,22 +226,24 @@ vms:
 TEST(PlanMarkdown, LongPlansAreCappedWithNMoreAndWhereTheRestIs) {
     std::string manifest = "lab: demo\nnetworks:\n";
     for (int i = 0; i < 30; ++i)
-        manifest += "  n" + std::to_string(i) + ": {mode: isolated, bridge: vbn" + std::to_string(i) + "}\n";
+        manifest += "  n" + std::to_string(i) + ": {mode: isolated, bridge: vbn" +
+                    std::to_string(i) + "}\n";
     const Plan plan = make_plan(load(manifest), Live{});
     MarkdownOptions o;
     o.max_actions = 10;
     o.full_plan_hint = "See the plan artifact.";
     const std::string md = render_plan_markdown(plan, o);
     EXPECT_EQ(parse_table(md).rows.size(), 10u);
-    EXPECT_THAT(md, HasSubstr("**... and 20 more actions** not shown here. See the plan artifact."));
+    EXPECT_THAT(md,
+                HasSubstr("**... and 20 more actions** not shown here. See the plan artifact."));
     EXPECT_THAT(md, HasSubstr("**Plan: 30 to add, 0 to change, 0 to destroy.**"));
     o.max_actions = 0;
     EXPECT_EQ(parse_table(render_plan_markdown(plan, o)).rows.size(), 30u);
 }
 
 TEST(PlanJson, ASavedPlanReadsBackToTheSameTextAndJson) {
-    for (const Plan& plan : {mixed_plan(), make_plan(load(kLab), Live{}),
-                             make_plan(load(kLab), applied(kLab))}) {
+    for (const Plan& plan :
+         {mixed_plan(), make_plan(load(kLab), Live{}), make_plan(load(kLab), applied(kLab))}) {
         const Plan back = plan_from_json(plan_to_json(plan));
         EXPECT_EQ(plan_to_json(back), plan_to_json(plan));
         EXPECT_EQ(render_plan_text(back), render_plan_text(plan));
