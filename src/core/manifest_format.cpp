@@ -148,7 +148,10 @@ std::size_t comment_start(const std::string& s) {
             else if (c == '"')
                 quote = 0;
         } else if (quote == '\'') {
-            if (c == '\'') quote = 0;  // '' is an escaped quote: closes and reopens
+            if (c == '\'' && i + 1 < s.size() && s[i + 1] == '\'')
+                ++i;  // '' is a quote inside the string
+            else if (c == '\'')
+                quote = 0;
         } else if (c == '#' && (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t')) {
             return i;
         } else if ((c == '"' || c == '\'') &&
@@ -243,6 +246,28 @@ bool opens_block(const std::string& value) {
     return true;
 }
 
+/// Open brackets after `text`, starting from `depth` (quotes and comments skipped).
+int flow_depth(const std::string& text, int depth) {
+    const auto hash = comment_start(text);
+    char quote = 0;
+    for (std::size_t i = 0; i < text.size() && i < hash; ++i) {
+        const char c = text[i];
+        if (quote != 0) {
+            if (quote == '"' && c == '\\')
+                ++i;
+            else if (c == quote)
+                quote = 0;
+        } else if (c == '"' || c == '\'') {
+            quote = c;
+        } else if (c == '[' || c == '{') {
+            ++depth;
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
+    return depth;
+}
+
 bool is_item(const std::string& text) {
     return text == "-" || text.rfind("- ", 0) == 0;
 }
@@ -268,11 +293,18 @@ std::optional<std::vector<std::string>> split_flow(const std::string& inner) {
             continue;
         }
         if (quote == '\'') {
-            if (c == '\'') quote = 0;
+            if (c == '\'' && i + 1 < inner.size() && inner[i + 1] == '\'')
+                cur += inner[++i];  // '' is a quote inside the string
+            else if (c == '\'')
+                quote = 0;
             continue;
         }
         if (c == '"' || c == '\'') {
-            if (trim(cur) == std::string(1, c)) quote = c;  // only at a scalar's start
+            // Only at a scalar's start: after nothing, ':', ',', '[' or '{'.
+            const auto before = cur.find_last_not_of(' ', cur.size() - 2);
+            if (cur.size() == 1 || before == std::string::npos ||
+                std::string(":,[{").find(cur[before]) != std::string::npos)
+                quote = c;
             continue;
         }
         if (c == '#' && i > 0 && inner[i - 1] == ' ') return std::nullopt;
@@ -457,6 +489,16 @@ private:
         // A block scalar keeps every line indented deeper (and the blank lines
         // among them) as it is; so does a value continued on further lines.
         e.literal_tail = value[0] == '|' || value[0] == '>';
+        if (value[0] == '[' || value[0] == '{') {
+            // A flow collection over several lines: up to where it closes,
+            // wherever that is (`]` may sit at the key's indentation).
+            int depth = flow_depth(value, 0);
+            while (depth > 0 && pos_ < lines_.size()) {
+                if (!lines_[pos_].blank()) depth = flow_depth(lines_[pos_].text, depth);
+                e.tail.push_back(lines_[pos_++]);
+            }
+            if (depth == 0) return;
+        }
         std::size_t end = pos_;
         for (std::size_t i = pos_; i < lines_.size(); ++i) {
             if (lines_[i].blank()) continue;

@@ -114,6 +114,20 @@ vms:
 )");
 }
 
+TEST(Fmt, QuotedCommasBracketsAndHashesInFlowMappingsAreNotSplit) {
+    const std::string in =
+        "lab: x\nvms:\n  a: {memory: \"1G, }\", cmdline: 'it''s, {x} #1', cpus: 1}  # c\n";
+    EXPECT_EQ(fmt_text(in),
+              "lab: x\nvms:\n  a: {cpus: 1, memory: \"1G, }\", cmdline: 'it''s, {x} #1'}  # c\n");
+}
+
+TEST(Fmt, AFlowCollectionOverSeveralLinesMovesWhole) {
+    const std::string in =
+        "lab: x\nvms:\n  a:\n    nics: [\n      {network: n},\n    ]\n    cpus: 1\n";
+    EXPECT_EQ(fmt_text(in),
+              "lab: x\nvms:\n  a:\n    cpus: 1\n    nics: [\n      {network: n},\n    ]\n");
+}
+
 TEST(Fmt, UnknownSectionsAndKeysStayAfterTheKeyTheyFollowed) {
     // Sections fmt does not know (templates, merge keys, new keys) keep their
     // place and their content as written.
