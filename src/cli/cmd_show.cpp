@@ -10,6 +10,7 @@
 
 #include "common.h"
 #include "virtform/adapters/host/applied_record.h"
+#include "virtform/adapters/libvirt/connect.h"
 #include "virtform/diag.h"
 #include "virtform/error.h"
 #include "virtform/fingerprint.h"
@@ -26,13 +27,24 @@ struct HostCheck {
     std::string error;
 };
 
+/// The plan file may come from anyone (a CI artifact): its URI is never
+/// connected to (`qemu+ext://...?command=` would run a program). The check
+/// runs against the URI the user connects to anyway (-c, or libvirt's
+/// default) and only when the plan was made for it.
 HostCheck check_host(const GlobalOptions& g, const SavedPlan& saved) {
     HostCheck check;
     try {
+        GlobalOptions here = g;
+        here.uri = libvirt::resolve_uri(g.uri);
+        if (here.uri != saved.uri) {
+            check.error = fmt::format(
+                "the plan was made for {}, and this host is {}; show connects only to your own "
+                "URI (--connect URI)",
+                saved.uri, here.uri);
+            return check;
+        }
         const Desired desired = load_manifests(saved.manifests);
-        GlobalOptions at = g;
-        at.uri = saved.uri;
-        auto provider = connect(at, desired);
+        auto provider = connect(here, desired);
         const Live live = provider->read();
         check.changes = fingerprint_changes(saved.fingerprint, fingerprint(live, desired));
         if (check.changes.empty()) {
@@ -52,7 +64,7 @@ HostCheck check_host(const GlobalOptions& g, const SavedPlan& saved) {
 }
 
 std::string verdict_text(const HostCheck& c, const std::string& file) {
-    if (!c.changed) return fmt::format("unknown: the host could not be read ({})", c.error);
+    if (!c.changed) return fmt::format("not checked: {}", c.error);
     if (!*c.changed) {
         return fmt::format("no; `virtform apply {}` would carry out exactly this plan", file);
     }
@@ -76,11 +88,6 @@ int cmd_show(const GlobalOptions& g, const ShowOptionsCli& o) {
     const Plan plan = plan_from_json(saved->plan);
     const HostCheck check = check_host(g, *saved);
     const std::string created = saved->created.empty() ? "(not recorded)" : saved->created;
-    std::string other_uri;
-    if (!g.uri.empty() && g.uri != saved->uri) {
-        other_uri = fmt::format("the plan was made for {}, not {}: `apply` would refuse it there",
-                                saved->uri, g.uri);
-    }
 
     if (format == OutputFormat::json) {
         nlohmann::json doc = {{"format_version", "1"},
@@ -142,7 +149,6 @@ int cmd_show(const GlobalOptions& g, const ShowOptionsCli& o) {
     }
     std::cout << fmt::format("  host changed since: {}\n",
                              terminal_escape(verdict_text(check, o.plan_file)));
-    if (!other_uri.empty()) std::cout << "  note: " << terminal_escape(other_uri) << "\n";
     std::cout << "\n" << render_plan_text(plan, TextStyle{g.color});
     return 0;
 }

@@ -312,7 +312,7 @@ int main(int argc, char** argv) {
             }
             if (*validate) return cmd_validate(global, manifests, json);
             if (*fmt_cmd) return cmd_fmt(fmt_opts);
-            // A saved plan names its host; --connect only says where it would be applied.
+            // Checks the plan against the user's own URI (never one read from the file).
             if (*show) return cmd_show(global, show_opts);
             if (*doctor) {
                 if (global.uri.empty()) {

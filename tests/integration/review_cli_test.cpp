@@ -106,6 +106,28 @@ TEST_F(ReviewCli, ShowPrintsNoSecretAndReadsAPlanOthersCanRead) {
     EXPECT_EQ(virtform({"show", file.string()}).code, 1) << "a manifest is not a saved plan";
 }
 
+TEST_F(ReviewCli, ShowNeverConnectsToTheUriInThePlanFile) {
+    const auto file = dir_.write("lab.yaml", manifest_text(20));
+    const auto plan_file = (dir_.path() / "lab.plan").string();
+    ASSERT_EQ(virtform({"plan", "-o", plan_file, file.string()}).code, 0);
+    // Someone edits the artifact: libvirt's ext transport would run a program.
+    const auto marker = dir_.path() / "ran";
+    const auto evil = dir_.write("evil.sh", "#!/bin/sh\ntouch " + marker.string() + "\n");
+    ::chmod(evil.c_str(), 0755);
+    auto doc = nlohmann::json::parse(read_text(plan_file));
+    doc["uri"] = "qemu+ext:///system?command=" + evil.string();
+    write_text(plan_file, doc.dump());
+    const auto r = virtform({"show", "--json", plan_file});
+    ASSERT_EQ(r.code, 0) << r.describe();
+    EXPECT_FALSE(fs::exists(marker)) << "show connected to the URI written in the plan file";
+    const auto shown = nlohmann::json::parse(r.out);
+    EXPECT_TRUE(shown.at("host_changed").is_null());
+    EXPECT_THAT(shown.at("check_error").get<std::string>(), HasSubstr("connects only to your own"));
+    const auto text = virtform({"show", plan_file});
+    EXPECT_THAT(text.out, HasSubstr("host changed since: not checked"));
+    EXPECT_THAT(text.out, HasSubstr("Plan: 2 to add"));
+}
+
 TEST_F(ReviewCli, PlanFormatMarkdownRendersToATable) {
     const auto file = dir_.write("lab.yaml", manifest_text(20));
     const auto r = virtform({"plan", "--format", "markdown", file.string()});
