@@ -6,7 +6,8 @@
 #   - a pull request is planned (validate, fmt --check, plan -o, markdown);
 #   - its merge applies exactly the saved plan, from another clone;
 #   - a stacked request planned before its parent merged is refused as stale,
-#     naming the changed object; planned again, it applies;
+#     naming the changed object; planned again, it applies, waiting for the
+#     lab's lock that someone else holds (--lock-timeout);
 #   - the nightly drift job passes, then fails naming a change made with virsh;
 #   - a request whose manifest is not formatted fails its plan job.
 # Networks only (isolated, with DHCP): it runs in seconds.
@@ -151,8 +152,19 @@ flow() {
     step "$forge-plan" "$work/merge3"
     expect_rc 0 "plan job run again on main"
     grep -q 'Plan: 0 to add, 1 to change, 0 to destroy.' "$work/merge3/plan.md" || fail "re-plan: $(cat "$work/merge3/plan.md")"
+    # Meanwhile someone applies the lab by hand: the job's apply waits for the
+    # lab's lock (--lock-timeout 10m) instead of failing.
+    local uri lockfile
+    uri=$(virsh uri)
+    lockfile="/run/virtform/locks/$lab@${uri//[^A-Za-z0-9_-]/_}.lock"
+    mkdir -p /run/virtform/locks
+    flock "$lockfile" sh -c "touch '$work/held'; sleep 2; touch '$work/released'" &
+    local holder=$!
+    while [ ! -e "$work/held" ]; do sleep 0.1; done
     step "$forge-apply" "$(clone merge3b main)"
-    expect_rc 0 "apply job after the re-plan"
+    [ -e "$work/released" ] || fail "the apply job did not wait for the lab's lock"
+    wait "$holder"
+    expect_rc 0 "apply job after the re-plan (it waited for the lock)"
     net_xml "${lab}b" | grep -q "end='10.213.$octet.160'" || fail "request 3 not applied"
 
     echo "== $forge: the nightly job passes, then reports a change made with virsh"
