@@ -682,6 +682,15 @@ bool same_tree(const YAML::Node& a, const YAML::Node& b) {
 
 YAML::Node load_checked(const std::string& text, const std::string& file) {
     Diagnostics diags;
+    // YAML text holds no NUL (yaml-cpp would read up to it, fmt past it).
+    if (const auto nul = text.find('\0'); nul != std::string::npos) {
+        const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<long>(nul), '\n');
+        const auto bol = text.rfind('\n', nul);
+        const auto col = nul - (bol == std::string::npos ? 0 : bol + 1) + 1;
+        diags.error(Location{file, static_cast<int>(line), static_cast<int>(col)},
+                    "a NUL byte: not YAML text");
+        diags.throw_if_any();
+    }
     const detail::Context ctx{file, diags};
     const bool loadable = detail::check_yaml_input(ctx, text);
     diags.throw_if_any();

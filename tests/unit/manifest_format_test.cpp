@@ -190,6 +190,13 @@ TEST(Fmt, IsAFixedPointAndRefusesWhatItCannotLayOut) {
     const std::string in = "lab: demo\nnetworks:\n  n: {mode: nat, ipv4: {address: 10.1.0.1/24}}\n";
     EXPECT_EQ(fmt_text(fmt_text(in)), fmt_text(in));
     EXPECT_THROW(fmt_text("lab: a\n---\nlab: b\n"), Error);
+    // Found by the fuzzer: text after a NUL byte, which yaml-cpp never reads.
+    try {
+        fmt_text(std::string("lab: demo\nvms:\0\n  b: 1\n  a: 2\n", 24));
+        ADD_FAILURE() << "a NUL byte was formatted";
+    } catch (const ValidationError& e) {
+        EXPECT_THAT(e.diagnostics().str(), HasSubstr("lab.yaml:2:5: error: a NUL byte"));
+    }
     try {
         fmt_text("lab: demo\nnetworks: {n: [\n");
         ADD_FAILURE() << "invalid YAML was formatted";
