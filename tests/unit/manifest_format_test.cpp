@@ -295,5 +295,14 @@ TEST(Fmt, EveryManifestOfTheProjectRoundTripsWithoutChangingItsPlan) {
     EXPECT_GT(formatted, 40);
 }
 
+TEST(Fmt, TheExampleManifestsAreInTheCanonicalLayout) {
+    // Users copy them: a copy must pass `virtform fmt --check` in CI.
+    for (const auto& e : fs::directory_iterator(fs::path(VIRTFORM_SOURCE_DIR) / "manifests")) {
+        const std::string text = read(e.path());
+        EXPECT_EQ(format_manifest(text, e.path().string()), text)
+            << "run: virtform fmt " << e.path().string();
+    }
+}
+
 }  // namespace
 }  // namespace virtform
