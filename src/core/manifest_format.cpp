@@ -246,6 +246,23 @@ bool opens_block(const std::string& value) {
     return true;
 }
 
+/// Whether a `quote`d scalar is still open at the end of `text` (scanned from
+/// `from`, inside the quotes).
+bool still_quoted(const std::string& text, std::size_t from, char quote) {
+    for (std::size_t i = from; i < text.size(); ++i) {
+        if (quote == '"' && text[i] == '\\') {
+            ++i;
+        } else if (text[i] == quote) {
+            if (quote == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
+                ++i;
+                continue;
+            }
+            return false;
+        }
+    }
+    return true;
+}
+
 /// Open brackets after `text`, starting from `depth` (quotes and comments skipped).
 int flow_depth(const std::string& text, int depth) {
     const auto hash = comment_start(text);
@@ -489,6 +506,20 @@ private:
         // A block scalar keeps every line indented deeper (and the blank lines
         // among them) as it is; so does a value continued on further lines.
         e.literal_tail = value[0] == '|' || value[0] == '>';
+        if (value[0] == '"' || value[0] == '\'') {
+            // A quoted scalar over several lines: up to its closing quote,
+            // wherever that is.
+            char quote = value[0];
+            std::size_t from = 1;
+            std::string text = value;
+            while (still_quoted(text, from, quote) && pos_ < lines_.size()) {
+                text = lines_[pos_].text;
+                from = 0;
+                e.tail.push_back(lines_[pos_++]);
+            }
+            e.literal_tail = true;  // spaces in a quoted scalar's lines count
+            return;
+        }
         if (value[0] == '[' || value[0] == '{') {
             // A flow collection over several lines: up to where it closes,
             // wherever that is (`]` may sit at the key's indentation).

@@ -128,6 +128,12 @@ TEST(Fmt, AFlowCollectionOverSeveralLinesMovesWhole) {
               "lab: x\nvms:\n  a:\n    cpus: 1\n    nics: [\n      {network: n},\n    ]\n");
 }
 
+TEST(Fmt, AQuotedScalarOverSeveralLinesMovesWhole) {
+    // Found by the fuzzer: its lines may sit at any indentation.
+    const std::string in = "lab: x\nvms:\n  a:\n    cmdline: \"a\n  b \\\" c\"\n    cpus: 1\n";
+    EXPECT_EQ(fmt_text(in), "lab: x\nvms:\n  a:\n    cpus: 1\n    cmdline: \"a\n  b \\\" c\"\n");
+}
+
 TEST(Fmt, UnknownSectionsAndKeysStayAfterTheKeyTheyFollowed) {
     // Sections fmt does not know (templates, merge keys, new keys) keep their
     // place and their content as written.
