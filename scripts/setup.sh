@@ -15,6 +15,7 @@ PACKAGES=(
   util-linux iputils-ping
   dpkg-dev man-db bsdextrautils
   python3-yaml python3-jsonschema
+  cmark-gfm
 )
 
 missing=()

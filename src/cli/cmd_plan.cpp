@@ -21,15 +21,30 @@ int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptions
     popts.last_applied = host::read_applied_record(g.uri, desired.lab);
     const Live live = provider->read();
     const Plan plan = make_plan(desired, live, popts);
-    if (o.json) {
+    const OutputFormat format = output_format(o.format, o.json);
+    if (format == OutputFormat::json) {
         std::cout << plan_to_json(plan).dump(2) << "\n";
+    } else if (format == OutputFormat::markdown) {
+        MarkdownOptions md;
+        md.max_actions = o.max_actions;
+        md.preamble.push_back("Host: " + markdown_code(g.uri));
+        md.full_plan_hint = o.out.empty()
+                                ? "Run `virtform plan --format markdown --max-actions 0` for all."
+                                : "The whole plan: " +
+                                      markdown_code(
+                                          "virtform show --format markdown "
+                                          "--max-actions 0 " +
+                                          o.out) +
+                                      ".";
+        std::cout << render_plan_markdown(plan, md);
     } else {
         std::cout << render_plan_text(plan, TextStyle{g.color});
     }
     if (!o.out.empty()) {
         write_saved_plan(o.out, SavedPlan{g.uri, desired.lab, sources, desired.variables, o.targets,
-                                          fingerprint(live, desired), plan_to_json(plan)});
-        if (!o.json) {
+                                          fingerprint(live, desired), plan_to_json(plan),
+                                          utc_now_iso8601()});
+        if (format == OutputFormat::text) {
             std::cerr << fmt::format(
                 "\nSaved the plan to {}. `virtform apply {}` carries out exactly "
                 "this plan, and refuses if the host changes first.\n",

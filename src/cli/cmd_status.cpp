@@ -27,6 +27,8 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
         std::string id, state, autostart, drift, extra;
         /// VMs: how the running VM differs from its definition or the manifest.
         std::vector<std::string> running;
+        bool pending_restart = false;
+        bool unreachable = false;  ///< a VM meant to run that is down or has no address
     };
     std::vector<Row> rows;
     auto drift_of = [&](const ResourceId& id) -> std::string {
@@ -90,16 +92,23 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
     for (const auto& name : owned(live.vms, desired.vms)) {
         const ResourceId id{Kind::vm, name};
         auto it = live.vms.find(name);
+        const auto want = desired.vms.find(name);
+        const bool meant_to_run =
+            want != desired.vms.end() && want->second.state == VmState::running;
         if (it == live.vms.end()) {
             row(id, "absent", "-", "");
+            rows.back().unreachable = meant_to_run;
             continue;
         }
         std::string addrs;
+        bool no_address = false;
         if (it->second.state == VmState::running) {
             try {
                 addrs = addresses_text(provider->libvirt().vm_addresses(name));
+                no_address = addrs.empty();
             } catch (const Error& e) {
                 addrs = e.what();
+                no_address = true;
             }
         }
         // The running VM against its definition and the manifest (running.* changes).
@@ -111,31 +120,56 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
                 auto shown = [&](const std::optional<std::string>& v) {
                     return !v ? std::string("(none)") : c.sensitive ? "(sensitive)" : *v;
                 };
-                diverged.push_back(terminal_escape(fmt::format(
-                    "{} {} -> {} ({})", c.path.substr(std::strlen(kRunningPrefix)),
-                    shown(c.before), shown(c.after), to_string(c.cls))));
+                diverged.push_back(terminal_escape(
+                    fmt::format("{} {} -> {} ({})", c.path.substr(std::strlen(kRunningPrefix)),
+                                shown(c.before), shown(c.after), to_string(c.cls))));
             }
         }
         std::string state = to_string(it->second.state);
         if (it->second.restart_pending || !diverged.empty()) state += "*";
         row(id, state, it->second.autostart ? "yes" : "no", addrs);
         rows.back().running = std::move(diverged);
+        rows.back().pending_restart =
+            it->second.restart_pending ||
+            std::any_of(plan.actions.begin(), plan.actions.end(), [&](const Action& a) {
+                return a.id == id &&
+                       std::any_of(a.changes.begin(), a.changes.end(),
+                                   [](const auto& c) { return is_pending_restart(c); });
+            });
+        rows.back().unreachable = meant_to_run && (it->second.state != VmState::running ||
+                                                   (no_address && !want->second.nics.empty()));
     }
     if (json) {
+        // What a monitor alerts on, as lists of addresses (docs/json.md).
+        std::vector<std::string> drifted, out_of_sync, pending, unreachable;
+        for (const auto& a : plan.actions) out_of_sync.push_back(a.id.str());
+        for (const auto& d : plan.drift) drifted.push_back(d.substr(0, d.find(' ')));
         nlohmann::json objects = nlohmann::json::array();
         for (const auto& r : rows) {
+            if (r.pending_restart) pending.push_back(r.id);
+            if (r.unreachable) unreachable.push_back(r.id);
             objects.push_back({{"address", r.id},
                                {"state", r.state},
                                {"autostart", r.autostart},
                                {"drift", r.drift},
                                {"detail", r.extra},
-                               {"running", r.running}});
+                               {"running", r.running},
+                               {"restart_pending", r.pending_restart},
+                               {"unreachable", r.unreachable}});
         }
+        const bool healthy =
+            drifted.empty() && out_of_sync.empty() && pending.empty() && unreachable.empty();
         std::cout << nlohmann::json{{"format_version", "1"},
                                     {"lab", desired.lab},
                                     {"uri", g.uri},
                                     {"objects", objects},
-                                    {"drift", plan.drift}}
+                                    {"drift", plan.drift},
+                                    {"in_sync", healthy},
+                                    {"alerts",
+                                     {{"drifted", drifted},
+                                      {"out_of_sync", out_of_sync},
+                                      {"restart_pending", pending},
+                                      {"unreachable", unreachable}}}}
                          .dump(2)
                   << "\n";
         return 0;

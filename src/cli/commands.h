@@ -21,11 +21,32 @@ struct ManifestOptions {
     std::vector<std::string> vars;  ///< --var NAME=VALUE, for ${NAME} in the manifests
 };
 
+/// `--format text|json|markdown` of plan and show (--json is `--format json`).
+enum class OutputFormat { text, json, markdown };
+/// Throws Error for an unknown name or --json with another --format.
+OutputFormat output_format(const std::string& format, bool json);
+
 struct PlanOptionsCli {
     bool detailed_exitcode = false;
     std::string out;
     bool json = false;
+    std::string format;            ///< "" (text, or json with --json), "text", "json", "markdown"
+    std::size_t max_actions = 50;  ///< markdown: actions shown before "N more"; 0: all
     std::vector<std::string> targets;
+};
+
+struct ShowOptionsCli {
+    std::string plan_file;
+    bool json = false;
+    std::string format;
+    std::size_t max_actions = 50;
+};
+
+struct FmtOptionsCli {
+    bool check = false;  ///< change nothing; exit 1 when a file would change
+    bool diff = false;   ///< print a unified diff of each change
+    bool json = false;
+    std::vector<std::string> paths;  ///< files, directories, "-"; empty: the labs' *.yaml here
 };
 
 struct ApplyOptionsCli {
@@ -54,5 +75,7 @@ int cmd_destroy(const GlobalOptions& g, const ManifestOptions& m, const ApplyOpt
 int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json);
 int cmd_doctor(const GlobalOptions& g, bool json);
 int cmd_schema();
+int cmd_show(const GlobalOptions& g, const ShowOptionsCli& o);
+int cmd_fmt(const FmtOptionsCli& o);
 
 }  // namespace virtform::cli

@@ -27,8 +27,6 @@
 
 namespace virtform::cli {
 
-namespace {
-
 bool holds_lab_key(const std::string& text) {
     std::istringstream in(text);
     std::string line;
@@ -40,6 +38,8 @@ bool holds_lab_key(const std::string& text) {
     }
     return false;
 }
+
+namespace {
 
 std::string lab_value(const std::string& text) {
     std::istringstream in(text);
@@ -230,6 +230,23 @@ void check_files(const Desired& desired, const std::string& uri) {
         }
     }
     diags.throw_if_any();
+}
+
+OutputFormat output_format(const std::string& format, bool json) {
+    if (format.empty()) return json ? OutputFormat::json : OutputFormat::text;
+    OutputFormat f = OutputFormat::text;
+    if (format == "json") {
+        f = OutputFormat::json;
+    } else if (format == "markdown") {
+        f = OutputFormat::markdown;
+    } else if (format != "text") {
+        throw Error(
+            fmt::format("--format '{}': use text, json or markdown", terminal_escape(format)));
+    }
+    if (json && f != OutputFormat::json) {
+        throw Error(fmt::format("--json and --format {} contradict each other; give one", format));
+    }
+    return f;
 }
 
 std::mutex g_out_mutex;  // progress lines come from parallel actions

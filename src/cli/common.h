@@ -27,6 +27,8 @@ std::vector<ManifestSource> manifest_sources(const ManifestOptions& m);
 /// `--var NAME=VALUE` options as the loader takes them; throws Error for a malformed one.
 ManifestVars manifest_vars(const ManifestOptions& m);
 Desired load(const ManifestOptions& m);
+/// Whether a manifest's text has a top-level `lab:` key (a line starting "lab:").
+bool holds_lab_key(const std::string& text);
 
 /// "10s", "5m", "1h", "250ms", "1.5m"; a bare number is seconds. Throws
 /// Error naming `flag` for anything else or a negative value.

@@ -132,8 +132,9 @@ int main(int argc, char** argv) {
     app.footer(
         "Global options may also follow the command (virtform plan -v --no-color). Each reads\n"
         "VIRTFORM_<NAME> from the environment (VIRTFORM_CONNECT, VIRTFORM_VERBOSE,\n"
-        "VIRTFORM_NO_COLOR, VIRTFORM_JSON). Exit status: 0 success, 1 error, 2 changes present\n"
-        "(plan --detailed-exitcode). Durations: 30 (seconds), 250ms, 10s, 5m, 1h.");
+        "VIRTFORM_NO_COLOR, VIRTFORM_JSON). Exit status: 0 success, 1 error (fmt --check: files\n"
+        "to format), 2 changes present (plan --detailed-exitcode), 130/143 interrupted\n"
+        "(docs/cli.md). Durations: 30 (seconds), 250ms, 10s, 5m, 1h.");
 
     GlobalOptions global;
     bool json = false;
@@ -176,6 +177,11 @@ int main(int argc, char** argv) {
     plan->add_flag("--detailed-exitcode", plan_opts.detailed_exitcode,
                    "exit 0 when nothing would change, 2 when something would, 1 on error");
     plan->add_option("-o,--out", plan_opts.out, "save the plan to FILE for `virtform apply FILE`");
+    plan->add_option("--format", plan_opts.format,
+                     "text (default), json (as --json) or markdown (a review comment)")
+        ->check(CLI::IsMember({"text", "json", "markdown"}));
+    plan->add_option("--max-actions", plan_opts.max_actions,
+                     "markdown: list at most N actions, then \"N more\" (default 50; 0: all)");
     plan->add_option("--target", plan_opts.targets,
                      "plan only KIND.NAME and what it needs (repeatable)")
         ->allow_extra_args(false);
@@ -226,6 +232,26 @@ int main(int argc, char** argv) {
         app.add_subcommand("status", "list the lab's objects, their state, drift and addresses");
     add_manifest_options(status);
 
+    ShowOptionsCli show_opts;
+    auto* show = app.add_subcommand(
+        "show", "print a saved plan, and whether the host changed since it was made");
+    show->add_option("planfile", show_opts.plan_file, "a plan saved by `virtform plan -o FILE`")
+        ->required();
+    show->add_option("--format", show_opts.format, "text (default), json (as --json) or markdown")
+        ->check(CLI::IsMember({"text", "json", "markdown"}));
+    show->add_option("--max-actions", show_opts.max_actions,
+                     "markdown: list at most N actions, then \"N more\" (default 50; 0: all)");
+
+    FmtOptionsCli fmt_opts;
+    auto* fmt_cmd = app.add_subcommand(
+        "fmt", "rewrite manifests in the canonical layout (key order, indentation)");
+    fmt_cmd->add_flag("--check", fmt_opts.check,
+                      "change nothing; list the files that would change and exit 1 if any");
+    fmt_cmd->add_flag("--diff", fmt_opts.diff, "print each change as a unified diff");
+    fmt_cmd->add_option("files", fmt_opts.paths,
+                        "manifest files or directories, - for standard input (default: the "
+                        "labs' *.yaml here)");
+
     auto* doctor =
         app.add_subcommand("doctor", "can this host run a lab, and how? (KVM, libvirt, QEMU, ...)");
 
@@ -275,7 +301,7 @@ int main(int argc, char** argv) {
                       : global.verbosity == 1 ? spdlog::level::info
                                               : spdlog::level::warn);
 
-    plan_opts.json = apply_opts.json = destroy_opts.json = json;
+    plan_opts.json = apply_opts.json = destroy_opts.json = show_opts.json = fmt_opts.json = json;
     return run_guarded(
         [&] {
             global.heartbeat = parse_duration(heartbeat, "--heartbeat-interval");
@@ -293,6 +319,9 @@ int main(int argc, char** argv) {
             }
             if (*validate) return cmd_validate(global, manifests, json);
             if (*schema) return cmd_schema();
+            if (*fmt_cmd) return cmd_fmt(fmt_opts);
+            // Checks the plan against the user's own URI (never one read from the file).
+            if (*show) return cmd_show(global, show_opts);
             if (*doctor) {
                 if (global.uri.empty()) {
                     try {

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "virtform/error.h"
 #include "virtform/safe_file.h"
@@ -21,7 +22,8 @@ void write_saved_plan(const std::string& path, const SavedPlan& saved) {
     const nlohmann::json doc = {{"format", kFormat},        {"uri", saved.uri},
                                 {"lab", saved.lab},         {"manifests", manifests},
                                 {"targets", saved.targets}, {"fingerprint", saved.fingerprint},
-                                {"plan", saved.plan},       {"variables", saved.variables}};
+                                {"plan", saved.plan},       {"variables", saved.variables},
+                                {"created", saved.created}};
     // The directory may be anyone's (/tmp): a unique O_EXCL|O_NOFOLLOW temp
     // file renamed into place, so nobody can pre-create, own or redirect it.
     write_file_atomically(path, doc.dump(1) + "\n", "write plan file", {0600, false});
@@ -53,7 +55,16 @@ constexpr std::size_t kMaxPlanBytes = 64u << 20;
 
 }  // namespace
 
-std::optional<SavedPlan> read_saved_plan(const std::string& path) {
+std::string utc_now_iso8601() {
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    ::gmtime_r(&now, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+std::optional<SavedPlan> read_saved_plan(const std::string& path, bool must_be_private) {
     // Not a regular file (a FIFO, a device, a directory): not a saved plan;
     // O_NONBLOCK so that opening a FIFO does not wait for a writer.
     const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -75,7 +86,7 @@ std::optional<SavedPlan> read_saved_plan(const std::string& path) {
     nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
     if (doc.is_discarded() || !doc.is_object() || doc.value("format", "") != kFormat)
         return std::nullopt;
-    check_private(path, st);
+    if (must_be_private) check_private(path, st);
     try {
         SavedPlan saved;
         saved.uri = doc.at("uri");
@@ -87,6 +98,7 @@ std::optional<SavedPlan> read_saved_plan(const std::string& path) {
         saved.plan = doc.at("plan");
         saved.variables = doc.value("variables", nlohmann::json::object())
                               .get<std::map<std::string, std::string>>();
+        if (doc.contains("created") && doc["created"].is_string()) saved.created = doc["created"];
         return saved;
     } catch (const nlohmann::json::exception& e) {
         throw Error(fmt::format("{}: a damaged virtform plan file: {}", path, e.what()));

@@ -7,6 +7,8 @@
 // replaces and destroys run too. A line "#%file" inside the desired part starts
 // another manifest file of the same set.
 //
+// Also `virtform fmt` (format_manifest) on the whole input.
+//
 // What counts as a finding (the target aborts): any exception that is not a
 // virtform::Error (the loader and planner must refuse bad input with one), a
 // sanitizer report, and these properties being false:
@@ -31,6 +33,7 @@
 #include "virtform/error.h"
 #include "virtform/fingerprint.h"
 #include "virtform/manifest.h"
+#include "virtform/manifest_format.h"
 #include "virtform/plan.h"
 #include "virtform/render.h"
 
@@ -205,6 +208,14 @@ void xml_round_trip(const Desired& desired) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string input(reinterpret_cast<const char*>(data), size);
+    // fmt refuses what it cannot prove unchanged; a refusal it calls a bug
+    // (its result loads differently, loses a comment, is no fixed point) is one.
+    try {
+        (void)format_manifest(input, "fuzz.yaml");
+    } catch (const Error& e) {
+        if (std::string(e.what()).find("report this as a bug") != std::string::npos)
+            fail("fmt failed its own check", std::string(e.what()) + "\n--- input ---\n" + input);
+    }
     const auto halves = split(input, "#%live");
     Desired desired;
     try {

@@ -102,6 +102,8 @@ TEST_F(CliConventionsTest, JsonIsOneDocumentForEveryCommand) {
     const std::vector<std::vector<std::string>> commands = {
         {"validate", file},
         {"plan", file, "-o", (dir_.path() / "saved.plan").string()},
+        {"show", (dir_.path() / "saved.plan").string()},
+        {"fmt", "--check", file},
         {"apply", "--auto-approve", "--lock-timeout", "10s", file},
         {"destroy", "--auto-approve", file},
         {"status", file},
@@ -267,7 +269,8 @@ TEST_F(CliConventionsTest, DocsAreTrue) {
     EXPECT_TRUE(std::filesystem::exists(src + "/docs/topologies.md"));
     EXPECT_EQ(read_text(src + "/docs/architecture.md").find("/work/"), std::string::npos);
     const std::string json = read_text(src + "/docs/json.md");
-    for (const std::string cmd : {"validate", "plan", "apply", "destroy", "status", "doctor"}) {
+    for (const std::string cmd :
+         {"validate", "plan", "apply", "destroy", "status", "show", "fmt", "doctor"}) {
         EXPECT_NE(json.find("virtform " + cmd), std::string::npos) << cmd;
     }
     EXPECT_NE(read_text(src + "/docs/manifest.md").find("e1000"), std::string::npos)
