@@ -14,6 +14,7 @@ PACKAGES=(
   linux-image-amd64 busybox-static cpio kmod xorriso procps ovmf bc xz-utils zstd
   util-linux iputils-ping
   dpkg-dev man-db bsdextrautils
+  libgraphviz-dev chromium openssh-server openssh-client
 )
 
 missing=()
