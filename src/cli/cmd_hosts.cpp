@@ -27,9 +27,8 @@ int cmd_hosts(const GlobalOptions& g, const ManifestOptions& m, const HostsOptio
             if (vm.address.empty())
                 std::cerr << fmt::format("vm.{}: no address known; left out\n", vm.vm);
         }
-        // Recorded first: a destroy after a failed write still cleans up.
-        host::record_hosts_file(desired.lab, path);
         changed = host::update_hosts_file(path, desired.lab, hosts_block(desired.lab, vms));
+        host::record_hosts_file(desired.lab, path);  // for destroy
     }
     if (json) {
         auto doc = nlohmann::json::parse(access_json(desired, vms));
