@@ -227,8 +227,10 @@ int main(int argc, char** argv) {
 
     // Only -f for commands whose positional argument is a VM.
     auto add_file_option = [&](CLI::App* sub) {
+        // One value per -f: the VM name that follows is not a manifest.
         sub->add_option("-f,--file", manifests.paths,
-                        "manifest file or directory (repeatable; default: the lab's *.yaml here)");
+                        "manifest file or directory (repeatable; default: the lab's *.yaml here)")
+            ->allow_extra_args(false);
     };
 
     GraphOptions graph_opts;

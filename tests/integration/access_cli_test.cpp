@@ -129,7 +129,8 @@ TEST_F(AccessCliTest, HostsRefusesASymlink) {
 }
 
 TEST_F(AccessCliTest, SshAndConsoleOfAStoppedVm) {
-    auto r = virtform({"ssh", "-f", manifest_.string(), "--dry-run", vm(), "--", "uptime"});
+    // The VM right after -f: one value per -f, so it is not read as a manifest.
+    auto r = virtform({"ssh", "-f", manifest_.string(), vm(), "--dry-run", "--", "uptime"});
     EXPECT_EQ(r.code, 1) << r.describe();
     EXPECT_THAT(r.err, HasSubstr("no address known"));  // a declared address is not enough
     r = virtform({"ssh", "-f", manifest_.string(), vm() + "x"});

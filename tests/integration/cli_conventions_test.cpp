@@ -103,9 +103,14 @@ TEST_F(CliConventionsTest, JsonIsOneDocumentForEveryCommand) {
         {"validate", file},
         {"plan", file, "-o", (dir_.path() / "saved.plan").string()},
         {"apply", "--auto-approve", "--lock-timeout", "10s", file},
+        {"graph", file},
+        {"inventory", file},
+        {"ssh-config", "--offline", file},
+        {"hosts", "--file", (dir_.path() / "hosts").string(), file},  // destroy removes it
         {"destroy", "--auto-approve", file},
         {"status", file},
         {"doctor"},
+        {"ssh", "-f", file, "vm1"},  // an error, as one document
         {"plan", (dir_.path() / "missing.yaml").string()},
     };
     for (auto args : commands) {
