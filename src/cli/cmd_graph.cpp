@@ -59,11 +59,21 @@ std::string topology_json(const Topology& t) {
 int cmd_graph(const GlobalOptions& g, const ManifestOptions& m, const GraphOptions& o, bool json) {
     const Desired desired = load(m);
     Topology topology;
-    if (o.offline) {
+    std::unique_ptr<HostProvider> provider;
+    Live live;
+    if (!o.offline) {
+        // Unreachable host: the manifests alone, said on stderr and in the title.
+        try {
+            provider = connect(g, desired);
+            live = provider->read();
+        } catch (const AdapterError& e) {
+            std::cerr << fmt::format("warning: {}; drawing from the manifests alone\n", e.what());
+            provider.reset();
+        }
+    }
+    if (!provider) {
         topology = build_topology(desired, nullptr);
     } else {
-        auto provider = connect(g, desired);
-        const Live live = provider->read();
         TopologyLive host;
         host.live = &live;
         host.uplink = host::default_route_interface();

@@ -75,6 +75,12 @@ TEST_F(GraphCliTest, OfflineNeedsNoHost) {
     EXPECT_THAT(r.out, HasSubstr("flowchart BT"));
     EXPECT_THAT(r.out, HasSubstr("declared stopped"));
     EXPECT_THAT(r.out, Not(HasSubstr("state:")));
+    // Without --offline, a host that does not answer: the manifests, with a warning.
+    const auto down =
+        virtform({"-c", "qemu+tcp://127.0.0.1:1/system", "graph", manifest_.string()});
+    ASSERT_EQ(down.code, 0) << down.describe();
+    EXPECT_THAT(down.err, HasSubstr("drawing from the manifests alone"));
+    EXPECT_THAT(down.out, HasSubstr("(from the manifests)"));
 }
 
 TEST_F(GraphCliTest, SvgComesFromGraphviz) {
