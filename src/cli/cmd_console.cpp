@@ -7,11 +7,13 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <iostream>
 
 #include "common.h"
-#include "interrupt.h"
 #include "virtform/adapters/libvirt/console.h"
 #include "virtform/diag.h"
 #include "virtform/error.h"
@@ -19,6 +21,35 @@
 namespace virtform::cli {
 
 namespace {
+
+std::atomic<int> g_signal{0};
+
+extern "C" void on_console_signal(int sig) {
+    g_signal.store(sig);
+}
+
+/// SIGINT, SIGTERM and SIGHUP end the session (the terminal is restored on the
+/// way out) instead of the process; the previous handlers come back after.
+class SessionSignals {
+public:
+    SessionSignals() {
+        struct sigaction sa {};
+        sa.sa_handler = on_console_signal;
+        ::sigemptyset(&sa.sa_mask);
+        for (std::size_t i = 0; i < kSignals.size(); ++i) ::sigaction(kSignals[i], &sa, &old_[i]);
+    }
+    ~SessionSignals() {
+        for (std::size_t i = 0; i < kSignals.size(); ++i)
+            ::sigaction(kSignals[i], &old_[i], nullptr);
+    }
+    SessionSignals(const SessionSignals&) = delete;
+    SessionSignals& operator=(const SessionSignals&) = delete;
+    static int received() { return g_signal.load(); }
+
+private:
+    static constexpr std::array<int, 3> kSignals{SIGINT, SIGTERM, SIGHUP};
+    std::array<struct sigaction, 3> old_{};
+};
 
 /// Puts a terminal on stdin into raw mode for its lifetime (keys go to the
 /// guest as typed, Ctrl-C included), and restores it when it ends.
@@ -53,7 +84,7 @@ libvirt::ConsoleEnd follow_file(const std::string& path, char escape) {
     char buf[4096];
     bool input_open = true;
     auto end = libvirt::ConsoleEnd::stopped;
-    while (InterruptGuard::interrupt_signal() == 0) {
+    while (SessionSignals::received() == 0) {
         ssize_t n;
         while ((n = ::read(fd, buf, sizeof buf)) > 0) {
             if (::write(STDOUT_FILENO, buf, static_cast<std::size_t>(n)) < 0) break;
@@ -88,7 +119,7 @@ int cmd_console(const GlobalOptions& g, const ManifestOptions& m, const std::str
     std::cerr << fmt::format(
         "Connected to the console of vm {}{} (escape character is ^])\n", vm.name,
         vm.console_file ? " (file " + terminal_escape(*vm.console_file) + ")" : std::string());
-    InterruptGuard interrupts;
+    SessionSignals signals;
     libvirt::ConsoleEnd end;
     {
         RawTerminal raw(STDIN_FILENO);
@@ -96,13 +127,13 @@ int cmd_console(const GlobalOptions& g, const ManifestOptions& m, const std::str
             end = follow_file(*vm.console_file, 0x1d);
         } else {
             libvirt::ConsoleOptions options;
-            options.stop = [] { return InterruptGuard::interrupt_signal() != 0; };
+            options.stop = [] { return SessionSignals::received() != 0; };
             end = libvirt::attach_console(g.uri, vm.name, options);
         }
     }
     std::cerr << (tty ? "\r\n" : "\n");
     if (end == libvirt::ConsoleEnd::console_closed) std::cerr << "The console closed.\n";
-    if (end == libvirt::ConsoleEnd::stopped) return interrupts.exit_code();
+    if (end == libvirt::ConsoleEnd::stopped) return 128 + SessionSignals::received();
     return 0;
 }
 
