@@ -315,9 +315,9 @@ struct Desired {
 /// claim a directory another lab marked or that holds files of nobody's.
 struct PoolDir {
     bool exists = false;
-    std::string mark;          ///< the lab named by its `.virtform-lab`, "" when none
-    bool holds_files = false;  ///< entries other than the mark
-    std::string problem;       ///< e.g. "is a symbolic link"; "" when it can be a pool
+    std::string mark;           ///< the lab named by its `.virtform-lab`, "" when none
+    bool holds_files = false;   ///< entries other than the mark
+    std::string problem;        ///< e.g. "is a symbolic link"; "" when it can be a pool
 };
 
 /// What the host has: everything visible, owned by this lab or not.

@@ -111,9 +111,9 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
                 auto shown = [&](const std::optional<std::string>& v) {
                     return !v ? std::string("(none)") : c.sensitive ? "(sensitive)" : *v;
                 };
-                diverged.push_back(terminal_escape(
-                    fmt::format("{} {} -> {} ({})", c.path.substr(std::strlen(kRunningPrefix)),
-                                shown(c.before), shown(c.after), to_string(c.cls))));
+                diverged.push_back(terminal_escape(fmt::format(
+                    "{} {} -> {} ({})", c.path.substr(std::strlen(kRunningPrefix)),
+                    shown(c.before), shown(c.after), to_string(c.cls))));
             }
         }
         std::string state = to_string(it->second.state);

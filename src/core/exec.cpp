@@ -169,8 +169,7 @@ std::vector<std::string> verify(const Plan& executed, const ExecResult& result,
                 if (!v) return "(none)";
                 return c.sensitive ? "(sensitive)" : *v;
             };
-            detail +=
-                fmt::format("{} is {} but should be {}", c.path, shown(c.before), shown(c.after));
+            detail += fmt::format("{} is {} but should be {}", c.path, shown(c.before), shown(c.after));
         }
         if (a.type == ActionType::create) detail = "does not exist";
         if (a.type == ActionType::destroy) detail = "still exists";

@@ -62,7 +62,8 @@ void check_host_collisions(const Desired& desired, const Live& live, Diagnostics
             for (const auto& [other_name, other] : live.networks) {
                 if (other_name == name || !other.active) continue;
                 // A network of this lab that the manifest drops is deleted first.
-                if (other.owner == desired.lab && desired.networks.count(other_name) == 0) continue;
+                if (other.owner == desired.lab && desired.networks.count(other_name) == 0)
+                    continue;
                 for (const auto& theirs : subnets_of(other)) {
                     if (!mine.overlaps(theirs)) continue;
                     diags.error(want.where,
@@ -109,11 +110,11 @@ void check_host_collisions(const Desired& desired, const Live& live, Diagnostics
             std::map<IpAddress, std::string> seen;
             for (const auto& h : want.ipv4->hosts) {
                 if (!want.ipv4->address.contains(h.ip)) {
-                    diags.error(
-                        want.where,
-                        fmt::format("network '{}': DHCP host {} has IP {}, outside the "
-                                    "subnet {}",
-                                    name, h.mac, h.ip.str(), subnet_of(want.ipv4->address).str()));
+                    diags.error(want.where,
+                                fmt::format("network '{}': DHCP host {} has IP {}, outside the "
+                                            "subnet {}",
+                                            name, h.mac, h.ip.str(),
+                                            subnet_of(want.ipv4->address).str()));
                 }
                 auto [it, fresh] = seen.emplace(h.ip, h.mac);
                 if (!fresh) {
@@ -185,10 +186,9 @@ std::vector<std::string> users_of(const Action& deleted, const std::vector<Actio
         for (const auto& [ifname, iface] : live.interfaces) {
             if (iface.master != name || iface.kind == "tun" || declared.count(ifname) != 0)
                 continue;
-            out.push_back(
-                fmt::format("interface {} (a port of bridge {} that the manifest does "
-                            "not declare)",
-                            ifname, name));
+            out.push_back(fmt::format("interface {} (a port of bridge {} that the manifest does "
+                                      "not declare)",
+                                      ifname, name));
         }
     }
     return out;
@@ -213,12 +213,12 @@ std::vector<std::string> shared_uses(const Desired& desired, const Live& live) {
                 owner = it->second.owner;
             }
             if (owner.empty() || owner == desired.lab) continue;
-            const std::string what = fmt::format("{}.{}", net ? "network" : "bridge", nic.source);
+            const std::string what =
+                fmt::format("{}.{}", net ? "network" : "bridge", nic.source);
             if (!said.insert(what).second) continue;
-            out.push_back(
-                fmt::format("vm.{} uses {} of lab '{}' (read-only: this lab does not "
-                            "manage it; destroying lab '{}' would cut it off)",
-                            name, what, owner, owner));
+            out.push_back(fmt::format("vm.{} uses {} of lab '{}' (read-only: this lab does not "
+                                      "manage it; destroying lab '{}' would cut it off)",
+                                      name, what, owner, owner));
         }
     }
     return out;

@@ -48,8 +48,8 @@ std::optional<Cidr> read_cidr(const Context& ctx, MapReader& r, const std::strin
         return std::nullopt;
     }
     if (auto problem = subnet_problem(*cidr); !problem.empty()) {
-        ctx.error(r.get(key),
-                  fmt::format("'{}' in {} cannot be a lab subnet: {}", key, r.what(), problem));
+        ctx.error(r.get(key), fmt::format("'{}' in {} cannot be a lab subnet: {}", key, r.what(),
+                                          problem));
         return std::nullopt;
     }
     if (cidr->prefix == cidr->address.max_prefix() || (family == 4 && cidr->prefix >= 31)) {
@@ -180,8 +180,7 @@ void read_dhcp(const Context& ctx, const YAML::Node& node, IpConfig& ip, const s
                                            what, mac.IsScalar() ? mac.Scalar() : type_name(mac)));
                 ok = false;
             } else if (auto problem = mac_problem(*m); !problem.empty()) {
-                ctx.error(mac,
-                          fmt::format("'mac' of a DHCP host of {}: {}: {}", what, *m, problem));
+                ctx.error(mac, fmt::format("'mac' of a DHCP host of {}: {}: {}", what, *m, problem));
                 ok = false;
             } else {
                 host.mac = *m;
@@ -429,9 +428,10 @@ void cross_check(const Desired& desired, Diagnostics& diags) {
         return std::tie(a.later->name, a.earlier->name) < std::tie(b.later->name, b.earlier->name);
     });
     for (const auto& o : overlaps) {
-        diags.error(o.later->where, fmt::format("network '{}' ({}) overlaps network '{}' ({}, {})",
-                                                o.later->name, o.later_cidr->str(), o.earlier->name,
-                                                o.earlier_cidr->str(), o.earlier->where.str()));
+        diags.error(o.later->where,
+                    fmt::format("network '{}' ({}) overlaps network '{}' ({}, {})", o.later->name,
+                                o.later_cidr->str(), o.earlier->name, o.earlier_cidr->str(),
+                                o.earlier->where.str()));
     }
 }
 
@@ -497,7 +497,8 @@ std::optional<std::string> read_regular_file(const std::string& path, std::size_
                                              Diagnostics& diags) {
     const Location where{path, 0, 0};
     auto refuse_type = [&](mode_t mode) {
-        diags.error(where, fmt::format("is {}; only regular files are read", file_type_name(mode)));
+        diags.error(where, fmt::format("is {}; only regular files are read",
+                                       file_type_name(mode)));
     };
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
@@ -522,10 +523,9 @@ std::optional<std::string> read_regular_file(const std::string& path, std::size_
         return std::nullopt;
     }
     auto too_big = [&](std::uint64_t bytes) {
-        diags.error(where,
-                    fmt::format("is {} bytes; a {} may be at most {}", bytes,
-                                max_bytes == kMaxManifestFileBytes ? "manifest file" : "file",
-                                format_size(max_bytes)));
+        diags.error(where, fmt::format("is {} bytes; a {} may be at most {}", bytes,
+                                       max_bytes == kMaxManifestFileBytes ? "manifest file" : "file",
+                                       format_size(max_bytes)));
     };
     if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
         too_big(static_cast<std::uint64_t>(st.st_size));

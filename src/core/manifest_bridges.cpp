@@ -25,9 +25,9 @@ std::optional<std::uint32_t> read_seconds(const Context& ctx, MapReader& r, cons
         std::from_chars(s.data(), s.data() + s.size(), seconds, std::chars_format::fixed);
     if (!v.IsScalar() || !plain || ec != std::errc() || ptr != s.data() + s.size() ||
         !std::isfinite(seconds) || seconds < min || seconds > max) {
-        ctx.error(
-            v, fmt::format("'{}' of {} must be a number of seconds between {} and {}{}", key,
-                           r.what(), min, max, v.IsScalar() ? fmt::format(", got '{}'", s) : ""));
+        ctx.error(v, fmt::format("'{}' of {} must be a number of seconds between {} and {}{}", key,
+                                 r.what(), min, max,
+                                 v.IsScalar() ? fmt::format(", got '{}'", s) : ""));
         return std::nullopt;
     }
     return static_cast<std::uint32_t>(seconds * 100 + 0.5);

@@ -52,13 +52,12 @@ std::string pool_path_problem(const std::string& path) {
     }
     // The directories themselves, and everything under the ones the system owns.
     static const std::set<std::string> kSystem = {
-        "/bin",     "/boot",    "/dev",     "/etc",       "/home",     "/lib",  "/lib32",
-        "/lib64",   "/libx32",  "/media",   "/mnt",       "/opt",      "/proc", "/root",
-        "/run",     "/sbin",    "/srv",     "/sys",       "/tmp",      "/usr",  "/var",
-        "/var/lib", "/var/log", "/var/tmp", "/var/cache", "/usr/local"};
-    static const std::vector<std::string> kSystemTrees = {
-        "/bin/",   "/boot/",   "/dev/",  "/etc/",  "/lib/", "/lib32/",
-        "/lib64/", "/libx32/", "/proc/", "/sbin/", "/sys/", "/usr/"};
+        "/bin",  "/boot", "/dev",  "/etc",  "/home",    "/lib",     "/lib32",   "/lib64",
+        "/libx32", "/media", "/mnt", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys",
+        "/tmp",  "/usr",  "/var",  "/var/lib", "/var/log", "/var/tmp", "/var/cache", "/usr/local"};
+    static const std::vector<std::string> kSystemTrees = {"/bin/", "/boot/", "/dev/",  "/etc/",
+                                                          "/lib/", "/lib32/", "/lib64/", "/libx32/",
+                                                          "/proc/", "/sbin/", "/sys/", "/usr/"};
     if (kSystem.count(path) != 0) return "a system directory cannot be a pool";
     for (const auto& tree : kSystemTrees) {
         if (path.rfind(tree, 0) == 0 && path.rfind("/usr/local/", 0) != 0)
@@ -97,9 +96,9 @@ std::optional<std::uint64_t> read_size(const Context& ctx, MapReader& r, const s
         return std::nullopt;
     }
     if (*bytes > max) {
-        ctx.error(r.get(key),
-                  fmt::format("'{}' of {} is too large: {} is more than {} ({})", key, r.what(),
-                              format_size(*bytes), format_size(max), max_why));
+        ctx.error(r.get(key), fmt::format("'{}' of {} is too large: {} is more than {} ({})", key,
+                                          r.what(), format_size(*bytes), format_size(max),
+                                          max_why));
         return std::nullopt;
     }
     return bytes;
@@ -485,8 +484,7 @@ void read_pools(const Context& ctx, const YAML::Node& pools, Desired& desired) {
         while (pool.path.size() > 1 && pool.path.back() == '/') pool.path.pop_back();
         if (path) {
             if (auto problem = pool_path_problem(pool.path); !problem.empty())
-                ctx.error(r.get("path"),
-                          fmt::format("'path' of {} ({}): {}", what, *path, problem));
+                ctx.error(r.get("path"), fmt::format("'path' of {} ({}): {}", what, *path, problem));
         }
         pool.autostart = r.boolean("autostart").value_or(true);
         pool.active = r.boolean("active").value_or(true);

@@ -160,7 +160,8 @@ std::string mac_problem(const std::string& mac) {
 }
 
 std::string subnet_problem(const Cidr& subnet) {
-    if (subnet.prefix == 0) return fmt::format("{}: prefix /0 covers every address", subnet.str());
+    if (subnet.prefix == 0)
+        return fmt::format("{}: prefix /0 covers every address", subnet.str());
     struct Range {
         const char* cidr;
         const char* what;

@@ -31,8 +31,8 @@ std::string quoted(const std::optional<std::string>& v, bool sensitive) {
 }
 
 std::size_t pending_restarts(const Action& a) {
-    return static_cast<std::size_t>(std::count_if(
-        a.changes.begin(), a.changes.end(), [](const auto& c) { return is_pending_restart(c); }));
+    return static_cast<std::size_t>(std::count_if(a.changes.begin(), a.changes.end(),
+                                                  [](const auto& c) { return is_pending_restart(c); }));
 }
 
 std::string headline(const Action& a) {
@@ -41,8 +41,8 @@ std::string headline(const Action& a) {
     const std::string id = terminal_escape(a.id.str());
     if (a.type == ActionType::update) {
         if (const std::size_t n = pending_restarts(a); n != 0) {
-            return fmt::format("# {} will be updated: restart pending ({} change{})", id, n,
-                               n == 1 ? "" : "s");
+            return fmt::format("# {} will be updated: restart pending ({} change{})", id,
+                               n, n == 1 ? "" : "s");
         }
     }
     switch (a.type) {
@@ -84,7 +84,7 @@ std::string render_plan_text(const Plan& plan, const TextStyle& style) {
     }
     if (plan.empty()) return out + render_plan_summary(plan) + "\n";
     out += fmt::format("virtform will perform the following actions on lab '{}':\n",
-                       terminal_escape(plan.lab));
+                      terminal_escape(plan.lab));
     for (const auto& a : plan.actions) {
         out += "\n";
         out += fmt::format("  {}{}{}\n", p.bold, headline(a), p.reset);
@@ -129,7 +129,8 @@ std::string render_plan_text(const Plan& plan, const TextStyle& style) {
                                                      : fmt::format("  # {}", to_string(c.cls));
             }
             out += fmt::format("      {}{}{} {:<{}} = {}{}\n", ccol, csign, p.reset,
-                               terminal_escape(c.path), width, value, note);
+                               terminal_escape(c.path), width,
+                               value, note);
         }
         out += "    }\n";
     }

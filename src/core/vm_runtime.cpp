@@ -189,8 +189,7 @@ RunningDiff running_changes(const Vm& want, const Vm& live) {
         std::optional<std::string> after = value_in(defined, path);
         if (starts_with(path, "nic[") || starts_with(path, "disk[")) {
             // Keyed by identity: show what runs and what is defined.
-            const std::string key =
-                path.substr(path.find('[') + 1, path.size() - path.find('[') - 2);
+            const std::string key = path.substr(path.find('[') + 1, path.size() - path.find('[') - 2);
             for (const auto& n : run.nics)
                 if (n.mac.value_or("") == key) before = nic_text(n);
             for (const auto& n : live.nics)
@@ -200,8 +199,8 @@ RunningDiff running_changes(const Vm& want, const Vm& live) {
             for (const auto& d : live.disks)
                 if (d.target == key) after = disk_text(d);
         }
-        AttributeChange c{kRunningPrefix + path, before, after,
-                          ChangeClass::restart,  reason, path == "cloud_init"};
+        AttributeChange c{kRunningPrefix + path, before, after, ChangeClass::restart, reason,
+                          path == "cloud_init"};
         diff.changes.push_back(std::move(c));
     }
     for (auto& c : diff.changes) {

@@ -32,8 +32,7 @@ TEST(BadInputCli, FifoIsRefusedAtOnce) {
     const auto r = validate({"-f", fifo.string()});
     const auto took = std::chrono::steady_clock::now() - start;
     EXPECT_EQ(r.code, 1) << r.describe();  // 137: it hung until killed
-    EXPECT_THAT(r.err,
-                HasSubstr(fifo.string() + ": error: is a FIFO; only regular files are read"));
+    EXPECT_THAT(r.err, HasSubstr(fifo.string() + ": error: is a FIFO; only regular files are read"));
     EXPECT_THAT(r.err, HasSubstr("1 error; nothing was changed."));
     EXPECT_LT(took, std::chrono::seconds(10));
 }

@@ -29,7 +29,7 @@ Vm with_state_of(Vm got, const Vm& want) {
 }
 
 class DomainXmlTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         conn_ = vftest::connect();
         ASSERT_TRUE(conn_) << vftest::last_error();

@@ -30,9 +30,9 @@
 // for good (with the VM gone, no plan pruned a volume no live VM referenced;
 // the pool stayed with a warning). 5b43114 (volumes listed in the pool's mark
 // file) fixed it; the DESTROY sweep guards it.
-#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -76,9 +76,8 @@ std::string replace_all(std::string text, const std::string& key, const std::str
 
 /// What the host holds that the test must leave exactly as it was.
 std::string unowned_state(const std::string& canary) {
-    return virsh("net-dumpxml default").out + net_info("default", "Active") +
-           net_info("default", "Autostart") + virsh("net-dumpxml " + canary).out +
-           net_info(canary, "Active") + net_info(canary, "Autostart");
+    return virsh("net-dumpxml default").out + net_info("default", "Active") + net_info("default", "Autostart") +
+           virsh("net-dumpxml " + canary).out + net_info(canary, "Active") + net_info(canary, "Autostart");
 }
 
 /// Version 1 of the lab: everything it holds, created cold.
@@ -162,10 +161,10 @@ vms:
 
 struct FaultRun {
     ExecResult result;
-    long calls = 0;  ///< libvirt calls counted during execute (the faulted one included)
+    long calls = 0;            ///< libvirt calls counted during execute (the faulted one included)
     std::size_t actions = 0;
-    std::string failures;   ///< "create vm.x: message" per failed/skipped action
-    bool injected = false;  ///< a failed action carries the injected error
+    std::string failures;      ///< "create vm.x: message" per failed/skipped action
+    bool injected = false;     ///< a failed action carries the injected error
 };
 
 class FaultSafetyTest : public ::testing::Test {
@@ -184,14 +183,11 @@ protected:
                  {"${bri}", "vffs" + short_tag + "i"},
                  {"${pool}", "vffs-" + tag + "-pool"},
                  {"${vm}", "vffs-" + tag + "-vm"},
-                 {"${subn}",
-                  "10." + std::to_string(180 + (2 * n_) % 10) + "." + std::to_string(kPid % 250)},
-                 {"${subi}",
-                  "10." + std::to_string(181 + (2 * n_) % 10) + "." + std::to_string(kPid % 250)},
+                 {"${subn}", "10." + std::to_string(180 + (2 * n_) % 10) + "." + std::to_string(kPid % 250)},
+                 {"${subi}", "10." + std::to_string(181 + (2 * n_) % 10) + "." + std::to_string(kPid % 250)},
                  {"${root}", "/var/lib/virtform/test-pools/vf-fs-" + tag},
                  // Per run: a fixed MAC another domain on the host has is a plan error.
-                 {"52:54:00:fa:17:",
-                  fmt::format("52:54:00:{:02x}:{:02x}:", kPid % 256, (kPid / 256 + n_) % 256)}};
+                 {"52:54:00:fa:17:", fmt::format("52:54:00:{:02x}:{:02x}:", kPid % 256, (kPid / 256 + n_) % 256)}};
         canary_ = "vffs-" + tag + "-canary";
         fs::create_directories(var("${root}"));
         ::chmod(var("${root}").c_str(), 0755);
@@ -200,10 +196,9 @@ protected:
 
         // An unmarked network of the same shape, defined by hand, left inactive
         // (so its bridge and subnet block nothing): virtform must not touch it.
-        const std::string canary_xml =
-            cat_all({"<network><name>", canary_, "</name><bridge name='vffs", short_tag, "c'/>",
-                     "<ip address='10.189.", std::to_string(kPid % 250),
-                     ".1' netmask='255.255.255.0'/></network>"});
+        const std::string canary_xml = cat_all(
+            {"<network><name>", canary_, "</name><bridge name='vffs", short_tag, "c'/>",
+             "<ip address='10.189.", std::to_string(kPid % 250), ".1' netmask='255.255.255.0'/></network>"});
         const auto xml_file = dir_.write("canary.xml", canary_xml);
         const auto def = virsh("net-define " + xml_file.string());
         ASSERT_EQ(def.code, 0) << def.describe();
@@ -214,8 +209,7 @@ protected:
     void force_clean() const {
         virsh("destroy " + var("${vm}") + " >/dev/null 2>&1");
         virsh("undefine --nvram " + var("${vm}") + " >/dev/null 2>&1");
-        virsh("vol-delete --pool " + var("${pool}") + " " + var("${vm}") +
-              "-root.qcow2 >/dev/null 2>&1");
+        virsh("vol-delete --pool " + var("${pool}") + " " + var("${vm}") + "-root.qcow2 >/dev/null 2>&1");
         virsh("pool-destroy " + var("${pool}") + " >/dev/null 2>&1");
         virsh("pool-undefine " + var("${pool}") + " >/dev/null 2>&1");
         for (const auto* key : {"${nat}", "${iso}"}) remove_network(var(key));
@@ -233,10 +227,8 @@ protected:
         for (const auto* key : {"${nat}", "${iso}"}) {
             EXPECT_FALSE(network_exists(var(key))) << "cannot remove " << var(key);
         }
-        EXPECT_NE(virsh("dominfo " + var("${vm}") + " >/dev/null 2>&1").code, 0)
-            << "VM left behind";
-        EXPECT_NE(virsh("pool-info " + var("${pool}") + " >/dev/null 2>&1").code, 0)
-            << "pool left behind";
+        EXPECT_NE(virsh("dominfo " + var("${vm}") + " >/dev/null 2>&1").code, 0) << "VM left behind";
+        EXPECT_NE(virsh("pool-info " + var("${pool}") + " >/dev/null 2>&1").code, 0) << "pool left behind";
         EXPECT_FALSE(network_exists(canary_));
     }
 
@@ -255,8 +247,7 @@ protected:
     }
 
     std::unique_ptr<libvirt::LibvirtProvider> provider() const {
-        return std::make_unique<libvirt::LibvirtProvider>(connect_uri(), lab(),
-                                                          libvirt::ProviderOptions{});
+        return std::make_unique<libvirt::LibvirtProvider>(connect_uri(), lab(), libvirt::ProviderOptions{});
     }
 
     Live read_live(libvirt::LibvirtProvider& p) const { return p.read(); }
@@ -266,8 +257,7 @@ protected:
         for (const auto& a : plan.actions) {
             out += std::string("  ") + to_string(a.type) + " " + a.id.str();
             for (const auto& c : a.changes) {
-                out += " [" + c.path + ": " + c.before.value_or("(none)") + " -> " +
-                       c.after.value_or("(none)") + "]";
+                out += " [" + c.path + ": " + c.before.value_or("(none)") + " -> " + c.after.value_or("(none)") + "]";
             }
             out += "\n";
         }
@@ -290,12 +280,10 @@ protected:
         for (std::size_t i = 0; i < plan.actions.size(); ++i) {
             const auto& r = run.result.results[i];
             if (r.outcome == Outcome::failed || r.outcome == Outcome::skipped) {
-                run.failures += std::string("  ") + to_string(r.outcome) + " " +
-                                to_string(plan.actions[i].type) + " " + plan.actions[i].id.str() +
-                                ": " + r.message + "\n";
+                run.failures += std::string("  ") + to_string(r.outcome) + " " + to_string(plan.actions[i].type) +
+                                " " + plan.actions[i].id.str() + ": " + r.message + "\n";
             }
-            if (r.outcome == Outcome::failed &&
-                r.message.find("injected fault") != std::string::npos) {
+            if (r.outcome == Outcome::failed && r.message.find("injected fault") != std::string::npos) {
                 run.injected = true;
             }
         }
@@ -308,24 +296,20 @@ protected:
         try {
             run = execute_with_fault(want, 0);
         } catch (const std::exception& e) {
-            return AssertionFailure()
-                   << context << ": the converging plan/apply threw: " << e.what();
+            return AssertionFailure() << context << ": the converging plan/apply threw: " << e.what();
         }
         if (!run.result.ok()) {
-            return AssertionFailure() << context << ": the converging apply failed:\n"
-                                      << run.failures;
+            return AssertionFailure() << context << ": the converging apply failed:\n" << run.failures;
         }
         try {
             auto p = provider();
             const Plan again = make_plan(want, read_live(*p));
             if (!again.empty()) {
-                return AssertionFailure()
-                       << context << ": the plan after converging is not empty:\n"
-                       << describe(again);
+                return AssertionFailure() << context << ": the plan after converging is not empty:\n"
+                                          << describe(again);
             }
         } catch (const std::exception& e) {
-            return AssertionFailure()
-                   << context << ": planning after converging threw: " << e.what();
+            return AssertionFailure() << context << ": planning after converging threw: " << e.what();
         }
         return AssertionSuccess();
     }
@@ -354,18 +338,15 @@ protected:
         for (const auto* key : {"${nat}", "${iso}"}) {
             if (network_exists(var(key))) left += " (virsh) " + var(key);
         }
-        if (virsh("dominfo " + var("${vm}") + " >/dev/null 2>&1").code == 0)
-            left += " (virsh) " + var("${vm}");
-        if (virsh("pool-info " + var("${pool}") + " >/dev/null 2>&1").code == 0)
-            left += " (virsh) " + var("${pool}");
+        if (virsh("dominfo " + var("${vm}") + " >/dev/null 2>&1").code == 0) left += " (virsh) " + var("${vm}");
+        if (virsh("pool-info " + var("${pool}") + " >/dev/null 2>&1").code == 0) left += " (virsh) " + var("${pool}");
         if (fs::exists(var("${root}") + "/pool")) left += " (dir) " + var("${root}") + "/pool";
         for (const auto& [id, v] : live.volumes) {
             if (v.pool == var("${pool}")) left += " volume." + id;
         }
         if (!left.empty()) {
             return AssertionFailure() << context << ": left after destroy:" << left
-                                      << "\nyet the plan of an empty lab is:\n"
-                                      << describe(make_plan(nothing(), live));
+                                      << "\nyet the plan of an empty lab is:\n" << describe(make_plan(nothing(), live));
         }
         return AssertionSuccess();
     }
@@ -373,28 +354,23 @@ protected:
     AssertionResult unowned_untouched(const std::string& context) const {
         const auto now = unowned_state(canary_);
         if (now != unowned_before_) {
-            return AssertionFailure()
-                   << context << ": the default or the canary network changed:\n--- before\n"
-                   << unowned_before_ << "--- after\n"
-                   << now;
+            return AssertionFailure() << context << ": the default or the canary network changed:\n--- before\n"
+                                      << unowned_before_ << "--- after\n" << now;
         }
         return AssertionSuccess();
     }
 
     /// The result of the armed run for k, against the N counted beforehand.
-    AssertionResult coherent(const FaultRun& run, long k, long n,
-                             const std::string& context) const {
+    AssertionResult coherent(const FaultRun& run, long k, long n, const std::string& context) const {
         if (k <= n) {
             if (run.result.ok()) {
-                return AssertionFailure()
-                       << context << ": call " << k << " of " << n
-                       << " failed (injected), yet execute reported success: the "
-                          "error was swallowed";
+                return AssertionFailure() << context << ": call " << k << " of " << n
+                                          << " failed (injected), yet execute reported success: the "
+                                             "error was swallowed";
             }
             if (!run.injected) {
-                return AssertionFailure()
-                       << context << ": execute failed, but not with the injected fault:\n"
-                       << run.failures;
+                return AssertionFailure() << context << ": execute failed, but not with the injected fault:\n"
+                                          << run.failures;
             }
             // Independent actions go on after the failure: at least k calls.
             if (run.calls < k) {
@@ -402,23 +378,20 @@ protected:
                                           << " calls counted, yet call " << k << " failed";
             }
         } else if (!run.result.ok()) {
-            return AssertionFailure()
-                   << context << ": k is past the last call (" << n << "), yet execute failed:\n"
-                   << run.failures;
+            return AssertionFailure() << context << ": k is past the last call (" << n
+                                      << "), yet execute failed:\n" << run.failures;
         }
         return AssertionSuccess();
     }
 
     /// Sweeps k over the apply of `to` from the state `setup` establishes.
     /// Returns N; `stride` > 1 takes k = 1, 1+stride, ... and always N and N+1.
-    long sweep(const std::string& name, const std::function<AssertionResult()>& setup,
-               const Desired& to, long stride,
-               const std::function<AssertionResult(const std::string&)>& after = {}) {
+    long sweep(const std::string& name, const std::function<AssertionResult()>& setup, const Desired& to,
+               long stride, const std::function<AssertionResult(const std::string&)>& after = {}) {
         const auto t0 = Clock::now();
         EXPECT_TRUE(setup());
         const FaultRun counted = execute_with_fault(to, 0);
-        EXPECT_TRUE(counted.result.ok()) << name << ": the unfaulted apply failed:\n"
-                                         << counted.failures;
+        EXPECT_TRUE(counted.result.ok()) << name << ": the unfaulted apply failed:\n" << counted.failures;
         const long n = counted.calls;
         EXPECT_GT(n, 0);
         EXPECT_TRUE(converge(to, name + " (counting run)"));
@@ -488,8 +461,7 @@ TEST_F(FaultSafetyTest, EveryFailedCallOfAColdCreateConvergesOnTheNextApply) {
     const Desired v1 = desired(kLabV1);
     ASSERT_EQ(v1.networks.size(), 2u);
     ASSERT_EQ(v1.volumes.size(), 1u);
-    const long n = sweep(
-        "create", [&] { return destroy_lab("cold start"); }, v1, 1);
+    const long n = sweep("create", [&] { return destroy_lab("cold start"); }, v1, 1);
     // Networks: define, autostart, start each; a pool, a volume, a domain: a
     // full create cannot take fewer calls than that.
     EXPECT_GE(n, 9);
@@ -515,13 +487,12 @@ TEST_F(FaultSafetyTest, EveryFailedCallOfAnUpdateConvergesOnTheNextApply) {
         EXPECT_EQ(cls.count("volume." + var("${pool}") + "/" + var("${vm}") + "-root.qcow2"), 1u);
     }
     // From v1, made cold each time (v2 grows the volume: it cannot go back).
-    sweep(
-        "update",
-        [&]() -> AssertionResult {
-            if (auto r = destroy_lab("cold start"); !r) return r;
-            return converge(v1, "apply v1");
-        },
-        v2, stride_from_env());
+    sweep("update",
+          [&]() -> AssertionResult {
+              if (auto r = destroy_lab("cold start"); !r) return r;
+              return converge(v1, "apply v1");
+          },
+          v2, stride_from_env());
     EXPECT_TRUE(destroy_lab("end of the update sweep"));
 }
 
@@ -529,13 +500,12 @@ TEST_F(FaultSafetyTest, EveryFailedCallOfADestroyConvergesOnTheNextApply) {
     const Desired v1 = desired(kLabV1);
     ASSERT_TRUE(converge(v1, "initial apply of v1"));
     // The previous iteration's converging destroy is checked gone, then v1 made cold.
-    sweep(
-        "destroy",
-        [&]() -> AssertionResult {
-            if (auto r = destroy_lab("cold start"); !r) return r;
-            return converge(v1, "apply v1");
-        },
-        nothing(), stride_from_env(), [&](const std::string& context) { return gone(context); });
+    sweep("destroy",
+          [&]() -> AssertionResult {
+              if (auto r = destroy_lab("cold start"); !r) return r;
+              return converge(v1, "apply v1");
+          },
+          nothing(), stride_from_env(), [&](const std::string& context) { return gone(context); });
     EXPECT_TRUE(destroy_lab("end of the destroy sweep"));
 }
 

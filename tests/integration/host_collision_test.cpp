@@ -49,9 +49,9 @@ protected:
     std::string foreign_network(const std::string& suffix, const std::string& address) {
         const std::string name = vftest::unique_name(suffix);
         networks_.push_back(name);
-        const auto xml =
-            dir_.write(name + ".xml", "<network><name>" + name + "</name><ip address='" + address +
-                                          "' netmask='255.255.255.0'/></network>");
+        const auto xml = dir_.write(name + ".xml", "<network><name>" + name +
+                                                       "</name><ip address='" + address +
+                                                       "' netmask='255.255.255.0'/></network>");
         const auto r = virsh("net-create " + xml.string());
         EXPECT_EQ(r.code, 0) << r.describe();
         return name;
@@ -66,9 +66,10 @@ TEST_F(HostCollisionTest, DestroyRefusesToCutOffADomainOutsideTheLabUnlessForced
     const std::string lab = vftest::unique_name("users");
     const std::string net = vftest::unique_name("users-net");
     networks_.push_back(net);
-    const auto manifest = dir_.write("lab.yaml", "lab: " + lab + "\nnetworks:\n  " + net +
-                                                     ":\n    mode: isolated\n    ipv4: {address: " +
-                                                     subnet(247, "1/24") + "}\n");
+    const auto manifest = dir_.write(
+        "lab.yaml", "lab: " + lab + "\nnetworks:\n  " + net +
+                        ":\n    mode: isolated\n    ipv4: {address: " + subnet(247, "1/24") +
+                        "}\n");
     auto r = virtform({"apply", "--auto-approve", manifest.string()});
     ASSERT_EQ(r.code, 0) << r.describe();
     const std::string vm = foreign_domain("users-vm", net, "52:54:00:f7:00:01");
@@ -83,8 +84,7 @@ TEST_F(HostCollisionTest, DestroyRefusesToCutOffADomainOutsideTheLabUnlessForced
 
     r = virtform({"destroy", "--auto-approve", "--force", manifest.string()});
     EXPECT_EQ(r.code, 0) << r.describe();
-    EXPECT_NE(r.err.find("cut off vm." + vm), std::string::npos)
-        << r.describe();  // a warning: stderr
+    EXPECT_NE(r.err.find("cut off vm." + vm), std::string::npos) << r.describe();  // a warning: stderr
     EXPECT_FALSE(network_exists(net));
 }
 
@@ -93,15 +93,17 @@ TEST_F(HostCollisionTest, SubnetOverlappingAnActiveNetworkIsAPlanErrorNamingBoth
     const std::string lab = vftest::unique_name("overlap");
     const std::string net = vftest::unique_name("overlap-net");
     networks_.push_back(net);
-    const auto manifest = dir_.write("lab.yaml", "lab: " + lab + "\nnetworks:\n  " + net +
-                                                     ":\n    mode: isolated\n    ipv4: {address: " +
-                                                     subnet(246, "129/25") + "}\n");
+    const auto manifest = dir_.write(
+        "lab.yaml", "lab: " + lab + "\nnetworks:\n  " + net +
+                        ":\n    mode: isolated\n    ipv4: {address: " + subnet(246, "129/25") +
+                        "}\n");
     const auto r = virtform({"apply", "--auto-approve", manifest.string()});
     EXPECT_EQ(r.code, 1) << r.describe();
     EXPECT_NE(r.err.find("lab.yaml:3:3: error: network '" + net + "'"), std::string::npos)
         << r.describe();
-    EXPECT_NE(r.err.find("network '" + net + "': subnet " + subnet(246, "128/25") + " overlaps " +
-                         subnet(246, "0/24") + " of libvirt network '" + other + "' (no lab)"),
+    EXPECT_NE(r.err.find("network '" + net + "': subnet " + subnet(246, "128/25") +
+                         " overlaps " + subnet(246, "0/24") + " of libvirt network '" + other +
+                         "' (no lab)"),
               std::string::npos)
         << r.describe();
     EXPECT_FALSE(network_exists(net)) << "something was made";

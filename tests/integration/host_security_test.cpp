@@ -32,8 +32,7 @@ protected:
     void SetUp() override {
         static int counter = 0;
         n_ = ++counter;
-        ASSERT_EQ(virsh("version >/dev/null").code, 0)
-            << "libvirtd does not answer on " << connect_uri();
+        ASSERT_EQ(virsh("version >/dev/null").code, 0) << "libvirtd does not answer on " << connect_uri();
         ::chmod(dir_.path().c_str(), 0755);
         write_text(dir_.path() / "vmlinuz", "not a kernel: these VMs are never started\n");
     }
@@ -52,8 +51,7 @@ protected:
         for (const auto& d : {"/run/virtform/locks", "/var/lib/virtform/state"}) {
             for (const auto& e : fs::directory_iterator(d, ec)) {
                 const auto f = e.path().filename().string();
-                if (f.rfind(lab('a') + "@", 0) == 0 || f.rfind(lab('b') + "@", 0) == 0)
-                    fs::remove(e.path(), ec);
+                if (f.rfind(lab('a') + "@", 0) == 0 || f.rfind(lab('b') + "@", 0) == 0) fs::remove(e.path(), ec);
             }
         }
         for (const auto& name : list("pool-list --all --name"))
@@ -84,14 +82,11 @@ protected:
     /// stopped VM with a 32 MiB volume in it.
     std::string manifest(char which, const std::string& pool, const std::string& dir, bool with_vm,
                          const std::string& disk_extra = "") {
-        std::string body =
-            cat("lab: ", lab(which), "\npools:\n  ", prefix(), pool, ": {path: ", dir, "}\n");
+        std::string body = cat("lab: ", lab(which), "\npools:\n  ", prefix(), pool, ": {path: ", dir, "}\n");
         if (with_vm) {
-            body += cat("vms:\n  ", prefix(), which,
-                        "vm:\n    cpus: 1\n    memory: 128MiB\n    accel: qemu\n",
+            body += cat("vms:\n  ", prefix(), which, "vm:\n    cpus: 1\n    memory: 128MiB\n    accel: qemu\n",
                         "    kernel: ", path("vmlinuz"), "\n    state: stopped\n    disks:\n",
-                        "      - {name: root, pool: ", prefix(), pool, ", size: 32MiB", disk_extra,
-                        "}\n");
+                        "      - {name: root, pool: ", prefix(), pool, ", size: 32MiB", disk_extra, "}\n");
         }
         return dir_.write(cat("lab-", which, "-", ++files_, ".yaml"), body).string();
     }
@@ -121,17 +116,14 @@ TEST_F(SecurityTest, S1_APoolAtAnotherLabsPoolPathIsAPlanErrorAndItsVolumeSurviv
     const auto plan = virtform({"plan", b});
     EXPECT_EQ(plan.code, 1) << plan.describe();
     EXPECT_THAT(plan.err, HasSubstr("pool '" + prefix() + "bpool' wants the directory " + shared));
-    EXPECT_THAT(plan.err,
-                HasSubstr("libvirt pool '" + prefix() + "apool' of lab '" + lab('a') + "'"));
+    EXPECT_THAT(plan.err, HasSubstr("libvirt pool '" + prefix() + "apool' of lab '" + lab('a') + "'"));
 
     EXPECT_EQ(virtform({"apply", "--auto-approve", b}).code, 1);
-    EXPECT_EQ(first_line(shared + "/.virtform-lab"), lab('a'))
-        << "lab b's apply took over the mark";
+    EXPECT_EQ(first_line(shared + "/.virtform-lab"), lab('a')) << "lab b's apply took over the mark";
     const auto destroy_b = virtform({"destroy", "--auto-approve", b});
     EXPECT_EQ(destroy_b.code, 0) << destroy_b.describe();
     EXPECT_TRUE(fs::exists(volume)) << "destroying lab b deleted lab a's volume";
-    EXPECT_EQ(virsh("pool-info " + prefix() + "apool >/dev/null").code, 0)
-        << "lab a's pool is gone";
+    EXPECT_EQ(virsh("pool-info " + prefix() + "apool >/dev/null").code, 0) << "lab a's pool is gone";
 
     EXPECT_EQ(virtform({"destroy", "--auto-approve", a}).code, 0);
 }
@@ -180,8 +172,7 @@ TEST_F(SecurityTest, S1_TheCreateRechecksWhenAnotherLabTookThePathAfterThePlan) 
     // that, by create_pool's own check): nothing is written either way.
     EXPECT_THAT(apply.out + apply.err, HasSubstr("already the directory of"));
     EXPECT_THAT(apply.out + apply.err, HasSubstr("pool '" + prefix() + "apool'"));
-    EXPECT_EQ(first_line(late + "/.virtform-lab"), lab('a'))
-        << "the refused create rewrote the mark";
+    EXPECT_EQ(first_line(late + "/.virtform-lab"), lab('a')) << "the refused create rewrote the mark";
     EXPECT_NE(virsh("pool-info " + prefix() + "bpool >/dev/null 2>&1").code, 0);
     EXPECT_EQ(virtform({"destroy", "--auto-approve", a}).code, 0);
 }
@@ -189,8 +180,7 @@ TEST_F(SecurityTest, S1_TheCreateRechecksWhenAnotherLabTookThePathAfterThePlan) 
 TEST_F(SecurityTest, S1_CreatePoolItselfRefusesATakenOrMarkedDirectoryAndWritesNoMark) {
     const std::string taken = path("taken");
     fs::create_directories(taken);
-    ASSERT_EQ(
-        virsh("pool-define-as " + prefix() + "hand dir --target " + taken + " >/dev/null").code, 0);
+    ASSERT_EQ(virsh("pool-define-as " + prefix() + "hand dir --target " + taken + " >/dev/null").code, 0);
     libvirt::LibvirtProvider provider(connect_uri(), lab('b'));
     Pool pool;
     pool.name = prefix() + "bpool";
@@ -201,8 +191,7 @@ TEST_F(SecurityTest, S1_CreatePoolItselfRefusesATakenOrMarkedDirectoryAndWritesN
         provider.apply(create);
         ADD_FAILURE() << "a pool was created over another pool's directory";
     } catch (const AdapterError& e) {
-        EXPECT_THAT(e.what(), HasSubstr("already the directory of pool '" + prefix() +
-                                        "hand' (no virtform mark)"));
+        EXPECT_THAT(e.what(), HasSubstr("already the directory of pool '" + prefix() + "hand' (no virtform mark)"));
     }
     EXPECT_FALSE(fs::exists(taken + "/.virtform-lab")) << "the refused create left its mark";
 
@@ -225,15 +214,13 @@ TEST_F(SecurityTest, S1_CreatePoolItselfRefusesATakenOrMarkedDirectoryAndWritesN
 // S4
 
 TEST_F(SecurityTest, S4_ABridgeNameThatWouldSplitInDnsmasqIsRefusedByValidate) {
-    const auto m =
-        dir_.write("s4.yaml", "lab: " + lab('a') +
-                                  "\nnetworks:\n  n:\n    bridge: \"lab,eth0\"\n    ipv4: "
-                                  "{address: 10.250.0.1/24}\n");
+    const auto m = dir_.write("s4.yaml", "lab: " + lab('a') +
+                                             "\nnetworks:\n  n:\n    bridge: \"lab,eth0\"\n    ipv4: "
+                                             "{address: 10.250.0.1/24}\n");
     const auto validate = virtform({"validate", m.string()});
     EXPECT_EQ(validate.code, 1) << validate.describe();
-    EXPECT_THAT(validate.err,
-                HasSubstr("s4.yaml:4:13: error: 'bridge' of network 'n': interface name "
-                          "'lab,eth0' contains ','"));
+    EXPECT_THAT(validate.err, HasSubstr("s4.yaml:4:13: error: 'bridge' of network 'n': interface name "
+                                        "'lab,eth0' contains ','"));
 }
 
 // ---------------------------------------------------------------------------
@@ -251,8 +238,7 @@ TEST_F(SecurityTest, S3_ThePoolMarkIsNotWrittenThroughAPlantedSymlink) {
     EXPECT_EQ(apply.code, 0) << apply.describe();
     EXPECT_EQ(read_text(victim), "precious\n") << "the mark was written through the symlink";
     EXPECT_FALSE(fs::is_symlink(pool + "/.virtform-lab"));
-    EXPECT_THAT(read_text(pool + "/.virtform-lab"),
-                HasSubstr("volume " + prefix() + "avm-root.qcow2"));
+    EXPECT_THAT(read_text(pool + "/.virtform-lab"), HasSubstr("volume " + prefix() + "avm-root.qcow2"));
     fs::remove(pool + "/.virtform-lab.tmp");
     EXPECT_EQ(virtform({"destroy", "--auto-approve", with_vm}).code, 0);
 }
@@ -280,8 +266,7 @@ TEST_F(SecurityTest, S2_PlanFileIsNotWrittenThroughAPreCreatedTmpFileOrSymlink) 
     ASSERT_EQ(virtform({"plan", "-o", plan_file, b}).code, 0);
     struct stat st {};
     ASSERT_EQ(::stat(plan_file.c_str(), &st), 0);
-    EXPECT_EQ(st.st_uid, ::geteuid())
-        << "the plan file is owned by whoever pre-created its temp file";
+    EXPECT_EQ(st.st_uid, ::geteuid()) << "the plan file is owned by whoever pre-created its temp file";
     EXPECT_EQ(st.st_mode & 07777, 0600u);
 }
 
@@ -293,8 +278,7 @@ TEST_F(SecurityTest, S2_ApplyRefusesAPlanFileOthersCanWriteOrOwn) {
     ::chmod(plan_file.c_str(), 0664);
     auto apply = virtform({"apply", plan_file});
     EXPECT_EQ(apply.code, 1) << apply.describe();
-    EXPECT_THAT(apply.err,
-                HasSubstr("refusing this saved plan: it is writable by its group (mode 0664)"));
+    EXPECT_THAT(apply.err, HasSubstr("refusing this saved plan: it is writable by its group (mode 0664)"));
     EXPECT_THAT(apply.err, HasSubstr("chmod go-w " + plan_file));
 
     ::chmod(plan_file.c_str(), 0600);
@@ -302,8 +286,7 @@ TEST_F(SecurityTest, S2_ApplyRefusesAPlanFileOthersCanWriteOrOwn) {
     apply = virtform({"apply", plan_file});
     EXPECT_EQ(apply.code, 1) << apply.describe();
     EXPECT_THAT(apply.err, HasSubstr("it is owned by uid 65534, not by you"));
-    EXPECT_NE(virsh("pool-info " + prefix() + "bpool >/dev/null 2>&1").code, 0)
-        << "a refused plan ran";
+    EXPECT_NE(virsh("pool-info " + prefix() + "bpool >/dev/null 2>&1").code, 0) << "a refused plan ran";
 
     ASSERT_EQ(::chown(plan_file.c_str(), ::geteuid(), ::getegid()), 0);
     apply = virtform({"apply", plan_file});
@@ -332,8 +315,7 @@ TEST_F(SecurityTest, AnImageNamingABackingFileIsRefusedUnlessTheManifestAllowsIt
         const auto allowed = manifest('a', "apool", path("pool-" + key), true,
                                       ", " + key + ": " + evil + ", allow_backing_chain: true");
         EXPECT_EQ(virtform({"plan", allowed}).code, 0);
-        const auto clean =
-            manifest('a', "apool", path("pool-" + key), true, ", " + key + ": " + plain);
+        const auto clean = manifest('a', "apool", path("pool-" + key), true, ", " + key + ": " + plain);
         EXPECT_EQ(virtform({"plan", clean}).code, 0);
     }
 }
@@ -343,13 +325,8 @@ TEST(ImageProbe, ReadsWhatQemuImgWrote) {
     const auto p = [&](const std::string& n) { return (dir.path() / n).string(); };
     write_text(p("base.raw"), std::string(4096, 'x'));
     ASSERT_EQ(sh("qemu-img create -q -f qcow2 " + p("plain.qcow2") + " 1M").code, 0);
-    ASSERT_EQ(
-        sh("qemu-img create -q -f qcow2 -b " + p("base.raw") + " -F raw " + p("chain.qcow2")).code,
-        0);
-    ASSERT_EQ(sh("qemu-img create -q -f qcow2 -o data_file=" + p("data.raw") + " " +
-                 p("ext.qcow2") + " 1M")
-                  .code,
-              0);
+    ASSERT_EQ(sh("qemu-img create -q -f qcow2 -b " + p("base.raw") + " -F raw " + p("chain.qcow2")).code, 0);
+    ASSERT_EQ(sh("qemu-img create -q -f qcow2 -o data_file=" + p("data.raw") + " " + p("ext.qcow2") + " 1M").code, 0);
 
     EXPECT_EQ(libvirt::probe_image(p("base.raw")).format, DiskFormat::raw);
     const auto plain = libvirt::probe_image(p("plain.qcow2"));

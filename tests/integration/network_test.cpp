@@ -36,18 +36,15 @@ public:
         default_active_ = net_info("default", "Active");
         default_autostart_ = net_info("default", "Autostart");
         routes_ = sh("ip -4 route show default").out;
-        uplink_ = trim(
-            sh("ip -4 route show default | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p' | head -1").out);
+        uplink_ = trim(sh("ip -4 route show default | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p' | head -1").out);
         uplink_addresses_ = uplink_addresses();
     }
     void TearDown() override {
         EXPECT_EQ(network_exists("default"), default_exists_);
-        EXPECT_EQ(virsh("net-dumpxml default").out, default_xml_)
-            << "the default network was changed";
+        EXPECT_EQ(virsh("net-dumpxml default").out, default_xml_) << "the default network was changed";
         EXPECT_EQ(net_info("default", "Active"), default_active_);
         EXPECT_EQ(net_info("default", "Autostart"), default_autostart_);
-        EXPECT_EQ(uplink_addresses(), uplink_addresses_)
-            << "the uplink " << uplink_ << " was changed";
+        EXPECT_EQ(uplink_addresses(), uplink_addresses_) << "the uplink " << uplink_ << " was changed";
         EXPECT_EQ(sh("ip -4 route show default").out, routes_);
         for (const auto& name : libvirt_networks()) {
             EXPECT_NE(name.rfind("vfit-" + std::to_string(kPid) + "-", 0), 0u)
@@ -59,18 +56,14 @@ private:
     /// The uplink's addresses; "" when the host has no default route.
     std::string uplink_addresses() const {
         if (uplink_.empty()) return "";
-        return sh("ip -4 addr show dev " + uplink_ + "; ip -6 addr show dev " + uplink_ +
-                  " scope global")
-            .out;
+        return sh("ip -4 addr show dev " + uplink_ + "; ip -6 addr show dev " + uplink_ + " scope global").out;
     }
 
     bool default_exists_ = false;
-    std::string default_xml_, default_active_, default_autostart_, routes_, uplink_,
-        uplink_addresses_;
+    std::string default_xml_, default_active_, default_autostart_, routes_, uplink_, uplink_addresses_;
 };
 
-[[maybe_unused]] const auto* const kHostUntouched =
-    ::testing::AddGlobalTestEnvironment(new HostUntouched);
+[[maybe_unused]] const auto* const kHostUntouched = ::testing::AddGlobalTestEnvironment(new HostUntouched);
 
 class NetworkTest : public ::testing::Test {
 protected:
@@ -167,8 +160,7 @@ networks:
 
 std::string edit(std::string text, const std::string& from, const std::string& to) {
     const auto at = text.find(from);
-    if (at == std::string::npos)
-        throw std::runtime_error("edit: no '" + from + "' in the manifest");
+    if (at == std::string::npos) throw std::runtime_error("edit: no '" + from + "' in the manifest");
     return text.replace(at, from.size(), to);
 }
 
@@ -194,8 +186,7 @@ TEST_F(NetworkTest, CreateStartsBridgeAndDnsmasqThenPlansNoChanges) {
     const auto file = manifest(kNatLab);
     const auto apply = virtform({"apply", "--auto-approve", "-f", file});
     ASSERT_EQ(apply.code, 0) << apply.describe();
-    EXPECT_THAT(apply.out,
-                HasSubstr("Apply complete! Resources: 1 added, 0 changed, 0 destroyed."));
+    EXPECT_THAT(apply.out, HasSubstr("Apply complete! Resources: 1 added, 0 changed, 0 destroyed."));
 
     EXPECT_EQ(net_info(net(1), "Active"), "yes");
     EXPECT_EQ(net_info(net(1), "Autostart"), "yes");
@@ -205,16 +196,14 @@ TEST_F(NetworkTest, CreateStartsBridgeAndDnsmasqThenPlansNoChanges) {
 
     // The lab's mark is in the definition libvirt keeps.
     const auto xml = virsh("net-dumpxml --inactive " + net(1)).out;
-    EXPECT_THAT(xml,
-                HasSubstr("xmlns:virtform=\"https://virtform.dev/xmlns/lab/1\">" + lab() + "<"));
+    EXPECT_THAT(xml, HasSubstr("xmlns:virtform=\"https://virtform.dev/xmlns/lab/1\">" + lab() + "<"));
 
     EXPECT_TRUE(dnsmasq_running(net(1)));
     const auto conf = dnsmasq_file(net(1), "conf");
     EXPECT_THAT(conf, HasSubstr("dhcp-range=" + subnet(1) + ".100," + subnet(1) + ".120"));
     EXPECT_THAT(conf, HasSubstr("domain=it.lab"));
     EXPECT_THAT(conf, HasSubstr("interface=" + bridge(1)));
-    EXPECT_THAT(dnsmasq_file(net(1), "hostsfile"),
-                HasSubstr("52:54:00:00:00:10," + subnet(1) + ".10,web1"));
+    EXPECT_THAT(dnsmasq_file(net(1), "hostsfile"), HasSubstr("52:54:00:00:00:10," + subnet(1) + ".10,web1"));
     EXPECT_EQ(resolve("web1.it.lab", subnet(1) + ".1"), subnet(1) + ".10");
 
     const auto plan = virtform({"plan", "--detailed-exitcode", "-f", file});
@@ -262,9 +251,8 @@ TEST_F(NetworkTest, LiveUpdateOfDhcpAndDnsHostsKeepsTheBridge) {
     EXPECT_THAT(addn, HasSubstr("www.it.lab"));
     EXPECT_THAT(addn, Not(HasSubstr(subnet(1) + ".10\t")));
     // dnsmasq itself answers with the new entry (it rereads its files on SIGHUP).
-    EXPECT_TRUE(eventually([&] {
-        return resolve("www.it.lab", subnet(1) + ".1") == subnet(1) + ".11";
-    })) << "dnsmasq does not resolve the new DNS name";
+    EXPECT_TRUE(eventually([&] { return resolve("www.it.lab", subnet(1) + ".1") == subnet(1) + ".11"; }))
+        << "dnsmasq does not resolve the new DNS name";
     // And the persistent definition holds it too (it survives a restart).
     EXPECT_THAT(virsh("net-dumpxml --inactive " + net(1)).out,
                 HasSubstr("ip='" + subnet(1) + ".11'"));
@@ -285,8 +273,7 @@ TEST_F(NetworkTest, RestartUpdateRedefinesAndKeepsTheUuid) {
 
     const auto plan = virtform({"plan", "--detailed-exitcode", file});
     EXPECT_EQ(plan.code, 2) << plan.describe();
-    EXPECT_THAT(plan.out,
-                HasSubstr("# network." + net(1) + " will be updated and requires a restart"));
+    EXPECT_THAT(plan.out, HasSubstr("# network." + net(1) + " will be updated and requires a restart"));
     EXPECT_THAT(plan.out, HasSubstr("\"" + subnet(1) + ".1/24\" -> \"" + subnet(1) + ".1/25\""));
     EXPECT_THAT(plan.out, HasSubstr("\"it.lab\" -> \"it2.lab\""));
 
@@ -337,8 +324,7 @@ networks:
     EXPECT_THAT(xml, HasSubstr("<forward mode='bridge'/>"));
     EXPECT_THAT(xml, HasSubstr("<bridge name='" + bridge(2) + "'/>"));
     EXPECT_THAT(xml, HasSubstr(lab()));
-    EXPECT_NE(trim(virsh("net-uuid " + net(1)).out), uuid_before)
-        << "a replace makes a new network";
+    EXPECT_NE(trim(virsh("net-uuid " + net(1)).out), uuid_before) << "a replace makes a new network";
     EXPECT_EQ(net_info(net(1), "Active"), "yes");
     // The libvirt-made bridge and its dnsmasq are gone; the host bridge stays.
     EXPECT_FALSE(link_exists(bridge(1)));
@@ -472,8 +458,7 @@ TEST_F(NetworkTest, NeverTouchesANetworkOfAnotherLab) {
     const std::string before = virsh("net-dumpxml " + net(1)).out;
 
     // The same network name, claimed by a second lab.
-    const auto mine =
-        dir_.write("mine.yaml", edit(read_text(theirs), "lab: " + lab(1), "lab: " + lab(2)));
+    const auto mine = dir_.write("mine.yaml", edit(read_text(theirs), "lab: " + lab(1), "lab: " + lab(2)));
     const auto apply = virtform({"apply", "--auto-approve", mine});
     EXPECT_EQ(apply.code, 1) << apply.describe();
     EXPECT_THAT(apply.err, HasSubstr("belongs to lab '" + lab(1) + "'"));
@@ -495,8 +480,7 @@ networks:
     const auto r = virtform({"validate", file});
     EXPECT_EQ(r.code, 1) << r.describe();
     // One line per problem, each "file:line:col: error: ...".
-    const std::regex line("^" +
-                          std::regex_replace(file, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)") +
+    const std::regex line("^" + std::regex_replace(file, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)") +
                           R"(:\d+:\d+: error: .+$)");
     int located = 0;
     std::istringstream err(r.err);
@@ -520,8 +504,7 @@ networks:
     const auto broken = manifest("lab: x\nnetworks: {a: [\n", "broken.yaml");
     const auto syntax = virtform({"validate", broken});
     EXPECT_EQ(syntax.code, 1) << syntax.describe();
-    EXPECT_THAT(syntax.err,
-                ::testing::ContainsRegex(broken + ":[0-9]+:[0-9]+: error: YAML syntax"));
+    EXPECT_THAT(syntax.err, ::testing::ContainsRegex(broken + ":[0-9]+:[0-9]+: error: YAML syntax"));
 }
 
 TEST_F(NetworkTest, ApplyWithoutAutoApproveRefusesWithoutATerminal) {
@@ -554,8 +537,8 @@ TEST_F(NetworkTest, SubnetHeldByAHostInterfaceIsAPlanErrorAndNothingIsMade) {
     // plan says so first, naming both sides, and nothing is touched.
     const std::string obstacle = bridge(4);
     own_link(obstacle);
-    ASSERT_EQ(sh("ip link add " + obstacle + " type bridge && ip addr add " + subnet(1) +
-                 ".5/24 dev " + obstacle + " && ip link set " + obstacle + " up")
+    ASSERT_EQ(sh("ip link add " + obstacle + " type bridge && ip addr add " + subnet(1) + ".5/24 dev " +
+                 obstacle + " && ip link set " + obstacle + " up")
                   .code,
               0);
     const auto file = manifest(kTwoNetworks);
@@ -563,10 +546,8 @@ TEST_F(NetworkTest, SubnetHeldByAHostInterfaceIsAPlanErrorAndNothingIsMade) {
     const auto plan = virtform({"plan", "--detailed-exitcode", file});
     EXPECT_EQ(plan.code, 1) << plan.describe();
     EXPECT_THAT(plan.err, HasSubstr("network '" + net(1) + "': subnet " + subnet(1) +
-                                    ".0/24 overlaps address " + subnet(1) +
-                                    ".5/24 of host "
-                                    "interface '" +
-                                    obstacle + "'"));
+                                    ".0/24 overlaps address " + subnet(1) + ".5/24 of host "
+                                    "interface '" + obstacle + "'"));
 
     const auto failed = virtform({"apply", "--auto-approve", file});
     EXPECT_EQ(failed.code, 1) << failed.describe();
@@ -585,8 +566,8 @@ TEST_F(NetworkTest, SubnetHeldByAHostInterfaceIsAPlanErrorAndNothingIsMade) {
 
 TEST_F(NetworkTest, TargetAndJsonPlanOnlyTheNamedNetwork) {
     const auto file = manifest(kTwoNetworks);
-    const auto plan = virtform(
-        {"plan", "--json", "--detailed-exitcode", "--target", "network." + net(2), "-f", file});
+    const auto plan = virtform({"plan", "--json", "--detailed-exitcode", "--target",
+                                "network." + net(2), "-f", file});
     ASSERT_EQ(plan.code, 2) << plan.describe();
     const auto json = nlohmann::json::parse(plan.out);
     EXPECT_EQ(json["lab"], lab());
@@ -620,8 +601,7 @@ TEST_F(NetworkTest, TargetAndJsonPlanOnlyTheNamedNetwork) {
 // Enable when --target takes exactly one value.
 TEST_F(NetworkTest, TargetFollowedByAPositionalManifest) {
     const auto file = manifest(kTwoNetworks);
-    const auto plan =
-        virtform({"plan", "--detailed-exitcode", "--target", "network." + net(2), file});
+    const auto plan = virtform({"plan", "--detailed-exitcode", "--target", "network." + net(2), file});
     EXPECT_EQ(plan.code, 2) << plan.describe();
     EXPECT_THAT(plan.out, HasSubstr("network." + net(2) + " will be created"));
     EXPECT_THAT(plan.out, Not(HasSubstr("network." + net(1))));
@@ -640,15 +620,13 @@ networks:
 )");
     const std::string text = read_text(file);
     ASSERT_EQ(virtform({"apply", "--auto-approve", file}).code, 0) << text;
-    write_text(file,
-               edit(text, "ipv4: {address: " + subnet(1) + ".1/24}",
-                    "ipv4: {address: " + subnet(1) + ".1/24, dhcp: {range: " + subnet(1) + ".100-" +
-                        subnet(1) + ".120, hosts: [{mac: \"52:54:00:00:00:10\", ip: " + subnet(1) +
-                        ".10}]}}"));
+    write_text(file, edit(text, "ipv4: {address: " + subnet(1) + ".1/24}",
+                          "ipv4: {address: " + subnet(1) + ".1/24, dhcp: {range: " + subnet(1) +
+                              ".100-" + subnet(1) + ".120, hosts: [{mac: \"52:54:00:00:00:10\", ip: " +
+                              subnet(1) + ".10}]}}"));
     const auto apply = virtform({"apply", "--auto-approve", file});
     EXPECT_EQ(apply.code, 0) << apply.describe();
-    EXPECT_THAT(dnsmasq_file(net(1), "hostsfile"),
-                HasSubstr("52:54:00:00:00:10," + subnet(1) + ".10"));
+    EXPECT_THAT(dnsmasq_file(net(1), "hostsfile"), HasSubstr("52:54:00:00:00:10," + subnet(1) + ".10"));
     EXPECT_EQ(virtform({"plan", "--detailed-exitcode", file}).code, 0);
 }
 

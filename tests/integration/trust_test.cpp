@@ -38,9 +38,7 @@ const int kPid = static_cast<int>(::getpid());
 
 class DefaultNetworkUntouched : public ::testing::Environment {
 public:
-    void SetUp() override {
-        before_ = virsh("net-dumpxml default").out + net_info("default", "Active");
-    }
+    void SetUp() override { before_ = virsh("net-dumpxml default").out + net_info("default", "Active"); }
     void TearDown() override {
         EXPECT_EQ(virsh("net-dumpxml default").out + net_info("default", "Active"), before_)
             << "the default network was changed";
@@ -49,8 +47,7 @@ public:
 private:
     std::string before_;
 };
-[[maybe_unused]] const auto* const kEnv =
-    ::testing::AddGlobalTestEnvironment(new DefaultNetworkUntouched);
+[[maybe_unused]] const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new DefaultNetworkUntouched);
 
 /// A CLI process running in the background; its output goes to files.
 struct Spawned {
@@ -111,11 +108,9 @@ std::vector<Interval> intervals(const nlohmann::json& doc) {
     std::vector<Interval> out;
     for (const auto& r : doc.at("results")) {
         if (r.at("outcome") != "done") continue;
-        out.push_back(
-            {r.at("address"), r.at("started_at").get<double>(), r.at("finished_at").get<double>()});
+        out.push_back({r.at("address"), r.at("started_at").get<double>(), r.at("finished_at").get<double>()});
     }
-    std::sort(out.begin(), out.end(),
-              [](const Interval& a, const Interval& b) { return a.start < b.start; });
+    std::sort(out.begin(), out.end(), [](const Interval& a, const Interval& b) { return a.start < b.start; });
     return out;
 }
 
@@ -160,8 +155,7 @@ protected:
         fs::remove("/var/lib/virtform/test-pools", ec);  // only when empty
         for (const auto& dir : {"/run/virtform/locks", "/var/lib/virtform/state"}) {
             for (const auto& e : fs::directory_iterator(dir, ec)) {
-                if (e.path().filename().string().rfind(lab() + "@", 0) == 0)
-                    fs::remove(e.path(), ec);
+                if (e.path().filename().string().rfind(lab() + "@", 0) == 0) fs::remove(e.path(), ec);
             }
         }
         for (const auto& name : libvirt_networks()) {
@@ -202,11 +196,10 @@ protected:
     /// "10.A.B" for network k (1..9).
     std::string subnet(int k) const { return cat("10.", 189 + k, ".", kPid % 250); }
 
-    /// An isolated or NAT network k with its own bridge and subnet (YAML, indented for
-    /// `networks:`).
+    /// An isolated or NAT network k with its own bridge and subnet (YAML, indented for `networks:`).
     std::string network_yaml(int k, const std::string& mode = "isolated") const {
-        return cat("  ", net(k), ":\n    mode: ", mode, "\n    bridge: ", bridge(k),
-                   "\n    ipv4: {address: ", subnet(k), ".1/24}\n");
+        return cat("  ", net(k), ":\n    mode: ", mode, "\n    bridge: ", bridge(k), "\n    ipv4: {address: ",
+                   subnet(k), ".1/24}\n");
     }
     std::string networks_yaml(int from, int to) const {
         std::string out = "networks:\n";
@@ -226,11 +219,9 @@ protected:
         write_text(root_ + "/vmlinuz", "not a kernel: these VMs are never started\n");
         std::string out = cat("pools:\n  ", prefix(), "pool: {path: ", root_, "/pool}\nvms:\n");
         for (int i = 1; i <= vms; ++i) {
-            out += cat(
-                "  ", prefix(), "vm", i, ":\n    cpus: 1\n    memory: 128MiB\n    accel: qemu\n",
-                "    kernel: ", root_,
-                "/vmlinuz\n    disks:\n      - {name: root, pool: ", prefix(),
-                "pool, size: 32MiB}\n    nics: [{network: ", net(1), "}]\n    state: stopped\n");
+            out += cat("  ", prefix(), "vm", i, ":\n    cpus: 1\n    memory: 128MiB\n    accel: qemu\n",
+                       "    kernel: ", root_, "/vmlinuz\n    disks:\n      - {name: root, pool: ", prefix(),
+                       "pool, size: 32MiB}\n    nics: [{network: ", net(1), "}]\n    state: stopped\n");
         }
         return out;
     }
@@ -247,11 +238,10 @@ protected:
 // Saved plans
 
 TEST_F(TrustTest, StalePlanIsRefusedNamingTheChangeThenAFreshOneAppliesOnce) {
-    const std::string v1 =
-        networks_yaml(1, 1) + cat("  ", net(2), ":\n    mode: nat\n    bridge: ", bridge(2),
-                                  "\n    ipv4:\n      address: ", subnet(2),
-                                  ".1/24\n      dhcp: {range: ", subnet(2), ".100-", subnet(2),
-                                  ".110}\n");
+    const std::string v1 = networks_yaml(1, 1) + cat("  ", net(2), ":\n    mode: nat\n    bridge: ", bridge(2),
+                                                     "\n    ipv4:\n      address: ", subnet(2),
+                                                     ".1/24\n      dhcp: {range: ", subnet(2), ".100-", subnet(2),
+                                                     ".110}\n");
     const auto file = manifest(v1);
     const auto first = virtform({"apply", "--auto-approve", file});
     ASSERT_EQ(first.code, 0) << first.describe();
@@ -286,8 +276,7 @@ TEST_F(TrustTest, StalePlanIsRefusedNamingTheChangeThenAFreshOneAppliesOnce) {
     EXPECT_THAT(replan.out, HasSubstr("Plan: 0 to add, 2 to change, 0 to destroy."));
     const auto apply = virtform({"apply", plan_file});
     ASSERT_EQ(apply.code, 0) << apply.describe();
-    EXPECT_THAT(apply.out,
-                HasSubstr("Apply complete! Resources: 0 added, 2 changed, 0 destroyed."));
+    EXPECT_THAT(apply.out, HasSubstr("Apply complete! Resources: 0 added, 2 changed, 0 destroyed."));
     EXPECT_THAT(virsh("net-dumpxml " + net(2)).out, HasSubstr("end='" + subnet(2) + ".120'"));
     EXPECT_EQ(net_info(net(1), "Autostart"), "yes");
 
@@ -307,9 +296,8 @@ TEST_F(TrustTest, StalePlanIsRefusedWhenAnUnmarkedNetworkAppearsOnItsBridge) {
     ASSERT_EQ(virtform({"plan", "-o", plan_file, file}).code, 0);
     // Someone defines by hand, inactive, a network elsewhere on the host: it
     // concerns no object of the plan, which therefore stays good.
-    const auto other = dir_.write(
-        "other.xml",
-        cat("<network><name>", net(8), "</name><bridge name='", bridge(8), "'/></network>"));
+    const auto other = dir_.write("other.xml", cat("<network><name>", net(8), "</name><bridge name='",
+                                                   bridge(8), "'/></network>"));
     ASSERT_EQ(virsh("net-define " + other.string()).code, 0);
     const auto fine = virtform({"apply", plan_file});
     ASSERT_EQ(fine.code, 0) << "an unrelated network made the plan stale\n" << fine.describe();
@@ -318,8 +306,8 @@ TEST_F(TrustTest, StalePlanIsRefusedWhenAnUnmarkedNetworkAppearsOnItsBridge) {
 
     // One on the bridge the manifest wants does make the plan stale.
     ASSERT_EQ(virtform({"plan", "-o", plan_file, file}).code, 0);
-    const auto xml = dir_.write("hand.xml", cat("<network><name>", net(9), "</name><bridge name='",
-                                                bridge(1), "'/></network>"));
+    const auto xml = dir_.write("hand.xml", cat("<network><name>", net(9), "</name><bridge name='", bridge(1),
+                                                "'/></network>"));
     ASSERT_EQ(virsh("net-define " + xml.string()).code, 0);
     const auto stale = virtform({"apply", plan_file});
     EXPECT_EQ(stale.code, 1) << stale.describe();
@@ -332,8 +320,7 @@ TEST_F(TrustTest, StalePlanIsRefusedWhenAnUnmarkedNetworkAppearsOnItsBridge) {
 TEST_F(TrustTest, SavedPlanIsPrivateAndItsPlanPartHoldsNoSecret) {
     const std::string secret = cat("s3cret-", kPid, "-pa55");
     std::string body = networks_yaml(1, 1) + pool_and_vms_yaml(1);
-    body +=
-        cat("    cloud_init:\n      user_data: \"#cloud-config\\npassword: ", secret, "\\n\"\n");
+    body += cat("    cloud_init:\n      user_data: \"#cloud-config\\npassword: ", secret, "\\n\"\n");
     const auto file = manifest(body);
     const auto plan_file = (dir_.path() / "lab.plan").string();
     const auto plan = virtform({"plan", "-o", plan_file, file});
@@ -377,8 +364,7 @@ TEST_F(TrustTest, ConcurrentAppliesOfOneLabAreSerialised) {
     const auto ra = *reap(a), rb = *reap(b);
     ASSERT_EQ(std::min(ra.code, rb.code), 0) << ra.describe() << rb.describe();
     ASSERT_EQ(std::max(ra.code, rb.code), 1)
-        << "both applies ran to the end: the lock did not keep them apart\n"
-        << ra.describe() << rb.describe();
+        << "both applies ran to the end: the lock did not keep them apart\n" << ra.describe() << rb.describe();
     const auto& loser = ra.code == 1 ? ra : rb;
     const pid_t winner = ra.code == 0 ? a.pid : b.pid;
     EXPECT_THAT(loser.err, HasSubstr("is busy"));
@@ -396,8 +382,7 @@ TEST_F(TrustTest, ConcurrentAppliesOfOneLabAreSerialised) {
     b = spawn({"apply", "--auto-approve", "--lock-timeout", "120", other}, dir_.path(), "b2");
     std::map<char, Window> win;
     std::map<char, CommandResult> res;
-    static const std::regex progress(
-        R"(\] (network|pool|volume|vm)\.\S+: (Creating|Destroying|Modifying)\.\.\.)");
+    static const std::regex progress(R"(\] (network|pool|volume|vm)\.\S+: (Creating|Destroying|Modifying)\.\.\.)");
     while (res.size() < 2) {
         const double now = std::chrono::duration<double>(Clock::now() - t0).count();
         for (auto [tag, proc] : {std::pair<char, Spawned*>{'a', &a}, {'b', &b}}) {
@@ -418,9 +403,8 @@ TEST_F(TrustTest, ConcurrentAppliesOfOneLabAreSerialised) {
     const char first = *win['a'].first < *win['b'].first ? 'a' : 'b';
     const char second = first == 'a' ? 'b' : 'a';
     EXPECT_LE(*win[first].last, *win[second].first)
-        << "execution windows overlap: " << first << " [" << *win[first].first << ", "
-        << *win[first].last << "], " << second << " [" << *win[second].first << ", "
-        << *win[second].last << "]";
+        << "execution windows overlap: " << first << " [" << *win[first].first << ", " << *win[first].last
+        << "], " << second << " [" << *win[second].first << ", " << *win[second].last << "]";
     // And the second planned from what the first left: it destroyed all of it.
     const int from = first == 'a' ? 1 : 5;
     for (int k = from; k < from + 4; ++k) {
@@ -431,16 +415,11 @@ TEST_F(TrustTest, ConcurrentAppliesOfOneLabAreSerialised) {
 
     // A holder killed with -9 leaves no lock behind: the kernel drops the flock.
     ASSERT_EQ(virtform({"destroy", "--auto-approve", survivor}).code, 0);
-    const auto eight =
-        manifest(networks_yaml(1, 8), "eight.yaml");  // long enough to be caught holding
-    auto killed =
-        spawn({"apply", "--auto-approve", "--parallelism", "1", eight}, dir_.path(), "killed");
+    const auto eight = manifest(networks_yaml(1, 8), "eight.yaml");  // long enough to be caught holding
+    auto killed = spawn({"apply", "--auto-approve", "--parallelism", "1", eight}, dir_.path(), "killed");
     const auto lock_file = "/run/virtform/locks/" + lab() + "@qemu____system.lock";
-    ASSERT_TRUE(eventually(
-        [&] {
-            return read_text(lock_file).find(cat("pid ", killed.pid, ",")) != std::string::npos;
-        },
-        std::chrono::seconds(30)))
+    ASSERT_TRUE(eventually([&] { return read_text(lock_file).find(cat("pid ", killed.pid, ",")) != std::string::npos; },
+                           std::chrono::seconds(30)))
         << "the apply never took the lock";
     ::kill(killed.pid, SIGKILL);
     const auto k = *reap(killed);
@@ -456,8 +435,7 @@ TEST_F(TrustTest, ConcurrentAppliesOfOneLabAreSerialised) {
 
 TEST_F(TrustTest, IndependentActionsOverlapInParallelAndNeverWithParallelismOne) {
     const auto file = manifest(networks_yaml(1, 6));
-    const auto parallel =
-        virtform({"apply", "--auto-approve", "--json", "--parallelism", "4", file});
+    const auto parallel = virtform({"apply", "--auto-approve", "--json", "--parallelism", "4", file});
     ASSERT_EQ(parallel.code, 0) << parallel.describe();
     const auto doc = nlohmann::json::parse(parallel.out);
     EXPECT_TRUE(doc.at("ok").get<bool>());
@@ -465,8 +443,7 @@ TEST_F(TrustTest, IndependentActionsOverlapInParallelAndNeverWithParallelismOne)
     const auto p4 = intervals(doc);
     ASSERT_EQ(p4.size(), 6u);
     for (const auto& i : p4) EXPECT_LE(i.start, i.finish) << i.address;
-    EXPECT_GE(overlapping_pairs(p4), 1)
-        << "--parallelism 4: no two independent actions ran at once";
+    EXPECT_GE(overlapping_pairs(p4), 1) << "--parallelism 4: no two independent actions ran at once";
 
     ASSERT_EQ(virtform({"destroy", "--auto-approve", file}).code, 0);
     const auto serial = virtform({"apply", "--auto-approve", "--json", "--parallelism", "1", file});
@@ -491,8 +468,8 @@ TEST_F(TrustTest, AFailedNetworkSkipsOnlyTheVmOnItAndTheNextApplyConverges) {
     // own route and passes, libvirt's /proc/net/route check does not.
     const auto obstacle = bridge(8);
     own_link(obstacle);
-    ASSERT_EQ(sh("ip link add " + obstacle + " type bridge && ip link set " + obstacle +
-                 " up && ip route add " + subnet(1) + ".0/24 dev " + obstacle + " proto kernel")
+    ASSERT_EQ(sh("ip link add " + obstacle + " type bridge && ip link set " + obstacle + " up && ip route add " +
+                 subnet(1) + ".0/24 dev " + obstacle + " proto kernel")
                   .code,
               0);
     std::string body = networks_yaml(1, 2) + pool_and_vms_yaml(1);
@@ -519,8 +496,7 @@ TEST_F(TrustTest, AFailedNetworkSkipsOnlyTheVmOnItAndTheNextApplyConverges) {
     EXPECT_EQ(doc.at("summary").at("failed"), 1);
     EXPECT_EQ(doc.at("summary").at("skipped"), 1);
     EXPECT_EQ(net_info(net(2), "Active"), "yes");
-    EXPECT_NE(virsh("dominfo " + prefix() + "vm1 >/dev/null 2>&1").code, 0)
-        << "the skipped VM was defined";
+    EXPECT_NE(virsh("dominfo " + prefix() + "vm1 >/dev/null 2>&1").code, 0) << "the skipped VM was defined";
 
     // The text form says the same.
     const auto text = virtform({"apply", "--auto-approve", file});
@@ -543,10 +519,9 @@ TEST_F(TrustTest, AFailedNetworkSkipsOnlyTheVmOnItAndTheNextApplyConverges) {
 
 TEST_F(TrustTest, AnApplyKilledAtAnyMomentConvergesOnTheNextOne) {
     // An unmarked network beside the lab: must come through untouched.
-    const auto canary =
-        dir_.write("canary.xml",
-                   cat("<network><name>", net(9), "</name><bridge name='", bridge(9),
-                       "'/><ip address='", subnet(9), ".1' netmask='255.255.255.0'/></network>"));
+    const auto canary = dir_.write("canary.xml", cat("<network><name>", net(9), "</name><bridge name='", bridge(9),
+                                                     "'/><ip address='", subnet(9),
+                                                     ".1' netmask='255.255.255.0'/></network>"));
     ASSERT_EQ(virsh("net-define " + canary.string()).code, 0);
     const auto canary_before = virsh("net-dumpxml " + net(9)).out + net_info(net(9), "Autostart");
     const auto default_before = virsh("net-dumpxml default").out;
@@ -563,9 +538,8 @@ TEST_F(TrustTest, AnApplyKilledAtAnyMomentConvergesOnTheNextOne) {
         std::this_thread::sleep_for(std::chrono::milliseconds(ms));
         ::kill(p.pid, SIGKILL);
         const auto killed = *reap(p);
-        std::cout << "[ kill -9 ] after " << ms
-                  << " ms: " << std::count(killed.out.begin(), killed.out.end(), '\n')
-                  << " lines of output, "
+        std::cout << "[ kill -9 ] after " << ms << " ms: "
+                  << std::count(killed.out.begin(), killed.out.end(), '\n') << " lines of output, "
                   << (killed.code == 128 + SIGKILL ? "killed" : "had already exited") << "\n";
         // No pause: libvirtd may still be finishing the killed client's
         // in-flight define; the next apply takes such an object over (see the
@@ -574,8 +548,7 @@ TEST_F(TrustTest, AnApplyKilledAtAnyMomentConvergesOnTheNextOne) {
         EXPECT_EQ(again.code, 0) << again.describe();
         const auto plan = virtform({"plan", "--detailed-exitcode", file});
         EXPECT_EQ(plan.code, 0) << plan.describe();
-        EXPECT_EQ(virsh("net-dumpxml " + net(9)).out + net_info(net(9), "Autostart"),
-                  canary_before);
+        EXPECT_EQ(virsh("net-dumpxml " + net(9)).out + net_info(net(9), "Autostart"), canary_before);
         EXPECT_EQ(virsh("net-dumpxml default").out, default_before);
         // Start the next round cold.
         const auto destroy = virtform({"destroy", "--auto-approve", file});

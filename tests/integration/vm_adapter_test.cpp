@@ -75,7 +75,7 @@ bool wait_for(double seconds, F ok) {
 /// Removes what a test made: domains, pools (with their volumes) and networks,
 /// looked up by name, so that it runs even when the test failed half way.
 class Cleanup {
-public:
+  public:
     std::vector<std::string> domains, pools, networks;
     std::vector<fs::path> dirs;
 
@@ -109,7 +109,7 @@ public:
 // Pools and volumes
 
 class StorageTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         dir_ = make_temp_dir("storage");
         cleanup_.dirs.push_back(dir_);
@@ -224,7 +224,7 @@ TEST_F(StorageTest, PoolUpdateStopsAndStartsAndErrorsNameTheObject) {
 // VMs with a real guest
 
 class VmTest : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
         guest_dir_ = make_temp_dir("guest");
         const auto [out, rc] = sh(std::string(VIRTFORM_SOURCE_DIR) +

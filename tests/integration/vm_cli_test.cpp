@@ -55,8 +55,7 @@ protected:
         std::filesystem::remove_all(pool_path(), ec);
         // The drift record of a lab that still owned a kept volume at its destroy.
         for (const auto& e : std::filesystem::directory_iterator("/var/lib/virtform/state", ec)) {
-            if (e.path().filename().string().rfind(lab() + "@", 0) == 0)
-                std::filesystem::remove(e.path(), ec);
+            if (e.path().filename().string().rfind(lab() + "@", 0) == 0) std::filesystem::remove(e.path(), ec);
         }
         EXPECT_NE(virsh("dominfo " + vm(1)).code, 0) << "VM left behind";
         EXPECT_NE(virsh("pool-info " + pool()).code, 0) << "pool left behind";
@@ -194,9 +193,9 @@ TEST_F(VmCliTest, UnmarkedVmIsNeverTouched) {
     const std::string before = virsh("dumpxml " + handmade() + " --inactive").out;
 
     // Declaring its name is refused.
-    const auto file = dir_.write("lab.yaml", "lab: " + lab() + "\nvms:\n  " + handmade() +
-                                                 ": {kernel: " + guest_->path().string() +
-                                                 "/vmlinuz, state: stopped, accel: qemu}\n");
+    const auto file =
+        dir_.write("lab.yaml", "lab: " + lab() + "\nvms:\n  " + handmade() +
+                                   ": {kernel: " + guest_->path().string() + "/vmlinuz, state: stopped, accel: qemu}\n");
     const auto plan = virtform({"plan", file.string()});
     EXPECT_EQ(plan.code, 1);
     EXPECT_THAT(plan.err, HasSubstr("vm '" + handmade() +

@@ -148,6 +148,7 @@ TEST(Exec, VerifyReportsWhatDidNotTakeEffect) {
     EXPECT_EQ(problems[0], "network.a: autostart is false but should be true");
 }
 
+
 // Ctrl-C during apply: the CLI's signal handler sets a flag the executor reads
 // before it starts each action.
 TEST(Exec, StopRequestedStartsNothingNewAndLetsRunningActionsFinish) {

@@ -17,8 +17,7 @@ Desired load(const std::string& text) {
 // whitespace-only text by default), so the plan after apply showed
 // `cmdline: "" -> " "` for ever.
 TEST(FuzzRegression, WhitespaceOnlyCmdlineRoundTripsThroughDomainXml) {
-    const Desired d =
-        load("lab: demo\nvms:\n  web:\n    kernel: /img/vmlinuz\n    cmdline: \" \"\n");
+    const Desired d = load("lab: demo\nvms:\n  web:\n    kernel: /img/vmlinuz\n    cmdline: \" \"\n");
     const Vm& want = d.vms.at("web");
     ASSERT_EQ(want.cmdline, std::optional<std::string>(" "));
     const Vm got = libvirt::domain_from_xml(libvirt::domain_to_xml(want, d.lab));

@@ -77,9 +77,8 @@ TEST(HostChecks, SubnetOverlapsNameBothSides) {
     Live live;
     live.networks["other"] = live_network("other", "10.20.0.1/16", "b");
     std::string errors = plan_errors(load(kNet), live);
-    EXPECT_THAT(errors,
-                HasSubstr("network 'net': subnet 10.20.0.0/24 overlaps 10.20.0.0/16 of "
-                          "libvirt network 'other' (lab 'b'), which is active on the host"));
+    EXPECT_THAT(errors, HasSubstr("network 'net': subnet 10.20.0.0/24 overlaps 10.20.0.0/16 of "
+                                  "libvirt network 'other' (lab 'b'), which is active on the host"));
     // Inactive: libvirt would start it only if free.
     live.networks["other"].active = false;
     EXPECT_EQ(plan_errors(load(kNet), live), "");

@@ -43,7 +43,7 @@ std::vector<std::string> plan_errors(const Desired& desired, const Live& live) {
 // S4: interface names
 
 /// Every character dnsmasq, libvirt's XML or a shell give a meaning to.
-const std::vector<std::string> kBadNames = {"lab,eth0", "a<b",  "a>b", "a&b",  "a'b", "a\"b",
+const std::vector<std::string> kBadNames = {"lab,eth0", "a<b",  "a>b", "a&b", "a'b", "a\"b",
                                             "a$b",      "a;b",  "a#b", "a\\b", "a%b", "a=b",
                                             "a*b",      "a(b)", "a|b", "a@b"};
 
@@ -152,8 +152,7 @@ TEST(PoolDirectories, AnUnmarkedDirectoryWithFilesIsAPlanErrorAnEmptyOneIsNot) {
     // Its own mark (an apply interrupted after the mark): the next apply goes on.
     live.pool_dirs["/srv/pools/a"] = PoolDir{true, "b", true, ""};
     EXPECT_EQ(make_plan(load(kPoolB), live).actions.size(), 1u);
-    live.pool_dirs["/srv/pools/a"] =
-        PoolDir{true, "", false, "is a symbolic link; name the directory itself"};
+    live.pool_dirs["/srv/pools/a"] = PoolDir{true, "", false, "is a symbolic link; name the directory itself"};
     EXPECT_THAT(plan_errors(load(kPoolB), live).at(0), HasSubstr("is a symbolic link"));
 }
 
@@ -166,8 +165,7 @@ TEST(PoolDirectories, TheLabsOwnPoolAtItsPathIsNoConflict) {
 
 TEST(PoolDirectories, TwoPoolsOfTheManifestInOneDirectory) {
     // The loader refuses it already; the planner's check stays for Desired built otherwise.
-    const auto errors =
-        load_errors("lab: b\npools:\n  p1: {path: /srv/x}\n  p2: {path: /srv/x/}\n");
+    const auto errors = load_errors("lab: b\npools:\n  p1: {path: /srv/x}\n  p2: {path: /srv/x/}\n");
     ASSERT_EQ(errors.size(), 1u) << ::testing::PrintToString(errors);
     EXPECT_THAT(errors[0], HasSubstr("lab.yaml:4:3: error: pool 'p2' uses directory /srv/x"));
     Desired d = load("lab: b\npools:\n  p1: {path: /srv/x}\n  p2: {path: /srv/y}\n");

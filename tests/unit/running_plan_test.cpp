@@ -185,9 +185,9 @@ TEST(RunningPlan, PendingRestartIsStateUntilTheVmRestarts) {
     Live stopped = live;
     stopped.vms.at("web").running.reset();
     stopped.vms.at("web").state = VmState::stopped;
-    EXPECT_TRUE(
-        make_plan(load(edit(kBase, "    cpus: 1\n", "    cpus: 1\n    state: stopped\n")), stopped)
-            .empty());
+    EXPECT_TRUE(make_plan(load(edit(kBase, "    cpus: 1\n", "    cpus: 1\n    state: stopped\n")),
+                          stopped)
+                    .empty());
 }
 
 TEST(RunningPlan, VerifyDoesNotCountAPendingRestartAsAFailure) {
@@ -218,8 +218,9 @@ TEST(RunningPlan, NicWithAFixedMacIsHotPluggedLive) {
 }
 
 TEST(RunningPlan, ShutdownTimeoutIsPlannedLive) {
-    const Action a = only_action(
-        make_plan(load(edit(kBase, "shutdown_timeout: 30", "shutdown_timeout: 90")), applied()));
+    const Action a =
+        only_action(make_plan(load(edit(kBase, "shutdown_timeout: 30", "shutdown_timeout: 90")),
+                              applied()));
     ASSERT_EQ(a.changes.size(), 1u);
     EXPECT_EQ(a.changes[0].path, "shutdown_timeout");
     EXPECT_EQ(a.changes[0].before, "30");

@@ -31,9 +31,7 @@ protected:
         fs::remove_all(dir_, ec);
     }
     std::string p(const std::string& name) const { return (dir_ / name).string(); }
-    static void put(const std::string& path, const std::string& text) {
-        std::ofstream(path) << text;
-    }
+    static void put(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
     static std::string get(const std::string& path) {
         std::ifstream in(path);
         std::ostringstream out;
@@ -59,8 +57,7 @@ TEST_F(SafeFileTest, PlantedTempNamesAreLeftAloneAndNoTempFileRemains) {
     write_file_atomically(p("out"), "data", "write test file");
     EXPECT_EQ(get(p("victim")), "precious\n");
     std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(dir_))
-        names.push_back(e.path().filename().string());
+    for (const auto& e : fs::directory_iterator(dir_)) names.push_back(e.path().filename().string());
     std::sort(names.begin(), names.end());
     EXPECT_EQ(names, (std::vector<std::string>{".out.tmp", "out", "out.tmp", "victim"}));
 }
@@ -77,11 +74,9 @@ TEST_F(SafeFileTest, TheModeIsExactWhateverTheUmask) {
 TEST_F(SafeFileTest, ADirectoryThatIsASymlinkIsRefusedWhenAsked) {
     fs::create_directory(p("real"));
     fs::create_symlink(p("real"), p("link"));
-    EXPECT_THROW(write_file_atomically(p("link") + "/m", "x", "write test file", {0644, true}),
-                 AdapterError);
+    EXPECT_THROW(write_file_atomically(p("link") + "/m", "x", "write test file", {0644, true}), AdapterError);
     EXPECT_FALSE(fs::exists(p("real") + "/m"));
-    write_file_atomically(p("link") + "/m", "x", "write test file",
-                          {0644, false});  // the user's path
+    write_file_atomically(p("link") + "/m", "x", "write test file", {0644, false});  // the user's path
     EXPECT_EQ(get(p("real") + "/m"), "x");
 }
 

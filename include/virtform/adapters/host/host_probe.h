@@ -37,7 +37,7 @@ struct DiskSpace {
 };
 
 class HostProbe {
-public:
+  public:
     virtual ~HostProbe() = default;
     /// The whole file, or nullopt if it cannot be read.
     virtual std::optional<std::string> read_file(const std::string& path) = 0;
@@ -57,7 +57,7 @@ public:
 
 /// The real host: files, fork/exec, ioctl on /dev/kvm, statvfs.
 class SystemProbe final : public HostProbe {
-public:
+  public:
     std::optional<std::string> read_file(const std::string& path) override;
     bool exists(const std::string& path) override;
     std::vector<std::string> glob(const std::string& pattern) override;

@@ -42,7 +42,7 @@ struct RouteFilter {
 };
 
 class Client {
-public:
+  public:
     /// Opens a NETLINK_ROUTE socket in the network namespace the calling thread is in
     /// now; the socket stays in that namespace for its whole life.
     Client();
@@ -127,7 +127,7 @@ public:
 
     struct Impl;
 
-private:
+  private:
     std::unique_ptr<Impl> impl_;
 };
 

@@ -58,12 +58,12 @@ struct TakeOverReport {
 /// back: the port again holds exactly its recorded addresses and routes.
 /// what() reads "take over addresses ens33: <why>; rolled back: ...".
 class TakeOverRolledBack : public AdapterError {
-public:
+  public:
     TakeOverRolledBack(const std::string& port, std::string reason, TakeOverRecord record);
     const std::string& reason() const { return reason_; }
     const TakeOverRecord& record() const { return record_; }
 
-private:
+  private:
     std::string reason_;
     TakeOverRecord record_;
 };
