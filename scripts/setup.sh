@@ -16,6 +16,7 @@ PACKAGES=(
   dpkg-dev man-db bsdextrautils
   python3-yaml python3-jsonschema
   cmark-gfm
+  libgraphviz-dev chromium openssh-server openssh-client
 )
 
 missing=()

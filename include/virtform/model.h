@@ -204,6 +204,15 @@ struct CloudInit {
     bool operator==(const CloudInit&) const = default;
 };
 
+/// How people and tools reach a VM over SSH (`ssh:` in the manifest).
+/// Desired only: never part of the domain, never planned.
+struct SshAccess {
+    std::optional<std::string> user;           ///< unset: cloud-init's user, else ssh's default
+    std::optional<std::string> identity_file;  ///< absolute path of a private key
+    int port = 22;
+    bool operator==(const SshAccess&) const = default;
+};
+
 struct Vm {
     std::string name;
     int cpus = 1;
@@ -233,6 +242,10 @@ struct Vm {
     VmState state = VmState::running;
     bool autostart = false;
     int shutdown_timeout = 60;  ///< seconds of graceful shutdown before a forced stop
+    /// Desired only: Ansible groups of the VM (`virtform inventory`). Not planned.
+    std::vector<std::string> groups;
+    /// Desired only: how to reach it over SSH (inventory, ssh-config, ssh). Not planned.
+    SshAccess ssh;
     /// Live only: the running VM still runs an older definition (a restart-class
     /// change was applied without a restart); it takes effect at the next boot.
     bool restart_pending = false;

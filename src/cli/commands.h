@@ -63,6 +63,30 @@ struct ApplyOptionsCli {
     std::vector<std::string> targets;
 };
 
+struct GraphOptions {
+    std::string format = "dot";  ///< dot, mermaid, svg, html
+    bool offline = false;
+    std::string out;
+};
+
+/// inventory and ssh-config.
+struct AccessOptions {
+    bool offline = false;
+    std::string out;
+};
+
+struct HostsOptions {
+    std::string file = "/etc/hosts";
+    bool remove = false;
+    bool offline = false;
+};
+
+struct SshOptions {
+    std::string vm;
+    std::vector<std::string> command;
+    bool dry_run = false;
+};
+
 /// Runs a command, turning errors into a message on stderr (with a hint on
 /// what to run for permission and connection errors) and exit code 1. With
 /// `json`, stdout also gets one JSON document describing the error.
@@ -77,5 +101,17 @@ int cmd_doctor(const GlobalOptions& g, bool json);
 int cmd_schema();
 int cmd_show(const GlobalOptions& g, const ShowOptionsCli& o);
 int cmd_fmt(const FmtOptionsCli& o);
+int cmd_graph(const GlobalOptions& g, const ManifestOptions& m, const GraphOptions& o, bool json);
+int cmd_inventory(const GlobalOptions& g, const ManifestOptions& m, const AccessOptions& o,
+                  bool json);
+int cmd_ssh_config(const GlobalOptions& g, const ManifestOptions& m, const AccessOptions& o,
+                   bool json);
+int cmd_hosts(const GlobalOptions& g, const ManifestOptions& m, const HostsOptions& o, bool json);
+int cmd_ssh(const GlobalOptions& g, const ManifestOptions& m, const SshOptions& o);
+int cmd_console(const GlobalOptions& g, const ManifestOptions& m, const std::string& vm);
+
+/// Removes the lab's block from every hosts file `virtform hosts` wrote it to
+/// (after a destroy). Problems are warnings.
+void remove_hosts_blocks(const std::string& lab);
 
 }  // namespace virtform::cli

@@ -24,6 +24,7 @@
 #include "virtform/adapters/libvirt/provider.h"
 #include "virtform/diag.h"
 #include "virtform/error.h"
+#include "virtform/safe_file.h"
 
 namespace virtform::cli {
 
@@ -332,6 +333,56 @@ AddressWait wait_for_addresses(HostProvider& host, const Desired& desired,
         std::cerr << fmt::format("vm.{}: no address after {}\n", name, format_duration(timeout));
     }
     return result;
+}
+
+std::map<std::string, std::vector<VmAddress>> discover_addresses(const GlobalOptions& g,
+                                                                 const Desired& desired) {
+    std::map<std::string, std::vector<VmAddress>> out;
+    for (const auto& [name, vm] : desired.vms) {
+        try {
+            for (const auto& a : libvirt::vm_addresses(g.uri, name)) {
+                out[name].push_back({a.mac, a.address});
+            }
+        } catch (const AdapterError& e) {
+            spdlog::info("vm.{}: no address: {}", name, e.what());  // not defined: none
+        }
+    }
+    return out;
+}
+
+std::vector<VmAccess> lab_access(const GlobalOptions& g, const Desired& desired, bool offline) {
+    return vm_access(desired, offline ? std::map<std::string, std::vector<VmAddress>>{}
+                                      : discover_addresses(g, desired));
+}
+
+void emit(const std::string& text, const std::string& path) {
+    if (path.empty() || path == "-") {
+        std::cout << text << std::flush;
+        return;
+    }
+    SafeWriteOptions options;
+    options.mode = 0644;
+    write_file_atomically(path, text, "write the output file", options);
+    std::cerr << fmt::format("wrote {}\n", terminal_escape(path));
+}
+
+std::string access_json(const Desired& desired, const std::vector<VmAccess>& vms) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& vm : vms) {
+        nlohmann::json j{
+            {"name", vm.vm},
+            {"address", vm.address.empty() ? nlohmann::json() : nlohmann::json(vm.address)},
+            {"address_source", vm.address_source},
+            {"user", vm.user ? nlohmann::json(*vm.user) : nlohmann::json()},
+            {"identity_file",
+             vm.identity_file ? nlohmann::json(*vm.identity_file) : nlohmann::json()},
+            {"port", vm.port},
+            {"groups", vm.groups},
+            {"networks", vm.networks}};
+        list.push_back(j);
+    }
+    return nlohmann::json{{"format_version", "1"}, {"lab", desired.lab}, {"vms", list}}.dump(2) +
+           "\n";
 }
 
 bool confirm(const std::string& question) {

@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "host_provider.h"
 #include "saved_plan.h"
+#include "virtform/access.h"
 #include "virtform/adapters/libvirt/addresses.h"
 #include "virtform/manifest.h"
 #include "virtform/plan.h"
@@ -58,6 +59,24 @@ struct AddressWait {
 /// ..." goes to stderr; with `print`, each VM's addresses to stdout.
 AddressWait wait_for_addresses(HostProvider& host, const Desired& desired,
                                std::chrono::milliseconds timeout, bool print);
+
+/// The addresses the host reports for the lab's VMs that run (DHCP leases,
+/// else the guest agent), by VM. VMs not defined or not running have none.
+std::map<std::string, std::vector<VmAddress>> discover_addresses(const GlobalOptions& g,
+                                                                 const Desired& desired);
+
+/// How to reach each VM: `offline` from the manifests alone (their DHCP host
+/// entries), else with the addresses discovered on the host.
+std::vector<VmAccess> lab_access(const GlobalOptions& g, const Desired& desired, bool offline);
+
+/// The manifests' VM `name`; an Error with a "did you mean" when there is none.
+const Vm& find_vm(const Desired& desired, const std::string& name);
+
+/// `text` to standard output, or with `path`, to that file (written atomically).
+void emit(const std::string& text, const std::string& path);
+
+/// The access entries as one JSON document (inventory, ssh-config, hosts --json).
+std::string access_json(const Desired& desired, const std::vector<VmAccess>& vms);
 
 /// Asks `question` on the terminal; true only for "yes". Throws when stdin
 /// is not a terminal.

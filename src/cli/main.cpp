@@ -257,6 +257,66 @@ int main(int argc, char** argv) {
 
     auto* schema = app.add_subcommand(
         "schema", "print the manifest's JSON Schema (for editors; docs/virtform.schema.json)");
+    // Only -f for commands whose positional argument is a VM.
+    auto add_file_option = [&](CLI::App* sub) {
+        // One value per -f: the VM name that follows is not a manifest.
+        sub->add_option("-f,--file", manifests.paths,
+                        "manifest file or directory (repeatable; default: the lab's *.yaml here)")
+            ->allow_extra_args(false);
+    };
+
+    GraphOptions graph_opts;
+    auto* graph = app.add_subcommand(
+        "graph", "draw the lab's topology: uplink, bridges, networks, VMs and their NICs");
+    add_manifest_options(graph);
+    graph->add_option("--format", graph_opts.format, "dot (default), mermaid, svg or html")
+        ->check(CLI::IsMember({"dot", "mermaid", "svg", "html"}));
+    graph->add_flag("--offline", graph_opts.offline,
+                    "draw from the manifests alone, without connecting to the host");
+    graph->add_option("-o,--out", graph_opts.out, "write to FILE instead of standard output");
+
+    AccessOptions inventory_opts;
+    auto* inventory =
+        app.add_subcommand("inventory", "print an Ansible YAML inventory of the lab's VMs");
+    add_manifest_options(inventory);
+    inventory->add_flag("--offline", inventory_opts.offline,
+                        "addresses from the manifests' DHCP host entries only");
+    inventory->add_option("-o,--out", inventory_opts.out,
+                          "write to FILE instead of standard output");
+
+    AccessOptions ssh_config_opts;
+    auto* ssh_config = app.add_subcommand("ssh-config", "print Host blocks for `ssh -F FILE VM`");
+    add_manifest_options(ssh_config);
+    ssh_config->add_flag("--offline", ssh_config_opts.offline,
+                         "addresses from the manifests' DHCP host entries only");
+    ssh_config->add_option("-o,--out", ssh_config_opts.out,
+                           "write to FILE instead of standard output");
+
+    HostsOptions hosts_opts;
+    auto* hosts = app.add_subcommand(
+        "hosts", "write the lab's VMs into a marked block of /etc/hosts (destroy removes it)");
+    // --file names the hosts file here; the manifests are positional.
+    hosts->add_option("manifests", manifests.positional,
+                      "manifest files or directories (default: the lab's *.yaml here)");
+    hosts->add_option("--file", hosts_opts.file, "the hosts file (default /etc/hosts)");
+    hosts->add_flag("--remove", hosts_opts.remove, "remove the lab's block instead");
+    hosts->add_flag("--offline", hosts_opts.offline,
+                    "addresses from the manifests' DHCP host entries only");
+
+    SshOptions ssh_opts;
+    auto* ssh = app.add_subcommand(
+        "ssh", "ssh into a VM at its discovered address (virtform ssh VM [-- CMD...])");
+    add_file_option(ssh);
+    ssh->add_option("vm", ssh_opts.vm, "the VM")->required();
+    ssh->add_option("command", ssh_opts.command, "command to run there (after --)");
+    ssh->add_flag("--dry-run", ssh_opts.dry_run,
+                  "print the ssh command line instead of running it");
+
+    std::string console_vm;
+    auto* console = app.add_subcommand(
+        "console", "attach to a VM's serial console (Ctrl-] leaves); follows a console file");
+    add_file_option(console);
+    console->add_option("vm", console_vm, "the VM")->required();
 
     for (auto* sub : app.get_subcommands([](CLI::App*) { return true; })) {
         sub->footer(
@@ -339,6 +399,15 @@ int main(int argc, char** argv) {
             if (*apply) return cmd_apply(global, manifests, apply_opts);
             if (*destroy) return cmd_destroy(global, manifests, destroy_opts);
             if (*status) return cmd_status(global, manifests, json);
+            if (*graph) return cmd_graph(global, manifests, graph_opts, json);
+            if (*inventory) return cmd_inventory(global, manifests, inventory_opts, json);
+            if (*ssh_config) return cmd_ssh_config(global, manifests, ssh_config_opts, json);
+            if (*hosts) return cmd_hosts(global, manifests, hosts_opts, json);
+            if (*ssh || *console) {
+                if (json) throw virtform::Error("--json: not for an interactive command");
+                return *ssh ? cmd_ssh(global, manifests, ssh_opts)
+                            : cmd_console(global, manifests, console_vm);
+            }
             return 1;
         },
         json);

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -342,6 +343,59 @@ void read_cloud_init(const Context& ctx, const YAML::Node& node, Vm& vm) {
     vm.cloud_init = std::move(ci);
 }
 
+/// An Ansible group name: letters, digits and '_', not starting with a digit
+/// (what Ansible accepts without warning), at most 64.
+bool valid_group_name(const std::string& name) {
+    if (name.empty() || name.size() > 64 || std::isdigit(static_cast<unsigned char>(name[0])))
+        return false;
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+    });
+}
+
+void read_groups(const Context& ctx, const YAML::Node& groups, Vm& vm) {
+    for (const auto& g : groups) {
+        const std::string name = g.IsScalar() ? g.Scalar() : "";
+        if (!valid_group_name(name)) {
+            ctx.error(g, fmt::format("group '{}' of VM '{}' is not valid: use letters, digits and "
+                                     "'_', not starting with a digit (at most 64)",
+                                     name, vm.name));
+        } else if (std::find(vm.groups.begin(), vm.groups.end(), name) == vm.groups.end()) {
+            vm.groups.push_back(name);
+        }
+    }
+}
+
+/// A user name as useradd accepts it: [a-z_][a-z0-9_-]*[$]?, at most 32.
+bool valid_user_name(const std::string& name) {
+    if (name.empty() || name.size() > 32) return false;
+    if (!(std::islower(static_cast<unsigned char>(name[0])) != 0 || name[0] == '_')) return false;
+    for (std::size_t i = 1; i < name.size(); ++i) {
+        const char c = name[i];
+        const bool ok = std::islower(static_cast<unsigned char>(c)) != 0 ||
+                        std::isdigit(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' ||
+                        (c == '$' && i + 1 == name.size());
+        if (!ok) return false;
+    }
+    return true;
+}
+
+void read_ssh(const Context& ctx, const YAML::Node& node, Vm& vm) {
+    MapReader r(ctx, node, fmt::format("the ssh access of VM '{}'", vm.name));
+    if (!r.ok()) return;
+    if (auto user = r.str("user")) {
+        if (!valid_user_name(*user))
+            ctx.error(r.get("user"), fmt::format("ssh user '{}' of VM '{}' is not a valid user "
+                                                 "name ([a-z_][a-z0-9_-]*, at most 32)",
+                                                 *user, vm.name));
+        else
+            vm.ssh.user = *user;
+    }
+    vm.ssh.identity_file = read_path(ctx, r, "identity_file");
+    if (auto port = r.integer("port", 1, 65535)) vm.ssh.port = static_cast<int>(*port);
+    r.finish();
+}
+
 Vm read_vm(const Context& ctx, const std::string& name, const YAML::Node& key,
            const YAML::Node& node, Desired& desired) {
     Vm vm;
@@ -447,6 +501,8 @@ Vm read_vm(const Context& ctx, const std::string& name, const YAML::Node& key,
             .value_or(VmState::running);
     vm.autostart = r.boolean("autostart").value_or(false);
     if (auto t = r.integer("shutdown_timeout", 0, 3600)) vm.shutdown_timeout = static_cast<int>(*t);
+    if (YAML::Node groups = r.list("groups"); groups.IsDefined()) read_groups(ctx, groups, vm);
+    if (YAML::Node ssh = r.map("ssh"); ssh.IsDefined()) read_ssh(ctx, ssh, vm);
     r.finish();
     return vm;
 }

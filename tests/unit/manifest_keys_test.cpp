@@ -146,6 +146,12 @@ const std::map<std::string, std::string> kCreationOnly = {
     {"disk.allow_backing_chain", "permits the backing/import image when the volume is created"},
 };
 
+/// Keys that never reach the host: how tools reach a VM (docs/access.md).
+const std::map<std::string, std::string> kNotPlanned = {
+    {"vm.groups", "Ansible groups for `virtform inventory`"},
+    {"vm.ssh", "how `virtform ssh`, `ssh-config` and `inventory` reach the VM"},
+};
+
 /// "<kind>.<key>" for every row of the key tables under the network, bridge,
 /// pool and VM sections of docs/manifest.md.
 std::vector<std::string> documented_keys() {
@@ -215,7 +221,7 @@ TEST(ManifestKeys, EveryDocumentedKeyIsPlannedWithAClass) {
 
     for (const auto& key : documented_keys()) {
         SCOPED_TRACE(key);
-        if (kCreationOnly.count(key) != 0) continue;
+        if (kCreationOnly.count(key) != 0 || kNotPlanned.count(key) != 0) continue;
         auto edit = kEdits.find(key);
         if (edit == kEdits.end()) {
             ADD_FAILURE() << "docs/manifest.md documents '" << key
