@@ -85,6 +85,9 @@ struct Network {
     std::string owner;
     /// Desired only: where the manifest declared it.
     Location where;
+    /// Desired only: `adopt: true`, take an existing unmarked object of this
+    /// name as the lab's (see PlanOptions::adopt).
+    bool adopt = false;
 
     /// Canonical order of the lists, so equal networks compare equal.
     void normalize();
@@ -106,6 +109,7 @@ struct Pool {
 
     std::string owner;
     Location where;
+    bool adopt = false;  ///< desired only: `adopt: true`
     bool operator==(const Pool& o) const {
         return name == o.name && path == o.path && autostart == o.autostart && active == o.active;
     }
@@ -236,6 +240,7 @@ struct Vm {
 
     std::string owner;
     Location where;
+    bool adopt = false;  ///< desired only: `adopt: true`
     bool operator==(const Vm& o) const;
 };
 
@@ -264,6 +269,7 @@ struct Bridge {
 
     std::string owner;
     Location where;
+    bool adopt = false;  ///< desired only: `adopt: true`
     void normalize();
     bool operator==(const Bridge&) const;
 };

@@ -25,6 +25,7 @@ struct PlanOptionsCli {
     std::string out;
     bool json = false;
     std::vector<std::string> targets;
+    std::vector<std::string> adopt;  ///< KIND.NAME of unmarked objects to make the lab's
 };
 
 struct ApplyOptionsCli {
@@ -39,6 +40,14 @@ struct ApplyOptionsCli {
     std::chrono::milliseconds wait_timeout{300000};
     int parallelism = 4;
     std::vector<std::string> targets;
+    std::vector<std::string> adopt;  ///< KIND.NAME of unmarked objects to make the lab's
+};
+
+struct ExportOptionsCli {
+    std::vector<std::string> objects;  ///< KIND.NAME
+    bool all_unowned = false;
+    std::string out;  ///< "" : standard output
+    std::string lab = "exported";
 };
 
 /// Runs a command, turning errors into a message on stderr (with a hint on
@@ -52,5 +61,6 @@ int cmd_apply(const GlobalOptions& g, const ManifestOptions& m, const ApplyOptio
 int cmd_destroy(const GlobalOptions& g, const ManifestOptions& m, const ApplyOptionsCli& o);
 int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json);
 int cmd_doctor(const GlobalOptions& g, bool json);
+int cmd_export(const GlobalOptions& g, const ExportOptionsCli& o, bool json);
 
 }  // namespace virtform::cli

@@ -172,6 +172,9 @@ int main(int argc, char** argv) {
     plan->add_flag("--detailed-exitcode", plan_opts.detailed_exitcode,
                    "exit 0 when nothing would change, 2 when something would, 1 on error");
     plan->add_option("-o,--out", plan_opts.out, "save the plan to FILE for `virtform apply FILE`");
+    plan->add_option("--adopt", plan_opts.adopt,
+                     "show adopting the unmarked object KIND.NAME as the lab's (repeatable)")
+        ->allow_extra_args(false);
     plan->add_option("--target", plan_opts.targets,
                      "plan only KIND.NAME and what it needs (repeatable)")
         ->allow_extra_args(false);
@@ -187,6 +190,11 @@ int main(int argc, char** argv) {
     apply
         ->add_option("--target", apply_opts.targets,
                      "apply only KIND.NAME and what it needs (repeatable)")
+        ->allow_extra_args(false);
+    apply
+        ->add_option("--adopt", apply_opts.adopt,
+                     "make the existing unmarked object KIND.NAME the lab's, after showing the "
+                     "diff (repeatable; see docs/export.md)")
         ->allow_extra_args(false);
     apply->add_flag(
         "--allow-restart", apply_opts.allow_restart,
@@ -221,6 +229,16 @@ int main(int argc, char** argv) {
     auto* status =
         app.add_subcommand("status", "list the lab's objects, their state, drift and addresses");
     add_manifest_options(status);
+
+    ExportOptionsCli export_opts;
+    auto* export_cmd = app.add_subcommand(
+        "export", "write a manifest for objects made by hand (virsh, virt-manager)");
+    export_cmd->add_option("objects", export_opts.objects, "KIND.NAME of each object (vm.web1)");
+    export_cmd->add_flag("--all-unowned", export_opts.all_unowned,
+                         "every VM, network, pool and bridge without a virtform mark");
+    export_cmd->add_option("-o,--out", export_opts.out, "write the manifest to FILE");
+    export_cmd->add_option("--lab", export_opts.lab, "the lab the manifest declares (default "
+                                                     "'exported')");
 
     auto* doctor =
         app.add_subcommand("doctor", "can this host run a lab, and how? (KVM, libvirt, QEMU, ...)");
@@ -302,6 +320,7 @@ int main(int argc, char** argv) {
             if (*apply) return cmd_apply(global, manifests, apply_opts);
             if (*destroy) return cmd_destroy(global, manifests, destroy_opts);
             if (*status) return cmd_status(global, manifests, json);
+            if (*export_cmd) return cmd_export(global, export_opts, json);
             return 1;
         },
         json);

@@ -21,7 +21,7 @@ void write_saved_plan(const std::string& path, const SavedPlan& saved) {
     const nlohmann::json doc = {{"format", kFormat},        {"uri", saved.uri},
                                 {"lab", saved.lab},         {"manifests", manifests},
                                 {"targets", saved.targets}, {"fingerprint", saved.fingerprint},
-                                {"plan", saved.plan}};
+                                {"plan", saved.plan},       {"adopt", saved.adopt}};
     // The directory may be anyone's (/tmp): a unique O_EXCL|O_NOFOLLOW temp
     // file renamed into place, so nobody can pre-create, own or redirect it.
     write_file_atomically(path, doc.dump(1) + "\n", "write plan file", {0600, false});
@@ -85,6 +85,7 @@ std::optional<SavedPlan> read_saved_plan(const std::string& path) {
         saved.targets = doc.at("targets").get<std::vector<std::string>>();
         saved.fingerprint = doc.at("fingerprint").get<std::map<std::string, std::string>>();
         saved.plan = doc.at("plan");
+        saved.adopt = doc.value("adopt", std::vector<std::string>{});
         return saved;
     } catch (const nlohmann::json::exception& e) {
         throw Error(fmt::format("{}: a damaged virtform plan file: {}", path, e.what()));

@@ -19,6 +19,7 @@ struct SavedPlan {
     std::vector<std::string> targets;
     std::map<std::string, std::string> fingerprint;
     nlohmann::json plan;
+    std::vector<std::string> adopt;  ///< `plan --adopt`: what the plan adopts
 };
 
 /// Written atomically with mode 0600: the manifests may hold secrets.
