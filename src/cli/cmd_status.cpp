@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <iostream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "common.h"
@@ -121,6 +122,7 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
         row(id, state, it->second.autostart ? "yes" : "no", addrs);
         rows.back().running = std::move(diverged);
     }
+    const nlohmann::json snapshots = snapshots_json(g, desired.lab);
     if (json) {
         nlohmann::json objects = nlohmann::json::array();
         for (const auto& r : rows) {
@@ -135,7 +137,8 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
                                     {"lab", desired.lab},
                                     {"uri", g.uri},
                                     {"objects", objects},
-                                    {"drift", plan.drift}}
+                                    {"drift", plan.drift},
+                                    {"snapshots", snapshots}}
                          .dump(2)
                   << "\n";
         return 0;
@@ -152,6 +155,11 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
                     [](const Row& r) { return !r.state.empty() && r.state.back() == '*'; })) {
         std::cout << "\n  * the running VM differs from its definition or the manifest: a live "
                      "change (apply sets it) or a restart pending (apply --allow-restart)\n";
+    }
+    if (!snapshots.empty()) {
+        std::cout << "\nSnapshots (virtform snapshot revert NAME):\n";
+        std::istringstream lines(snapshots_text(snapshots));
+        for (std::string line; std::getline(lines, line);) std::cout << "  " << line << "\n";
     }
     return 0;
 }

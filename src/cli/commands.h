@@ -1,6 +1,7 @@
 #pragma once
 #include <chrono>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,11 @@ struct ExportOptionsCli {
     std::string lab = "exported";
 };
 
+struct SnapshotOptionsCli {
+    std::string action;  ///< create, list, revert, delete
+    std::string name;
+};
+
 /// Runs a command, turning errors into a message on stderr (with a hint on
 /// what to run for permission and connection errors) and exit code 1. With
 /// `json`, stdout also gets one JSON document describing the error.
@@ -61,6 +67,11 @@ int cmd_apply(const GlobalOptions& g, const ManifestOptions& m, const ApplyOptio
 int cmd_destroy(const GlobalOptions& g, const ManifestOptions& m, const ApplyOptionsCli& o);
 int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json);
 int cmd_doctor(const GlobalOptions& g, bool json);
+int cmd_snapshot(const GlobalOptions& g, const ManifestOptions& m, const SnapshotOptionsCli& o,
+                 bool json);
+/// The lab's snapshots (status and `snapshot list`): a JSON array, and as text.
+nlohmann::json snapshots_json(const GlobalOptions& g, const std::string& lab);
+std::string snapshots_text(const nlohmann::json& snapshots);
 int cmd_export(const GlobalOptions& g, const ExportOptionsCli& o, bool json);
 
 }  // namespace virtform::cli

@@ -230,6 +230,25 @@ int main(int argc, char** argv) {
         app.add_subcommand("status", "list the lab's objects, their state, drift and addresses");
     add_manifest_options(status);
 
+    SnapshotOptionsCli snapshot_opts;
+    auto* snapshot = app.add_subcommand(
+        "snapshot", "whole-lab snapshots: create, list, revert, delete (every VM at once)");
+    snapshot->require_subcommand(1);
+    snapshot->fallthrough();
+    const std::vector<std::pair<const char*, const char*>> snapshot_actions = {
+        {"create", "snapshot every VM of the lab (and record its networks) as NAME"},
+        {"list", "list the lab's snapshots"},
+        {"revert", "put every VM and network of the lab back as snapshot NAME has them"},
+        {"delete", "delete snapshot NAME of every VM of the lab"}};
+    for (const auto& [action, help] : snapshot_actions) {
+        auto* sub = snapshot->add_subcommand(action, help);
+        sub->fallthrough();
+        if (std::string(action) != "list")
+            sub->add_option("name", snapshot_opts.name, "the snapshot's name")->required();
+        add_manifest_options(sub);
+        sub->callback([&snapshot_opts, a = std::string(action)] { snapshot_opts.action = a; });
+    }
+
     ExportOptionsCli export_opts;
     auto* export_cmd = app.add_subcommand(
         "export", "write a manifest for objects made by hand (virsh, virt-manager)");
@@ -321,6 +340,7 @@ int main(int argc, char** argv) {
             if (*destroy) return cmd_destroy(global, manifests, destroy_opts);
             if (*status) return cmd_status(global, manifests, json);
             if (*export_cmd) return cmd_export(global, export_opts, json);
+            if (*snapshot) return cmd_snapshot(global, manifests, snapshot_opts, json);
             return 1;
         },
         json);
