@@ -29,8 +29,7 @@ int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptions
     }
     if (!o.out.empty()) {
         write_saved_plan(o.out, SavedPlan{g.uri, desired.lab, sources, o.targets,
-                                          fingerprint(live, desired), plan_to_json(plan),
-                                          o.adopt});
+                                          fingerprint(live, desired), plan_to_json(plan), o.adopt});
         if (!o.json) {
             std::cerr << fmt::format(
                 "\nSaved the plan to {}. `virtform apply {}` carries out exactly "

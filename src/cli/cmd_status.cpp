@@ -2,8 +2,8 @@
 
 #include <cstring>
 #include <iostream>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "common.h"
 #include "virtform/adapters/host/applied_record.h"
@@ -133,12 +133,9 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
                                {"detail", r.extra},
                                {"running", r.running}});
         }
-        std::cout << nlohmann::json{{"format_version", "1"},
-                                    {"lab", desired.lab},
-                                    {"uri", g.uri},
-                                    {"objects", objects},
-                                    {"drift", plan.drift},
-                                    {"snapshots", snapshots}}
+        std::cout << nlohmann::json{{"format_version", "1"}, {"lab", desired.lab},
+                                    {"uri", g.uri},          {"objects", objects},
+                                    {"drift", plan.drift},   {"snapshots", snapshots}}
                          .dump(2)
                   << "\n";
         return 0;

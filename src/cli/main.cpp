@@ -256,8 +256,9 @@ int main(int argc, char** argv) {
     export_cmd->add_flag("--all-unowned", export_opts.all_unowned,
                          "every VM, network, pool and bridge without a virtform mark");
     export_cmd->add_option("-o,--out", export_opts.out, "write the manifest to FILE");
-    export_cmd->add_option("--lab", export_opts.lab, "the lab the manifest declares (default "
-                                                     "'exported')");
+    export_cmd->add_option("--lab", export_opts.lab,
+                           "the lab the manifest declares (default "
+                           "'exported')");
 
     auto* doctor =
         app.add_subcommand("doctor", "can this host run a lab, and how? (KVM, libvirt, QEMU, ...)");

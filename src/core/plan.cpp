@@ -358,12 +358,8 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
                 diags.error(want.where,
                             fmt::format("{} '{}' already exists on the host and {}; virtform "
                                         "never modifies objects its lab does not own: choose "
-                                        "another name{}",
-                                        to_string(kind), name, owner_text(owner),
-                                        owner.empty() ? fmt::format(", or adopt it (apply --adopt "
-                                                                    "{}, or adopt: true)",
-                                                                    id.str())
-                                                      : ""));
+                                        "another name",
+                                        to_string(kind), name, owner_text(owner)));
                 continue;
             }
             auto changes = diff_attributes(attributes_of(want), attributes_of(have));
@@ -382,8 +378,7 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
                     break;
                 }
             }
-            if (adopt && a.changes.empty())
-                a.reason = "carries no virtform mark; adopted as it is";
+            if (adopt && a.changes.empty()) a.reason = "carries no virtform mark; adopted as it is";
             actions.push_back(std::move(a));
         }
         if (!prune) return;

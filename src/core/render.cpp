@@ -99,7 +99,7 @@ std::string render_plan_text(const Plan& plan, const TextStyle& style) {
         out += fmt::format("  {}{}{}\n", p.bold, headline(a), p.reset);
         if (!a.reason.empty() && a.type != ActionType::create) {
             out += fmt::format("  # ({}: {})\n",
-                               a.type == ActionType::destroy ? "why"
+                               a.type == ActionType::destroy  ? "why"
                                : a.adopt && a.changes.empty() ? "adopt"
                                                               : to_string(a.cls),
                                terminal_escape(a.reason));
@@ -184,17 +184,16 @@ nlohmann::json plan_to_json(const Plan& plan) {
                            {"users", a.users},
                            {"changes", changes}});
     }
-    return {
-        {"format_version", "1"},
-        {"lab", plan.lab},
-        {"warnings", plan.warnings},
-        {"drift", plan.drift},
-        {"actions", actions},
-        {"summary",
-         {{"add", plan.to_add()},
-          {"change", plan.to_change()},
-          {"destroy", plan.to_destroy()},
-          {"adopt", plan.to_adopt()}}}};
+    return {{"format_version", "1"},
+            {"lab", plan.lab},
+            {"warnings", plan.warnings},
+            {"drift", plan.drift},
+            {"actions", actions},
+            {"summary",
+             {{"add", plan.to_add()},
+              {"change", plan.to_change()},
+              {"destroy", plan.to_destroy()},
+              {"adopt", plan.to_adopt()}}}};
 }
 
 }  // namespace virtform

@@ -10,8 +10,8 @@
 #include <cstring>
 #include <filesystem>
 #include <pugixml.hpp>
-#include <sstream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "storage_ops.h"
@@ -530,7 +530,8 @@ void update(virConnectPtr conn, const std::string& lab, const Action& action,
 /// leaves out without VIR_DOMAIN_XML_SECURE (graphics passwords).
 void mark(virConnectPtr conn, const std::string& name, const std::string& lab, RoundTrips& trips) {
     DomainPtr dom = lookup(conn, name, trips);
-    const std::string owner = owner_from_metadata(xml_desc(dom.get(), name, VIR_DOMAIN_XML_INACTIVE, trips));
+    const std::string owner =
+        owner_from_metadata(xml_desc(dom.get(), name, VIR_DOMAIN_XML_INACTIVE, trips));
     if (!owner.empty()) {
         throw AdapterError(label(name), "adopt",
                            fmt::format("it already carries the mark of lab '{}'", owner));

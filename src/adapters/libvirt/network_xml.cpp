@@ -119,8 +119,8 @@ std::string with_mark(const std::string& xml, const std::string& lab) {
         pugi::xml_node after;
         for (const char* e : {"name", "uuid", "title", "description"})
             if (auto n = root.child(e)) after = n;
-        metadata = after ? root.insert_child_after("metadata", after)
-                         : root.prepend_child("metadata");
+        metadata =
+            after ? root.insert_child_after("metadata", after) : root.prepend_child("metadata");
     }
     auto mark = metadata.append_child(fmt::format("{}:lab", kMetadataPrefix).c_str());
     mark.append_attribute(fmt::format("xmlns:{}", kMetadataPrefix).c_str()) = kMetadataUri;
