@@ -94,6 +94,9 @@ struct Network {
     /// Desired only: where the manifest declared it.
     Location where;
     std::optional<Expansion> expansion;
+    /// Desired only: `adopt: true`, take an existing unmarked object of this
+    /// name as the lab's (see PlanOptions::adopt).
+    bool adopt = false;
 
     /// Canonical order of the lists, so equal networks compare equal.
     void normalize();
@@ -115,6 +118,7 @@ struct Pool {
 
     std::string owner;
     Location where;
+    bool adopt = false;  ///< desired only: `adopt: true`
     bool operator==(const Pool& o) const {
         return name == o.name && path == o.path && autostart == o.autostart && active == o.active;
     }
@@ -259,6 +263,7 @@ struct Vm {
     std::string owner;
     Location where;
     std::optional<Expansion> expansion;  ///< desired only: made by `count:`
+    bool adopt = false;  ///< desired only: `adopt: true`
     bool operator==(const Vm& o) const;
 };
 
@@ -287,6 +292,7 @@ struct Bridge {
 
     std::string owner;
     Location where;
+    bool adopt = false;  ///< desired only: `adopt: true`
     void normalize();
     bool operator==(const Bridge&) const;
 };

@@ -4,6 +4,7 @@
 /// replace, with the reason, and the actions are ordered by their dependencies.
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,10 @@ struct Action {
     /// it (VMs of any lab or none, ports the manifest does not declare). apply
     /// refuses such an action unless forced, then says what it cut off.
     std::vector<std::string> users;
+    /// An update that first marks an existing, unmarked object as the lab's
+    /// (`apply --adopt KIND.NAME` or `adopt: true`); `changes` is what then
+    /// differs from the manifest, and may be empty.
+    bool adopt = false;
 };
 
 struct Plan {
@@ -79,6 +84,7 @@ struct Plan {
     int to_add() const;
     int to_change() const;
     int to_destroy() const;
+    int to_adopt() const;
 };
 
 struct PlanOptions {
@@ -87,6 +93,11 @@ struct PlanOptions {
     /// owned_fingerprint() of the host right after the last apply, if recorded:
     /// objects whose fingerprint differs now changed outside virtform.
     std::optional<std::map<std::string, std::string>> last_applied;
+    /// Objects to adopt (besides those whose manifest entry says `adopt: true`):
+    /// an existing object of this name without any virtform mark becomes the
+    /// lab's, through an update with Action::adopt. Each must be declared in
+    /// the manifests; one marked by another lab stays refused.
+    std::set<ResourceId> adopt;
 };
 
 /// Changes to a running VM's domain alone (not its definition) have paths with

@@ -8,6 +8,7 @@
 namespace virtform {
 
 /// Throws Error naming the argument when one does not read KIND.NAME.
-std::vector<ResourceId> parse_targets(const std::vector<std::string>& targets);
+std::vector<ResourceId> parse_targets(const std::vector<std::string>& targets,
+                                      const std::string& flag = "--target");
 
 }  // namespace virtform

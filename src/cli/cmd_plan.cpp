@@ -18,6 +18,7 @@ int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptions
     auto provider = connect(g, desired);
     PlanOptions popts;
     popts.targets = parse_targets(o.targets);
+    for (const auto& id : parse_targets(o.adopt, "--adopt")) popts.adopt.insert(id);
     popts.last_applied = host::read_applied_record(g.uri, desired.lab);
     const Live live = provider->read();
     const Plan plan = make_plan(desired, live, popts);
@@ -43,7 +44,7 @@ int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptions
     if (!o.out.empty()) {
         write_saved_plan(o.out, SavedPlan{g.uri, desired.lab, sources, desired.variables, o.targets,
                                           fingerprint(live, desired), plan_to_json(plan),
-                                          utc_now_iso8601()});
+                                          utc_now_iso8601(), o.adopt});
         if (format == OutputFormat::text) {
             std::cerr << fmt::format(
                 "\nSaved the plan to {}. `virtform apply {}` carries out exactly "

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "common.h"
 #include "virtform/adapters/host/applied_record.h"
@@ -139,6 +140,7 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
         rows.back().unreachable = meant_to_run && (it->second.state != VmState::running ||
                                                    (no_address && !want->second.nics.empty()));
     }
+    const nlohmann::json snapshots = snapshots_json(g, desired.lab);
     if (json) {
         // What a monitor alerts on, as lists of addresses (docs/json.md).
         std::vector<std::string> drifted, out_of_sync, pending, unreachable;
@@ -169,7 +171,8 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
                                      {{"drifted", drifted},
                                       {"out_of_sync", out_of_sync},
                                       {"restart_pending", pending},
-                                      {"unreachable", unreachable}}}}
+                                      {"unreachable", unreachable}}},
+                                    {"snapshots", snapshots}}
                          .dump(2)
                   << "\n";
         return 0;
@@ -186,6 +189,11 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
                     [](const Row& r) { return !r.state.empty() && r.state.back() == '*'; })) {
         std::cout << "\n  * the running VM differs from its definition or the manifest: a live "
                      "change (apply sets it) or a restart pending (apply --allow-restart)\n";
+    }
+    if (!snapshots.empty()) {
+        std::cout << "\nSnapshots (virtform snapshot revert NAME):\n";
+        std::istringstream lines(snapshots_text(snapshots));
+        for (std::string line; std::getline(lines, line);) std::cout << "  " << line << "\n";
     }
     return 0;
 }

@@ -1,6 +1,7 @@
 #pragma once
 #include <chrono>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,7 @@ struct PlanOptionsCli {
     std::string format;            ///< "" (text, or json with --json), "text", "json", "markdown"
     std::size_t max_actions = 50;  ///< markdown: actions shown before "N more"; 0: all
     std::vector<std::string> targets;
+    std::vector<std::string> adopt;  ///< KIND.NAME of unmarked objects to make the lab's
 };
 
 struct ShowOptionsCli {
@@ -61,6 +63,19 @@ struct ApplyOptionsCli {
     std::chrono::milliseconds wait_timeout{300000};
     int parallelism = 4;
     std::vector<std::string> targets;
+    std::vector<std::string> adopt;  ///< KIND.NAME of unmarked objects to make the lab's
+};
+
+struct ExportOptionsCli {
+    std::vector<std::string> objects;  ///< KIND.NAME
+    bool all_unowned = false;
+    std::string out;  ///< "" : standard output
+    std::string lab = "exported";
+};
+
+struct SnapshotOptionsCli {
+    std::string action;  ///< create, list, revert, delete
+    std::string name;
 };
 
 struct GraphOptions {
@@ -113,5 +128,11 @@ int cmd_console(const GlobalOptions& g, const ManifestOptions& m, const std::str
 /// Removes the lab's block from every hosts file `virtform hosts` wrote it to
 /// (after a destroy). Problems are warnings.
 void remove_hosts_blocks(const std::string& lab);
+int cmd_snapshot(const GlobalOptions& g, const ManifestOptions& m, const SnapshotOptionsCli& o,
+                 bool json);
+/// The lab's snapshots (status and `snapshot list`): a JSON array, and as text.
+nlohmann::json snapshots_json(const GlobalOptions& g, const std::string& lab);
+std::string snapshots_text(const nlohmann::json& snapshots);
+int cmd_export(const GlobalOptions& g, const ExportOptionsCli& o, bool json);
 
 }  // namespace virtform::cli

@@ -182,6 +182,9 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"text", "json", "markdown"}));
     plan->add_option("--max-actions", plan_opts.max_actions,
                      "markdown: list at most N actions, then \"N more\" (default 50; 0: all)");
+    plan->add_option("--adopt", plan_opts.adopt,
+                     "show adopting the unmarked object KIND.NAME as the lab's (repeatable)")
+        ->allow_extra_args(false);
     plan->add_option("--target", plan_opts.targets,
                      "plan only KIND.NAME and what it needs (repeatable)")
         ->allow_extra_args(false);
@@ -197,6 +200,11 @@ int main(int argc, char** argv) {
     apply
         ->add_option("--target", apply_opts.targets,
                      "apply only KIND.NAME and what it needs (repeatable)")
+        ->allow_extra_args(false);
+    apply
+        ->add_option("--adopt", apply_opts.adopt,
+                     "make the existing unmarked object KIND.NAME the lab's, after showing the "
+                     "diff (repeatable; see docs/export.md)")
         ->allow_extra_args(false);
     apply->add_flag(
         "--allow-restart", apply_opts.allow_restart,
@@ -251,6 +259,35 @@ int main(int argc, char** argv) {
     fmt_cmd->add_option("files", fmt_opts.paths,
                         "manifest files or directories, - for standard input (default: the "
                         "labs' *.yaml here)");
+    SnapshotOptionsCli snapshot_opts;
+    auto* snapshot = app.add_subcommand(
+        "snapshot", "whole-lab snapshots: create, list, revert, delete (every VM at once)");
+    snapshot->require_subcommand(1);
+    snapshot->fallthrough();
+    const std::vector<std::pair<const char*, const char*>> snapshot_actions = {
+        {"create", "snapshot every VM of the lab (and record its networks) as NAME"},
+        {"list", "list the lab's snapshots"},
+        {"revert", "put every VM and network of the lab back as snapshot NAME has them"},
+        {"delete", "delete snapshot NAME of every VM of the lab"}};
+    for (const auto& [action, help] : snapshot_actions) {
+        auto* sub = snapshot->add_subcommand(action, help);
+        sub->fallthrough();
+        if (std::string(action) != "list")
+            sub->add_option("name", snapshot_opts.name, "the snapshot's name")->required();
+        add_manifest_options(sub);
+        sub->callback([&snapshot_opts, a = std::string(action)] { snapshot_opts.action = a; });
+    }
+
+    ExportOptionsCli export_opts;
+    auto* export_cmd = app.add_subcommand(
+        "export", "write a manifest for objects made by hand (virsh, virt-manager)");
+    export_cmd->add_option("objects", export_opts.objects, "KIND.NAME of each object (vm.web1)");
+    export_cmd->add_flag("--all-unowned", export_opts.all_unowned,
+                         "every VM, network, pool and bridge without a virtform mark");
+    export_cmd->add_option("-o,--out", export_opts.out, "write the manifest to FILE");
+    export_cmd->add_option("--lab", export_opts.lab,
+                           "the lab the manifest declares (default "
+                           "'exported')");
 
     auto* doctor =
         app.add_subcommand("doctor", "can this host run a lab, and how? (KVM, libvirt, QEMU, ...)");
@@ -408,6 +445,8 @@ int main(int argc, char** argv) {
                 return *ssh ? cmd_ssh(global, manifests, ssh_opts)
                             : cmd_console(global, manifests, console_vm);
             }
+            if (*export_cmd) return cmd_export(global, export_opts, json);
+            if (*snapshot) return cmd_snapshot(global, manifests, snapshot_opts, json);
             return 1;
         },
         json);

@@ -116,6 +116,8 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
     auto provider = connect(g, desired, o.allow_restart, o.no_rollback);
     PlanOptions popts;
     popts.targets = parse_targets(saved ? saved->targets : o.targets);
+    for (const auto& id : parse_targets(saved ? saved->adopt : o.adopt, "--adopt"))
+        popts.adopt.insert(id);
     popts.last_applied = host::read_applied_record(g.uri, desired.lab);
     const Live live = provider->read();
     if (saved) {
@@ -222,9 +224,13 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
         return interrupt.requested() ? interrupt.exit_code() : code;
     }
 
-    int added = 0, changed = 0, destroyed = 0;
+    int added = 0, changed = 0, destroyed = 0, adopted = 0;
     for (std::size_t i = 0; i < plan.actions.size(); ++i) {
         if (result.results[i].outcome != Outcome::done) continue;
+        if (plan.actions[i].adopt) {
+            ++adopted;
+            if (plan.actions[i].changes.empty()) continue;
+        }
         switch (plan.actions[i].type) {
             case ActionType::create:
                 ++added;
@@ -246,8 +252,9 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
             std::cout << fmt::format("\nDestroy complete! Resources: {} destroyed.\n", destroyed);
         } else {
             std::cout << fmt::format(
-                "\nApply complete! Resources: {} added, {} changed, {} destroyed.\n", added,
-                changed, destroyed);
+                "\nApply complete! Resources: {}{} added, {} changed, {} destroyed.\n",
+                adopted != 0 ? fmt::format("{} adopted, ", adopted) : "", added, changed,
+                destroyed);
         }
         if (interrupt.requested()) {
             std::cerr << fmt::format("Interrupted ({}) after the last action had started.\n",

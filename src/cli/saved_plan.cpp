@@ -23,7 +23,8 @@ void write_saved_plan(const std::string& path, const SavedPlan& saved) {
                                 {"lab", saved.lab},         {"manifests", manifests},
                                 {"targets", saved.targets}, {"fingerprint", saved.fingerprint},
                                 {"plan", saved.plan},       {"variables", saved.variables},
-                                {"created", saved.created}};
+                                {"created", saved.created},
+                                {"adopt", saved.adopt}};
     // The directory may be anyone's (/tmp): a unique O_EXCL|O_NOFOLLOW temp
     // file renamed into place, so nobody can pre-create, own or redirect it.
     write_file_atomically(path, doc.dump(1) + "\n", "write plan file", {0600, false});
@@ -99,6 +100,7 @@ std::optional<SavedPlan> read_saved_plan(const std::string& path, bool must_be_p
         saved.variables = doc.value("variables", nlohmann::json::object())
                               .get<std::map<std::string, std::string>>();
         if (doc.contains("created") && doc["created"].is_string()) saved.created = doc["created"];
+        saved.adopt = doc.value("adopt", std::vector<std::string>{});
         return saved;
     } catch (const nlohmann::json::exception& e) {
         throw Error(fmt::format("{}: a damaged virtform plan file: {}", path, e.what()));

@@ -25,6 +25,7 @@ struct SavedPlan {
     /// When the plan was made, UTC, ISO 8601 ("2026-12-02T09:40:00Z"); empty
     /// in plans saved before it was recorded.
     std::string created;
+    std::vector<std::string> adopt;  ///< `plan --adopt`: what the plan adopts
 };
 
 /// Now, UTC, ISO 8601 to the second.

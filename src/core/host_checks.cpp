@@ -129,7 +129,9 @@ void check_host_collisions(const Desired& desired, const Live& live, Diagnostics
         for (const auto& nic : vm.nics) {
             if (!nic.mac) continue;
             for (const auto& [other_name, other] : live.vms) {
-                if (other_name == name && other.owner == desired.lab) continue;
+                // The VM itself: this lab's, or one being adopted (any other
+                // owner is refused by the ownership check already).
+                if (other_name == name) continue;
                 // A VM of this lab that the manifest drops is deleted first.
                 if (other.owner == desired.lab && desired.vms.count(other_name) == 0) continue;
                 auto has = [&](const Vm& v) {

@@ -360,6 +360,7 @@ Network read_network(const Context& ctx, const std::string& name, const YAML::No
     if (auto stp = r.boolean("stp")) net.stp = *stp;
     if (auto autostart = r.boolean("autostart")) net.autostart = *autostart;
     if (auto active = r.boolean("active")) net.active = *active;
+    net.adopt = r.boolean("adopt").value_or(false);
 
     // Combinations libvirt would refuse, said in the manifest's terms.
     if (!mode_known) {

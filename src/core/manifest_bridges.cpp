@@ -102,6 +102,7 @@ Bridge read_bridge(const Context& ctx, const std::string& name, const YAML::Node
         }
     }
     br.up = r.boolean("up").value_or(true);
+    br.adopt = r.boolean("adopt").value_or(false);
     br.vlan_filtering = r.boolean("vlan_filtering");
     if (auto port = r.str("take_over_addresses")) {
         if (auto problem = interface_name_problem(*port); !problem.empty()) {

@@ -47,8 +47,13 @@ int Plan::to_add() const {
 }
 int Plan::to_change() const {
     return static_cast<int>(std::count_if(actions.begin(), actions.end(), [](const Action& a) {
-        return a.type == ActionType::update;
+        // Adopting alone marks the object and changes nothing of it.
+        return a.type == ActionType::update && !(a.adopt && a.changes.empty());
     }));
+}
+int Plan::to_adopt() const {
+    return static_cast<int>(
+        std::count_if(actions.begin(), actions.end(), [](const Action& a) { return a.adopt; }));
 }
 int Plan::to_destroy() const {
     return static_cast<int>(std::count_if(actions.begin(), actions.end(), [](const Action& a) {
@@ -345,7 +350,11 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
             }
             const auto& have = it->second;
             const std::string owner = owner_of(have);
-            if (owner != desired.lab) {
+            bool adopt = false;
+            if constexpr (requires { want.adopt; }) {
+                adopt = owner.empty() && (want.adopt || options.adopt.count(id) != 0);
+            }
+            if (owner != desired.lab && !adopt) {
                 diags.error(want.where,
                             fmt::format("{} '{}' already exists on the host and {}; virtform "
                                         "never modifies objects its lab does not own: choose "
@@ -355,8 +364,9 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
             }
             auto changes = diff_attributes(attributes_of(want), attributes_of(have));
             // refine may add changes (a running VM's divergence) or drop them.
-            if (!refine(changes, want, have) || changes.empty()) continue;
+            if (!refine(changes, want, have) || (changes.empty() && !adopt)) continue;
             Action a{id};
+            a.adopt = adopt;
             a.cls = strongest(changes);
             a.type = a.cls == ChangeClass::replace ? ActionType::replace : ActionType::update;
             a.changes = std::move(changes);
@@ -368,6 +378,7 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
                     break;
                 }
             }
+            if (adopt && a.changes.empty()) a.reason = "carries no virtform mark; adopted as it is";
             actions.push_back(std::move(a));
         }
         if (!prune) return;
@@ -380,6 +391,21 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
         }
     };
     auto own_owner = [](const auto& x) { return x.owner; };
+    for (const auto& id : options.adopt) {
+        const bool declared = (id.kind == Kind::bridge && desired.bridges.count(id.name)) ||
+                              (id.kind == Kind::network && desired.networks.count(id.name)) ||
+                              (id.kind == Kind::pool && desired.pools.count(id.name)) ||
+                              (id.kind == Kind::vm && desired.vms.count(id.name));
+        if (id.kind == Kind::volume) {
+            diags.error({}, fmt::format("--adopt {}: volumes are not adopted on their own; adopt "
+                                        "their pool",
+                                        id.str()));
+        } else if (!declared) {
+            diags.error({}, fmt::format("--adopt {}: the manifests declare no {} '{}'; export it "
+                                        "first (virtform export {})",
+                                        id.str(), to_string(id.kind), id.name, id.str()));
+        }
+    }
 
     // Bridges: the live side is seen as the planner needs it (take-over done or
     // not, taken-over addresses not managed unless listed).

@@ -49,6 +49,11 @@ std::string headline(const Action& a) {
     // Names and values come from manifests and the host: escaped, so that no
     // escape sequence in them reaches the terminal (terminal_escape).
     const std::string id = terminal_escape(a.id.str());
+    if (a.adopt) {
+        if (a.changes.empty()) return fmt::format("# {} will be adopted", id);
+        return fmt::format("# {} will be adopted and updated ({})", id,
+                           a.cls == ChangeClass::restart ? "requires a restart" : "live");
+    }
     if (a.type == ActionType::update) {
         if (const std::size_t n = pending_restarts(a); n != 0) {
             return fmt::format("# {} will be updated: restart pending ({} change{})", id,
@@ -75,6 +80,10 @@ std::string headline(const Action& a) {
 
 std::string render_plan_summary(const Plan& plan) {
     if (plan.empty()) return "No changes. The lab matches the manifests.";
+    if (const int adopt = plan.to_adopt(); adopt != 0) {
+        return fmt::format("Plan: {} to adopt, {} to add, {} to change, {} to destroy.", adopt,
+                           plan.to_add(), plan.to_change(), plan.to_destroy());
+    }
     return fmt::format("Plan: {} to add, {} to change, {} to destroy.", plan.to_add(),
                        plan.to_change(), plan.to_destroy());
 }
@@ -104,7 +113,9 @@ std::string render_plan_text(const Plan& plan, const TextStyle& style) {
         }
         if (!a.reason.empty() && a.type != ActionType::create) {
             out += fmt::format("  # ({}: {})\n",
-                               a.type == ActionType::destroy ? "why" : to_string(a.cls),
+                               a.type == ActionType::destroy  ? "why"
+                               : a.adopt && a.changes.empty() ? "adopt"
+                                                              : to_string(a.cls),
                                terminal_escape(a.reason));
         }
         for (const auto& u : a.users) {
@@ -114,13 +125,14 @@ std::string render_plan_text(const Plan& plan, const TextStyle& style) {
         const char* colour = a.type == ActionType::create    ? p.green
                              : a.type == ActionType::destroy ? p.red
                                                              : p.yellow;
-        const char* sign = a.type == ActionType::create    ? "+"
+        const char* sign = a.adopt                         ? "<="
+                           : a.type == ActionType::create  ? "+"
                            : a.type == ActionType::destroy ? "-"
                            : a.type == ActionType::replace ? "-/+"
                                                            : "~";
         const std::string kind = to_string(a.id.kind);
         const std::string name = terminal_escape(a.id.name);
-        if (a.type == ActionType::destroy) {
+        if (a.type == ActionType::destroy || (a.adopt && a.changes.empty())) {
             out += fmt::format("{}{:>3} {} \"{}\"{}\n", colour, sign, kind, name, p.reset);
             continue;
         }
@@ -183,7 +195,7 @@ nlohmann::json plan_to_json(const Plan& plan) {
         actions.push_back({{"address", a.id.str()},
                            {"kind", to_string(a.id.kind)},
                            {"name", a.id.name},
-                           {"action", to_string(a.type)},
+                           {"action", a.adopt ? "adopt" : to_string(a.type)},
                            {"class", to_string(a.cls)},
                            {"reason", a.reason},
                            {"depends_on", deps},
@@ -192,14 +204,16 @@ nlohmann::json plan_to_json(const Plan& plan) {
                            {"expanded_from", expansion},
                            {"changes", changes}});
     }
-    return {
-        {"format_version", "1"},
-        {"lab", plan.lab},
-        {"warnings", plan.warnings},
-        {"drift", plan.drift},
-        {"actions", actions},
-        {"summary",
-         {{"add", plan.to_add()}, {"change", plan.to_change()}, {"destroy", plan.to_destroy()}}}};
+    return {{"format_version", "1"},
+            {"lab", plan.lab},
+            {"warnings", plan.warnings},
+            {"drift", plan.drift},
+            {"actions", actions},
+            {"summary",
+             {{"add", plan.to_add()},
+              {"change", plan.to_change()},
+              {"destroy", plan.to_destroy()},
+              {"adopt", plan.to_adopt()}}}};
 }
 
 }  // namespace virtform

@@ -6,7 +6,8 @@
 
 namespace virtform {
 
-std::vector<ResourceId> parse_targets(const std::vector<std::string>& targets) {
+std::vector<ResourceId> parse_targets(const std::vector<std::string>& targets,
+                                      const std::string& flag) {
     std::vector<ResourceId> out;
     for (const auto& t : targets) {
         const auto dot = t.find('.');
@@ -21,7 +22,7 @@ std::vector<ResourceId> parse_targets(const std::vector<std::string>& targets) {
             }
         }
         if (!ok)
-            throw Error(fmt::format("--target '{}' must read KIND.NAME, e.g. network.labnat", t));
+            throw Error(fmt::format("{} '{}' must read KIND.NAME, e.g. network.labnat", flag, t));
     }
     return out;
 }

@@ -491,6 +491,30 @@ TEST_F(BridgeCli, AnUnmarkedBridgeWithTheManifestsNameIsRefusedAndLeftAlone) {
     EXPECT_EQ(sysfs("/sys/class/net/vftb1/ifalias"), "");
 }
 
+// Issue 11: a bridge made by hand is exported, then adopted: its alias
+// becomes the lab's mark and the exported manifest plans no change.
+TEST_F(BridgeCli, AHandMadeBridgeIsExportedAndAdopted) {
+    add_device("p1");
+    must("ip link add vftb7 type bridge");
+    must("ip link set p1 master vftb7");
+    must("ip addr add 10.99.7.1/24 dev vftb7");
+    must("ip link set vftb7 up");
+    const std::string file = dir_ + "/exported.yaml";
+    CliRun r = cli("export bridge.vftb7 --lab " + lab_ + " -o " + file);
+    ASSERT_EQ(r.status, 0) << r.out;
+    last_manifest_ = file;
+    r = cli("plan " + file + " --detailed-exitcode");
+    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("carries no virtform mark"));
+    EXPECT_EQ(sysfs("/sys/class/net/vftb7/ifalias"), "");
+    r = apply(file, "--adopt bridge.vftb7");
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("bridge.vftb7 will be adopted"));
+    EXPECT_EQ(sysfs("/sys/class/net/vftb7/ifalias"), "virtform:" + lab_);
+    EXPECT_EQ(master_of("p1"), "vftb7");
+    expect_converged(file);
+}
+
 TEST_F(BridgeCli, ABridgeOfAnotherLabIsRefused) {
     must("ip link add vftb6 type bridge");
     must("ip link set dev vftb6 alias virtform:some-other-lab");

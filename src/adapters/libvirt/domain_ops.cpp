@@ -11,7 +11,9 @@
 #include <cstring>
 
 #include <filesystem>
+#include <pugixml.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "storage_ops.h"
@@ -524,6 +526,31 @@ void update(virConnectPtr conn, const std::string& lab, const Action& action,
     if (before.autostart != after.autostart) set_autostart(dom.get(), after, trips);
 }
 
+/// Adopting: the lab's mark set in the domain's <metadata> through
+/// virDomainSetMetadata (the definition, and the running domain too), so
+/// nothing else of the definition is rewritten: not even what GetXMLDesc
+/// leaves out without VIR_DOMAIN_XML_SECURE (graphics passwords).
+void mark(virConnectPtr conn, const std::string& name, const std::string& lab, RoundTrips& trips) {
+    DomainPtr dom = lookup(conn, name, trips);
+    const std::string owner =
+        owner_from_metadata(xml_desc(dom.get(), name, VIR_DOMAIN_XML_INACTIVE, trips));
+    if (!owner.empty()) {
+        throw AdapterError(label(name), "adopt",
+                           fmt::format("it already carries the mark of lab '{}'", owner));
+    }
+    pugi::xml_document doc;
+    doc.append_child("lab").text() = lab.c_str();
+    std::ostringstream text;
+    doc.save(text, "", pugi::format_raw | pugi::format_no_declaration);
+    unsigned flags = VIR_DOMAIN_AFFECT_CONFIG;
+    if (is_active(dom.get(), name, trips)) flags |= VIR_DOMAIN_AFFECT_LIVE;
+    trips.add();
+    if (virDomainSetMetadata(dom.get(), VIR_DOMAIN_METADATA_ELEMENT, text.str().c_str(),
+                             kMetadataPrefix, kMetadataUri, flags) < 0) {
+        throw_last_error(label(name), "adopt (set the lab's mark on)");
+    }
+}
+
 }  // namespace
 
 void read_domains(virConnectPtr conn, Live& live, RoundTrips& trips) {
@@ -623,7 +650,8 @@ void apply_vm(virConnectPtr conn, const std::string& lab, const Action& action,
             create(conn, std::get<Vm>(*action.after), lab, trips);
             break;
         case ActionType::update:
-            update(conn, lab, action, options, trips);
+            if (action.adopt) mark(conn, action.id.name, lab, trips);
+            if (!action.changes.empty()) update(conn, lab, action, options, trips);
             break;
     }
 }

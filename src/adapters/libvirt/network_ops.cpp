@@ -236,6 +236,24 @@ void update(virConnectPtr conn, const std::string& lab, const Action& action, Ro
     if (before.autostart != after.autostart) set_autostart(net.get(), after, trips);
 }
 
+/// Adopting: the lab's mark added to the definition as it is (a redefine that
+/// changes nothing else; a running network keeps running).
+void mark(virConnectPtr conn, const std::string& name, const std::string& lab, RoundTrips& trips) {
+    NetworkPtr net = lookup(conn, name, trips);
+    std::string xml;
+    try {
+        xml = with_mark(inactive_xml(net.get(), name, trips), lab);
+    } catch (const AdapterError&) {
+        throw;
+    } catch (const Error& e) {
+        throw AdapterError("network " + name, "adopt", e.what());
+    }
+    spdlog::debug("adopting network {}:\n{}", name, xml);
+    trips.add();
+    NetworkPtr defined(virNetworkDefineXML(conn, xml.c_str()));
+    if (!defined) throw_last_error("network " + name, "adopt (redefine with the lab's mark)");
+}
+
 }  // namespace
 
 void read_networks(virConnectPtr conn, Live& live, RoundTrips& trips) {
@@ -285,7 +303,8 @@ void apply_network(virConnectPtr conn, const std::string& lab, const Action& act
             create(conn, std::get<Network>(*action.after), lab, trips);
             break;
         case ActionType::update:
-            update(conn, lab, action, trips);
+            if (action.adopt) mark(conn, net_name(action), lab, trips);
+            if (!action.changes.empty()) update(conn, lab, action, trips);
             break;
     }
 }

@@ -106,6 +106,28 @@ std::string owner_from_metadata(const std::string& xml) {
     return {};
 }
 
+std::string with_mark(const std::string& xml, const std::string& lab) {
+    if (const std::string owner = owner_from_metadata(xml); !owner.empty())
+        throw Error(fmt::format("it already carries the mark of lab '{}'", owner));
+    pugi::xml_document doc;
+    if (!doc.load_string(xml.c_str(), pugi::parse_default | pugi::parse_ws_pcdata_single))
+        throw Error("cannot parse its XML");
+    auto root = doc.document_element();
+    auto metadata = root.child("metadata");
+    if (!metadata) {
+        // libvirt's schemas put <metadata> after <name>/<uuid>/<title>/<description>.
+        pugi::xml_node after;
+        for (const char* e : {"name", "uuid", "title", "description"})
+            if (auto n = root.child(e)) after = n;
+        metadata =
+            after ? root.insert_child_after("metadata", after) : root.prepend_child("metadata");
+    }
+    auto mark = metadata.append_child(fmt::format("{}:lab", kMetadataPrefix).c_str());
+    mark.append_attribute(fmt::format("xmlns:{}", kMetadataPrefix).c_str()) = kMetadataUri;
+    mark.text() = lab.c_str();
+    return doc_to_string(doc);
+}
+
 Network network_from_xml(const std::string& xml) {
     auto doc = parse_xml(xml, "network");
     auto net = doc.child("network");

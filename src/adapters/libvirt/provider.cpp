@@ -1,5 +1,7 @@
 #include "virtform/adapters/libvirt/provider.h"
 
+#include <fmt/format.h>
+
 #include <cstdlib>
 #include <filesystem>
 
@@ -106,6 +108,31 @@ long LibvirtProvider::round_trips() const {
 std::vector<GuestAddress> LibvirtProvider::vm_addresses(const std::string& vm) {
     return libvirt::vm_addresses(impl_->conn.get(), vm, impl_->trips);
 }
+std::string LibvirtProvider::definition_xml(const ResourceId& id) {
+    virConnectPtr conn = impl_->conn.get();
+    const std::string what = fmt::format("{} {}", to_string(id.kind), id.name);
+    impl_->trips.add();
+    CString xml;
+    if (id.kind == Kind::network) {
+        NetworkPtr net(virNetworkLookupByName(conn, id.name.c_str()));
+        if (!net) throw_last_error(what, "look up");
+        xml.reset(virNetworkGetXMLDesc(net.get(), VIR_NETWORK_XML_INACTIVE));
+    } else if (id.kind == Kind::pool) {
+        PoolPtr pool(virStoragePoolLookupByName(conn, id.name.c_str()));
+        if (!pool) throw_last_error(what, "look up");
+        xml.reset(virStoragePoolGetXMLDesc(pool.get(), VIR_STORAGE_XML_INACTIVE));
+    } else if (id.kind == Kind::vm) {
+        DomainPtr dom(virDomainLookupByName(conn, id.name.c_str()));
+        if (!dom) throw_last_error(what, "look up");
+        xml.reset(virDomainGetXMLDesc(dom.get(), VIR_DOMAIN_XML_INACTIVE));
+    } else {
+        throw Error("libvirt holds no definition of " + id.str());
+    }
+    impl_->trips.add();
+    if (!xml) throw_last_error(what, "read the definition of");
+    return xml.get();
+}
+
 void LibvirtProvider::fail_after_calls(long k) {
     impl_->trips.fail_after(k);
 }

@@ -340,6 +340,22 @@ void update_pool(virConnectPtr conn, const Action& action, RoundTrips& trips) {
     if (!after.active && active) pool_stop(pool.get(), after.name, trips);
 }
 
+/// Adopting: the mark file written into the pool's directory, naming the lab
+/// and no volume: the files already there stay nobody's and are never deleted.
+void mark_pool(virConnectPtr conn, const std::string& name, const std::string& lab,
+               RoundTrips& trips) {
+    PoolPtr pool = lookup_pool(conn, name, trips);
+    const std::string path = pool_path(pool_xml_desc(pool.get(), name, trips));
+    if (path.empty()) throw AdapterError("pool " + name, "adopt", "it has no directory");
+    update_mark(path, [&](PoolMark& mark) {
+        if (!mark.lab.empty() && mark.lab != lab) {
+            throw AdapterError("pool " + name, "adopt",
+                               fmt::format("its directory carries the mark of lab '{}'", mark.lab));
+        }
+        mark.lab = lab;
+    });
+}
+
 // ---------------------------------------------------------------------------
 // Volumes
 
@@ -682,7 +698,8 @@ void apply_pool(virConnectPtr conn, const std::string& lab, const Action& action
             create_pool(conn, std::get<Pool>(*action.after), lab, trips);
             break;
         case ActionType::update:
-            update_pool(conn, action, trips);
+            if (action.adopt) mark_pool(conn, action.id.name, lab, trips);
+            if (!action.changes.empty()) update_pool(conn, action, trips);
             break;
     }
 }

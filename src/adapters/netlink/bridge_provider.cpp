@@ -222,6 +222,8 @@ void BridgeProvider::apply(const Action& action) {
     switch (action.type) {
         case ActionType::create: create(std::get<Bridge>(*action.after)); break;
         case ActionType::update:
+            // Adopting: the mark first, as for a bridge virtform creates.
+            if (action.adopt) client_->set_alias(action.id.name, owner_alias(lab_));
             update(std::get<Bridge>(*action.before), std::get<Bridge>(*action.after));
             break;
         case ActionType::replace:

@@ -42,5 +42,9 @@ std::string dns_host_xml(const DnsHost& host);
 
 /// Reads the owner mark from any libvirt object's XML root (<network>, <domain>).
 std::string owner_from_metadata(const std::string& xml);
+/// `xml` (a libvirt object's definition) with the lab's mark added to its
+/// <metadata>, everything else as it was: how an unmarked object is adopted.
+/// Throws Error when it already carries a mark.
+std::string with_mark(const std::string& xml, const std::string& lab);
 
 }  // namespace virtform::libvirt

@@ -61,6 +61,8 @@ public:
     /// The addresses of a running VM (DHCP leases, else the guest agent), over
     /// this provider's connection.
     std::vector<GuestAddress> vm_addresses(const std::string& vm);
+    /// The inactive definition XML of a network, pool or VM (for export).
+    std::string definition_xml(const ResourceId& id);
     /// Tests only: the `k`-th libvirt call from now fails with an injected
     /// AdapterError (once), as a real failure at that point would.
     void fail_after_calls(long k);
