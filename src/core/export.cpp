@@ -216,6 +216,9 @@ void emit_section(YAML::Emitter& e, const char* key, const std::vector<const T*>
 std::string emit(const std::string& lab, const std::vector<const Resource*>& objects,
                  const std::vector<LeftOut>& comments, std::vector<LeftOut>& left_out) {
     YAML::Emitter e;
+    // The schema (`virtform schema > virtform.schema.json` beside the file)
+    // for editors, as every manifest of the project has it.
+    e << YAML::Comment("yaml-language-server: $schema=virtform.schema.json") << YAML::Newline;
     if (!comments.empty()) {
         std::string text = "Exported by `virtform export`. Left out (not in the manifest):";
         for (const auto& c : comments)

@@ -381,7 +381,8 @@ bool valid_user_name(const std::string& name) {
 }
 
 void read_ssh(const Context& ctx, const YAML::Node& node, Vm& vm) {
-    MapReader r(ctx, node, fmt::format("the ssh access of VM '{}'", vm.name));
+    MapReader r(ctx, node, fmt::format("the ssh access of VM '{}'", vm.name),
+                key_section("vm_ssh"));
     if (!r.ok()) return;
     if (auto user = r.str("user")) {
         if (!valid_user_name(*user))

@@ -123,7 +123,7 @@ flow() {
     step "$forge-apply" "$(clone merge1 main)"
     expect_rc 0 "apply job of the first merge"
     grep -q "Apply complete! Resources: 2 added" <<<"$out" || fail "apply output: $out"
-    net_xml "${lab}a" | grep -q "end='10.213.$octet.20'" || fail "network a not as planned"
+    grep -q "end='10.213.$octet.20'" <<<"$(net_xml "${lab}a")" || fail "network a not as planned"
     [ -z "$(ls "$tmp/plans")" ] || fail "the applied plan was kept: $(ls "$tmp/plans")"
 
     echo "== $forge: a stacked request planned before its parent merged is refused as stale"
@@ -137,7 +137,7 @@ flow() {
     merge widen-a
     step "$forge-apply" "$(clone merge2 main)"
     expect_rc 0 "apply job of request 2"
-    net_xml "${lab}a" | grep -q "end='10.213.$octet.30'" || fail "request 2 not applied"
+    grep -q "end='10.213.$octet.30'" <<<"$(net_xml "${lab}a")" || fail "request 2 not applied"
     merge widen-b
     local b_before
     b_before=$(net_xml "${lab}b")
@@ -165,7 +165,7 @@ flow() {
     [ -e "$work/released" ] || fail "the apply job did not wait for the lab's lock"
     wait "$holder"
     expect_rc 0 "apply job after the re-plan (it waited for the lock)"
-    net_xml "${lab}b" | grep -q "end='10.213.$octet.160'" || fail "request 3 not applied"
+    grep -q "end='10.213.$octet.160'" <<<"$(net_xml "${lab}b")" || fail "request 3 not applied"
 
     echo "== $forge: the nightly job passes, then reports a change made with virsh"
     step "$forge-drift" "$(clone nightly1 main)"

@@ -96,7 +96,7 @@ echo "console: $(grep -c . "$tmp/console.out") lines seen, e.g. '$(grep -m1 "VIR
 ip=$(virsh -q net-dhcp-leases "$net" | awk '{print $5}' | cut -d/ -f1 | head -n1)
 [ -n "$ip" ] || fail "no lease in virsh net-dhcp-leases"
 
-"$vf" inventory "$manifest" | grep -q "ansible_host: \"$ip\"" || fail "inventory lacks ansible_host $ip"
+grep -q "ansible_host: \"$ip\"" <<<"$("$vf" inventory "$manifest")" || fail "inventory lacks ansible_host $ip"
 "$vf" hosts --file "$tmp/hosts" "$manifest" >/dev/null || fail "hosts failed"
 grep -q "^$ip	$vm\$" "$tmp/hosts" || fail "hosts file lacks '$ip $vm': $(cat "$tmp/hosts")"
 
@@ -137,5 +137,5 @@ grep -q "Accepted publickey for root" "$tmp/sshd.log" || fail "sshd did not log 
 
 "$vf" destroy --auto-approve "$manifest" >/dev/null || fail "destroy failed"
 grep -q "virtform lab $lab" "$tmp/hosts" && fail "destroy left the hosts block"
-virsh -q list --all --name | grep -qx "$vm" && fail "the VM is still defined after destroy"
+grep -qx "$vm" <<<"$(virsh -q list --all --name)" && fail "the VM is still defined after destroy"
 echo "PASS: console saw the guest boot and left on Ctrl-]; inventory/hosts/ssh used lease $ip; ssh reached an sshd as root with the manifest's key"

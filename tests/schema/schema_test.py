@@ -25,6 +25,10 @@ def manifests(src):
     for path in [src / "README.md", *sorted((src / "docs").glob("*.md"))]:
         text = path.read_text()
         for m in re.finditer(r"^```yaml\n(.*?)^```$", text, re.S | re.M):
+            # A manifest has a top-level `lab:` or the modeline; other YAML
+            # (docs/ci.md's pipelines, an Ansible inventory) is not one.
+            if not (re.search(r"^lab:", m.group(1), re.M) or MODELINE.match(m.group(1))):
+                continue
             line = text.count("\n", 0, m.start()) + 2
             yield f"{path.relative_to(src)}:{line}", m.group(1)
 

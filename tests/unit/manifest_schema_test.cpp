@@ -56,6 +56,7 @@ const std::map<std::string, Context> kContexts = {
     {"nic", {"lab: t\nvms: {a: {nics: [{network: x}]}}\n", {"vms", "a", "nics", "0"}}},
     {"console", {"lab: t\nvms: {a: {console: {file: /x}}}\n", {"vms", "a", "console"}}},
     {"cloud_init", {"lab: t\nvms: {a: {cloud_init: {}}}\n", {"vms", "a", "cloud_init"}}},
+    {"vm_ssh", {"lab: t\nvms: {a: {ssh: {}}}\n", {"vms", "a", "ssh"}}},
 };
 
 std::vector<std::string> errors_of(const std::string& text) {
