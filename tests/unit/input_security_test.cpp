@@ -5,28 +5,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "unit/manifest_text.h"
 #include "virtform/manifest.h"
 #include "virtform/plan.h"
 
 namespace virtform {
 namespace {
 
+using namespace test_manifest;  // NOLINT(google-build-using-namespace)
+
 using ::testing::HasSubstr;
-
-Desired load(const std::string& text) {
-    return load_manifests({{"lab.yaml", text}});
-}
-
-std::vector<std::string> load_errors(const std::string& text) {
-    try {
-        load(text);
-    } catch (const ValidationError& e) {
-        std::vector<std::string> out;
-        for (const auto& d : e.diagnostics().items()) out.push_back(d.str());
-        return out;
-    }
-    return {};
-}
 
 std::vector<std::string> plan_errors(const Desired& desired, const Live& live) {
     try {

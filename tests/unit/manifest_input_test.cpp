@@ -9,6 +9,7 @@
 #include <fstream>
 #include <regex>
 
+#include "unit/manifest_text.h"
 #include "virtform/adapters/libvirt/domain_xml.h"
 #include "virtform/diag.h"
 #include "virtform/manifest.h"
@@ -17,32 +18,10 @@
 namespace virtform {
 namespace {
 
+using namespace test_manifest;  // NOLINT(google-build-using-namespace)
+
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-Desired load(const std::string& text) {
-    return load_manifests({{"lab.yaml", text}});
-}
-
-std::vector<std::string> errors_of(const std::string& text) {
-    try {
-        load(text);
-    } catch (const ValidationError& e) {
-        std::vector<std::string> out;
-        for (const auto& d : e.diagnostics().items()) out.push_back(d.str());
-        return out;
-    }
-    ADD_FAILURE() << "manifest was accepted:\n" << terminal_escape(text);
-    return {};
-}
-
-/// Exactly one error, at `where` (line:col), containing `fragment`.
-void expect_error(const std::string& text, const std::string& where, const std::string& fragment) {
-    auto errors = errors_of(text);
-    ASSERT_EQ(errors.size(), 1u) << ::testing::PrintToString(errors);
-    EXPECT_THAT(errors[0], HasSubstr("lab.yaml:" + where + ": error: "));
-    EXPECT_THAT(errors[0], HasSubstr(fragment));
-}
 
 std::string vm_with(const std::string& fields) {
     return "lab: x\nvms:\n  a: {" + fields + "}\n";
@@ -112,7 +91,8 @@ TEST(ManifestInput, DiskTargetsBeyondTwentySixFollowLibvirt) {
     EXPECT_EQ(vm.disks[26].target, "vdaa");  // was "vd{"
     EXPECT_EQ(vm.disks[29].target, "vdad");
     const std::regex name("vd[a-z]+");
-    for (const auto& disk : vm.disks) EXPECT_TRUE(std::regex_match(disk.target, name)) << disk.target;
+    for (const auto& disk : vm.disks)
+        EXPECT_TRUE(std::regex_match(disk.target, name)) << disk.target;
     EXPECT_EQ(disk_target_name("sd", 701), "sdzz");
     EXPECT_EQ(disk_target_name("sd", 702), "sdaaa");
 }
@@ -121,7 +101,8 @@ TEST(ManifestInput, DomainXmlOfManyDisksHasOnlyLibvirtTargets) {
     // 30 sata cdroms plus the cloud-init seed: sda..sdad, then the seed on sdae.
     std::string disks;
     for (int i = 0; i < 30; ++i) disks += "{cdrom: /iso/c" + std::to_string(i) + ".iso}, ";
-    const Desired d = load(vm_with("disks: [" + disks + "], cloud_init: {user_data: \"#!/bin/sh\"}"));
+    const Desired d =
+        load(vm_with("disks: [" + disks + "], cloud_init: {user_data: \"#!/bin/sh\"}"));
     const Vm& vm = d.vms.at("a");
     const std::string xml = libvirt::domain_to_xml(vm, "x");
     std::smatch m;
@@ -184,8 +165,9 @@ TEST(ManifestInput, OneLineStringsRefuseLineBreaksMultiLineTextKeepsThem) {
                  "'cmdline' in VM 'a' must be one line");
     expect_error(vm_with("kernel: \"/k\\tx\""), "3:15", "holds a tab");
     // One authorized key per entry: a line break would smuggle in another.
-    expect_error(vm_with(R"(cloud_init: {ssh_authorized_keys: ["ssh-ed25519 AAA a\nssh-rsa BBB b"]})"),
-                 "3:42", "an SSH key of VM 'a' must be one line");
+    expect_error(
+        vm_with(R"(cloud_init: {ssh_authorized_keys: ["ssh-ed25519 AAA a\nssh-rsa BBB b"]})"),
+        "3:42", "an SSH key of VM 'a' must be one line");
     const Desired d =
         load(vm_with(R"(cloud_init: {user_data: "#cloud-config\n\tpackages: [htop]\r\n"})"));
     EXPECT_EQ(d.vms.at("a").cloud_init->user_data, "#cloud-config\n\tpackages: [htop]\r\n");
@@ -201,7 +183,8 @@ TEST(ManifestInput, HugeManifestTextIsRefusedBeforeParsing) {
     std::string text = "lab: x\n# " + std::string(kMaxManifestFileBytes, 'x') + "\n";
     auto errors = errors_of(text);
     ASSERT_EQ(errors.size(), 1u);
-    EXPECT_EQ(errors[0], "lab.yaml: error: is 16777226 bytes; a manifest file may be at most 16MiB");
+    EXPECT_EQ(errors[0],
+              "lab.yaml: error: is 16777226 bytes; a manifest file may be at most 16MiB");
 }
 
 TEST(ManifestInput, AliasesThatExpandTooFarAreRefused) {
@@ -223,8 +206,8 @@ TEST(ManifestInput, AliasesThatExpandTooFarAreRefused) {
 }
 
 TEST(ManifestInput, ReadRegularFileRefusesFifosDevicesAndBigFiles) {
-    const auto dir = std::filesystem::temp_directory_path() /
-                     ("vf-input-" + std::to_string(::getpid()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("vf-input-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     const auto fifo = (dir / "x.yaml").string();
     ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
@@ -254,9 +237,10 @@ TEST(ManifestInput, MulticastBroadcastAndZeroMacsAreRefused) {
                  "the all-zero MAC");
     expect_error("lab: x\nbridges:\n  br0: {mac: \"33:33:00:00:00:01\"}\n", "3:14",
                  "a multicast MAC");
-    expect_error("lab: x\nnetworks:\n  n:\n    ipv4:\n      address: 10.0.0.1/24\n      dhcp: "
-                 "{hosts: [{mac: \"ff:ff:ff:ff:ff:ff\", ip: 10.0.0.5}]}\n",
-                 "6:28", "the broadcast MAC");
+    expect_error(
+        "lab: x\nnetworks:\n  n:\n    ipv4:\n      address: 10.0.0.1/24\n      dhcp: "
+        "{hosts: [{mac: \"ff:ff:ff:ff:ff:ff\", ip: 10.0.0.5}]}\n",
+        "6:28", "the broadcast MAC");
 }
 
 TEST(ManifestInput, SubnetsThatCannotBeALabsAreRefused) {
@@ -333,8 +317,8 @@ TEST(TerminalEscape, ControlsAndBadBytesAreShownAsEscapes) {
     EXPECT_EQ(terminal_escape("l1\nl2\tx\r"), "l1\\nl2\\tx\\r");
     EXPECT_EQ(terminal_escape(std::string("nul\0x", 5)), "nul\\x00x");
     EXPECT_EQ(terminal_escape("del\x7f"), "del\\x7f");
-    EXPECT_EQ(terminal_escape("csi\xc2\x9b"), "csi\\u009b");        // C1 CSI
-    EXPECT_EQ(terminal_escape("rlo\xe2\x80\xae"), "rlo\\u202e");    // right-to-left override
+    EXPECT_EQ(terminal_escape("csi\xc2\x9b"), "csi\\u009b");      // C1 CSI
+    EXPECT_EQ(terminal_escape("rlo\xe2\x80\xae"), "rlo\\u202e");  // right-to-left override
     EXPECT_EQ(terminal_escape("bad\xff\xc3"), "bad\\xff\\xc3");
 }
 

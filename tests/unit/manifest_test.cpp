@@ -1,5 +1,6 @@
 // Loader and validator, with manifests written inline (ninja's AssertParse).
 #include "virtform/manifest.h"
+#include "unit/manifest_text.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,32 +11,9 @@
 namespace virtform {
 namespace {
 
+using namespace test_manifest;  // NOLINT(google-build-using-namespace)
+
 using ::testing::HasSubstr;
-
-Desired load(const std::string& text) {
-    return load_manifests({{"lab.yaml", text}});
-}
-
-/// Loads `text`, expects it to fail, returns every diagnostic line.
-std::vector<std::string> errors_of(const std::string& text) {
-    try {
-        load(text);
-    } catch (const ValidationError& e) {
-        std::vector<std::string> out;
-        for (const auto& d : e.diagnostics().items()) out.push_back(d.str());
-        return out;
-    }
-    ADD_FAILURE() << "manifest was accepted:\n" << text;
-    return {};
-}
-
-/// Exactly one error, at `where` (line:col), containing `fragment`.
-void expect_error(const std::string& text, const std::string& where, const std::string& fragment) {
-    auto errors = errors_of(text);
-    ASSERT_EQ(errors.size(), 1u) << ::testing::PrintToString(errors);
-    EXPECT_THAT(errors[0], HasSubstr("lab.yaml:" + where + ": error: "));
-    EXPECT_THAT(errors[0], HasSubstr(fragment));
-}
 
 constexpr const char* kFull = R"(lab: demo
 networks:
