@@ -76,7 +76,13 @@ LabLock::LabLock(const std::string& uri, const std::string& lab, const std::stri
             throw AdapterError(path_, "lock", std::strerror(err), err);
         }
         if (std::chrono::steady_clock::now() >= deadline) {
-            const std::string holder = read_holder(fd_);
+            // The holder writes who it is right after taking the lock: a file
+            // still empty is a holder between the two, so wait a little for it.
+            std::string holder = read_holder(fd_);
+            for (int i = 0; i < 50 && holder == "another process"; ++i) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                holder = read_holder(fd_);
+            }
             ::close(fd_);
             fd_ = -1;
             throw Error(fmt::format(
