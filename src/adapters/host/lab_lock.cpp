@@ -38,7 +38,7 @@ std::string read_holder(int fd) {
     const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
     std::string text = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
     while (!text.empty() && (text.back() == '\n' || text.back() == '\0')) text.pop_back();
-    return text.empty() ? "another process" : text;
+    return text;  // empty: the holder has not written who it is (yet)
 }
 
 }  // namespace
@@ -79,10 +79,11 @@ LabLock::LabLock(const std::string& uri, const std::string& lab, const std::stri
             // The holder writes who it is right after taking the lock: a file
             // still empty is a holder between the two, so wait a little for it.
             std::string holder = read_holder(fd_);
-            for (int i = 0; i < 50 && holder == "another process"; ++i) {
+            for (int i = 0; i < 50 && holder.empty(); ++i) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(10));
                 holder = read_holder(fd_);
             }
+            if (holder.empty()) holder = "another process";
             ::close(fd_);
             fd_ = -1;
             throw Error(fmt::format(
