@@ -65,6 +65,10 @@ std::size_t utf8_decode(std::string_view s, std::size_t i, char32_t& cp);
 /// Whatever virtform prints that came from a manifest or the host goes through it.
 std::string terminal_escape(std::string_view text);
 
+/// `text` for HTML/XML text and attribute values: & < > " ' escaped (graph's
+/// HTML page, the Markdown plan's <summary> and <code>).
+std::string html_escape(std::string_view text);
+
 /// Levenshtein distance, for "did you mean".
 std::size_t edit_distance(const std::string& a, const std::string& b);
 /// The candidate closest to `word` if it is close enough to be a likely typo, else "".

@@ -63,7 +63,5 @@ std::string dot_quote(std::string_view text);
 /// `text` for inside a mermaid "quoted label": '"', '<', '>', '&', '#' and the
 /// like as mermaid's #code; entities, line breaks as <br/>.
 std::string mermaid_escape(std::string_view text);
-/// `text` for HTML/XML text and attribute values: & < > " ' escaped.
-std::string html_escape(std::string_view text);
 
 }  // namespace virtform

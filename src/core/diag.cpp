@@ -39,6 +39,32 @@ std::size_t utf8_decode(std::string_view s, std::size_t i, char32_t& cp) {
     return len;
 }
 
+std::string html_escape(std::string_view text) {
+    std::string out;
+    for (char c : text) {
+        switch (c) {
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            case '\'':
+                out += "&#39;";
+                break;
+            default:
+                out += c;
+        }
+    }
+    return out;
+}
+
 std::string terminal_escape(std::string_view text) {
     std::string out;
     out.reserve(text.size());

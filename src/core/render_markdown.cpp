@@ -48,22 +48,7 @@ std::string md_text(const std::string& raw) {
 
 /// Text inside HTML (<summary>, <code>): entities only.
 std::string html_text(const std::string& raw) {
-    std::string out;
-    for (char c : terminal_escape(raw)) {
-        if (c == '&')
-            out += "&amp;";
-        else if (c == '<')
-            out += "&lt;";
-        else if (c == '>')
-            out += "&gt;";
-        else if (c == '"')
-            out += "&quot;";
-        else if (c == '|')
-            out += "&#124;";  // would end a table cell even inside <code>
-        else
-            out += c;
-    }
-    return out;
+    return html_escape(terminal_escape(raw));
 }
 
 const char* sign_of(ActionType type) {

@@ -323,32 +323,6 @@ std::string mermaid_escape(std::string_view text) {
     return out;
 }
 
-std::string html_escape(std::string_view text) {
-    std::string out;
-    for (char c : text) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&#39;";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
-}
-
 std::string render_dot(const Topology& t) {
     std::string out = fmt::format(
         "digraph {} {{\n  graph [rankdir=BT, label={}, labelloc=t, fontname=\"Helvetica\"];\n"
