@@ -248,7 +248,8 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
             hosts.push_back(
                 fmt::format("{} ({}{})", p.name, p.uri, p.error.empty() ? "" : ", not answering"));
         std::cout << terminal_escape(
-            fmt::format("lab {} on hosts {}\n\n", desired.lab, fmt::join(hosts, ", ")));
+                         fmt::format("lab {} on hosts {}", desired.lab, fmt::join(hosts, ", ")))
+                  << "\n\n";
         std::cout << fmt::format("  {:<12} {:<34} {:<10} {:<10} {:<26} {}\n", "HOST", "OBJECT",
                                  "STATE", "AUTOSTART", "DRIFT", "ADDRESSES");
     }
