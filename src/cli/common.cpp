@@ -340,7 +340,11 @@ std::map<std::string, std::vector<VmAddress>> discover_addresses(const GlobalOpt
     std::map<std::string, std::vector<VmAddress>> out;
     for (const auto& [name, vm] : desired.vms) {
         try {
-            for (const auto& a : libvirt::vm_addresses(g.uri, name)) {
+            // A lab with `hosts:`: each VM's addresses come from its own host
+            // (a part of one host has no `hosts:`: its VMs are on g.uri).
+            const auto on = desired.hosts.find(vm.host);
+            const std::string& uri = on == desired.hosts.end() ? g.uri : on->second.uri;
+            for (const auto& a : libvirt::vm_addresses(uri, name)) {
                 out[name].push_back({a.mac, a.address});
             }
         } catch (const AdapterError& e) {
