@@ -124,6 +124,11 @@ void read_and_plan(const GlobalOptions& g, const Desired& desired, std::vector<H
             popts.last_applied = host::read_applied_record(part.uri, part.desired.lab);
             part.live = part.provider->read();
             part.plan = make_plan(part.desired, part.live, popts);
+        } catch (const ValidationError&) {
+            part.invalid = true;
+            part.error = host_failure(part, std::current_exception());
+            part.plan = Plan{};
+            part.plan.lab = part.desired.lab;
         } catch (...) {
             part.error = host_failure(part, std::current_exception());
             part.plan = Plan{};
@@ -250,6 +255,16 @@ int reconcile_hosts(const GlobalOptions& g, const Desired& desired, const ApplyO
     ro.no_rollback = o.no_rollback;
     read_and_plan(g, desired, parts, ro);
     if (!o.json) std::cout << render_hosts_plan_text(parts, g.color) << std::flush;
+    // A plan error is the manifests' problem, not a host's: nothing is applied
+    // anywhere (a host that did not answer only fails its own part).
+    std::vector<std::string> invalid;
+    for (const auto& part : parts) {
+        if (part.invalid) invalid.push_back(part.error);
+    }
+    if (!invalid.empty()) {
+        throw Error(fmt::format("the plan has errors; nothing was changed on any host:\n{}",
+                                fmt::join(invalid, "\n")));
+    }
     // Deleting what others on a host still use needs --force, on every host.
     std::vector<std::string> cut_off;
     for (const auto& part : parts) {

@@ -31,6 +31,9 @@ struct HostPart {
     Plan plan;
     /// Why this host could not be read, planned or applied; "" when it could.
     std::string error;
+    /// The error is the manifests' (a plan error on that host, e.g. a name
+    /// another lab holds), not the host's: apply then changes no host at all.
+    bool invalid = false;
     bool executed = false;
     ExecResult result;
     std::vector<std::string> problems;  ///< verify's, after apply

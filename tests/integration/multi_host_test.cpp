@@ -187,6 +187,21 @@ TEST_F(MultiHostTest, AHostThatDoesNotAnswerFailsItsPartOnlyAndAReapplyFinishes)
     EXPECT_FALSE(on_b_has_network(net("b")));
 }
 
+TEST_F(MultiHostTest, APlanErrorOnOneHostChangesNoHost) {
+    // Host B holds a network of the lab's name that no lab owns: the
+    // manifests' problem, not B's, so local's part is not applied either.
+    const std::string xml =
+        dir_.write("taken.xml", "<network><name>" + net("b") + "</name></network>").string();
+    ASSERT_EQ(on_b("net-define " + xml).code, 0);
+    const auto file = manifest();
+    const auto apply = virtform({"apply", "--auto-approve", file});
+    EXPECT_EQ(apply.code, 1) << apply.describe();
+    EXPECT_THAT(apply.err, HasSubstr("nothing was changed on any host"));
+    EXPECT_THAT(apply.err, HasSubstr("host 'b' (" + uri_ + ")"));
+    EXPECT_THAT(apply.err, HasSubstr("network '" + net("b") + "' already exists"));
+    EXPECT_FALSE(network_exists(net("a"))) << "local's part was applied";
+}
+
 TEST_F(MultiHostTest, SavedPlansAndTheDefaultHostsUriTwiceAreRefused) {
     const auto file = manifest();
     const auto saved = virtform({"plan", "-o", dir_.path().string() + "/p.plan", file});
