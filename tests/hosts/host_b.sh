@@ -13,6 +13,8 @@
 #       daemon crash): its guests, dnsmasq and virtlogd run on; returns once the URI refuses
 #   tests/hosts/host_b.sh start-libvirtd NAME              starts it again in the same namespaces
 #       (it reconnects to the running guests); returns once the URI answers
+#   tests/hosts/host_b.sh freeze-libvirtd NAME             SIGSTOPs it (a hung daemon: connections
+#       are accepted by the kernel and never answered); kill-libvirtd ends it
 #
 # NAME is at most 10 characters (the veth ends are NAME-a and NAME-b).
 #
@@ -73,6 +75,18 @@ case $cmd in
       sleep 0.1
     done
     echo "host_b: $name's libvirtd still runs or answers 10 s after SIGKILL" >&2
+    exit 1 ;;
+  freeze-libvirtd)
+    pids=$(libvirtd_pids)
+    [ -n "$pids" ] || { echo "host_b: $name has no libvirtd running" >&2; exit 1; }
+    kill -STOP $pids
+    for _ in $(seq 100); do
+      stopped=1
+      for pid in $pids; do grep -q '^State:.*T (stopped)' "/proc/$pid/status" || stopped=0; done
+      [ $stopped = 1 ] && exit 0
+      sleep 0.1
+    done
+    echo "host_b: $name's libvirtd did not stop" >&2
     exit 1 ;;
   start-libvirtd)
     init=$(init_pid) && [ -s "$state/uri" ] || { echo "host_b: $name is not running" >&2; exit 1; }

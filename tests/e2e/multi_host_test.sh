@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# End to end across two libvirt hosts (issue 13, part 3): this host ("local",
+# qemu:///system) and host B, a second libvirtd on this machine in its own
+# network, mount and PID namespaces over qemu+tcp (tests/hosts/host_b.sh).
+#  1. A lab with a NAT network and a booted guest on each host: one apply makes
+#     both, both guests get a DHCP lease from their host's dnsmasq (virsh -c on
+#     each host), and the next plan is empty.
+#  2. A second network on each host, applied while host B's libvirtd hangs and
+#     then dies (SIGSTOP before the apply, SIGKILL once the apply waits on it):
+#     apply exits 1, its report names host b and its URI, local's network is
+#     made, host B's guest survives the daemon's crash.
+#  3. libvirtd B starts again (same namespaces, it reconnects to the guest): the
+#     re-apply finishes, the plan is empty, destroy leaves neither host any of
+#     the lab's objects.
+#   bash tests/e2e/multi_host_test.sh build/src/virtform
+set -euo pipefail
+vf=$(readlink -f "${1:?usage: $0 PATH-TO-virtform}")
+root=$(cd "$(dirname "$0")/../.." && pwd)
+host_b="$root/tests/hosts/host_b.sh"
+
+id=$$
+ns="vfhg$((id % 100000))"  # host B's namespace; its veth ends are $ns-a (here) and $ns-b
+lab="vfhg-$id"
+p="vfhg$((id % 100000))"  # object names; bridges are $p + 2 characters (<= 15)
+net_la="${p}la" net_lb="${p}lb" net_ba="${p}ba" net_bb="${p}bb"
+vm_l="${p}vl" vm_b="${p}vb"
+mac_l=$(printf '52:54:00:e3:%02x:%02x' $((id / 256 % 256)) $((id % 256)))
+mac_b=$(printf '52:54:00:e4:%02x:%02x' $((id / 256 % 256)) $((id % 256)))
+# A /30 per run for the veth: 10.251.X.Y from the pid.
+vx=$(((id / 64) % 250)) vy=$(((id % 64) * 4))
+host_cidr="10.251.$vx.$((vy + 1))/30" peer_cidr="10.251.$vx.$((vy + 2))/30"
+
+tmp=$(mktemp -d /tmp/vfhg-e2e.XXXXXX)
+chmod 755 "$tmp"  # QEMU runs as libvirt-qemu (on both hosts) and reads the kernel from here
+manifest="$tmp/lab.yaml"
+uri=
+t_start=$(date +%s.%N)
+
+fail() {
+    echo "FAIL: $*"
+    for f in console-l console-b; do
+        echo "--- $f ---"
+        tail -n 15 "$tmp/$f.log" 2>/dev/null || true
+    done
+    echo "--- host B's libvirtd log ---"
+    tail -n 15 "/tmp/virtform-host-$ns/libvirtd.log" 2>/dev/null || true
+    exit 1
+}
+cleanup() {
+    # Host B first: stopping it kills everything in its namespaces (guest, dnsmasq,
+    # a frozen libvirtd) and removes its state, so nothing of it can outlive the test.
+    "$host_b" stop "$ns" >/dev/null 2>&1 || true
+    # Then this host's objects, by name: only this test's.
+    virsh -q destroy "$vm_l" >/dev/null 2>&1 || true
+    virsh -q undefine "$vm_l" --nvram >/dev/null 2>&1 || true
+    for n in "$net_la" "$net_lb"; do
+        virsh -q net-destroy "$n" >/dev/null 2>&1 || true
+        virsh -q net-undefine "$n" >/dev/null 2>&1 || true
+    done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+since() { echo "$(date +%s.%N) - $1" | bc; }
+
+# Four /24s in 192.168.200-247 from the pid, none of them routed here already
+# (host B's only need to be unique there; they are kept off this host's too).
+routes=$(ip -4 route)
+base=
+for try in $(seq 0 11); do
+    b=$((200 + ((id + try) % 12) * 4))
+    clash=0
+    for o in 0 1 2 3; do grep -q "192\.168\.$((b + o))\." <<<"$routes" && clash=1; done
+    if [ $clash = 0 ]; then base=$b; break; fi
+done
+[ -n "$base" ] || fail "no free 192.168.2xx /24s on this host"
+s_la=$base s_lb=$((base + 1)) s_ba=$((base + 2)) s_bb=$((base + 3))
+
+"$root/scripts/make-test-guest.sh" "$tmp/img" >/dev/null
+uri=$("$host_b" start "$ns" "$host_cidr" "$peer_cidr") || fail "host B did not start"
+on_b() { virsh -q -c "$uri" "$@"; }
+
+network() {  # NAME THIRD-OCTET [HOST]
+    echo "  $1:"
+    [ -n "${3:-}" ] && echo "    host: $3"
+    cat <<YAML
+    mode: nat
+    bridge: $1
+    ipv4:
+      address: 192.168.$2.1/24
+      dhcp: {range: 192.168.$2.100-192.168.$2.150}
+YAML
+}
+vm() {  # NAME NETWORK MAC CONSOLE [HOST]
+    echo "  $1:"
+    [ -n "${5:-}" ] && echo "    host: $5"
+    cat <<YAML
+    cpus: 1
+    memory: 256MiB
+    accel: qemu
+    kernel: $tmp/img/vmlinuz
+    initrd: $tmp/img/initrd.gz
+    cmdline: console=ttyS0
+    nics: [{network: $2, mac: "$3"}]
+    console: {file: $tmp/$4.log}
+YAML
+}
+write_manifest() {  # "" or "second": with a second network on each host
+    {
+        echo "lab: $lab"
+        echo "hosts:"
+        echo "  b:"
+        echo "    uri: $uri"
+        echo "networks:"
+        network "$net_la" "$s_la"
+        network "$net_ba" "$s_ba" b
+        if [ "${1:-}" = second ]; then
+            network "$net_lb" "$s_lb"
+            network "$net_bb" "$s_bb" b
+        fi
+        echo "vms:"
+        vm "$vm_l" "$net_la" "$mac_l" console-l
+        vm "$vm_b" "$net_ba" "$mac_b" console-b b
+    } >"$manifest"
+}
+lease_of() {  # URI NETWORK MAC: the lease's address/prefix, or nothing
+    awk -v m="$3" 'tolower($2) == m {print $4}' <<<"$(virsh -q -c "$1" net-dhcp-leases "$2" 2>/dev/null)"
+}
+active() {  # URI NETWORK: the network is defined and active there
+    grep -Eq '^Active: +yes' <<<"$(virsh -c "$1" net-info "$2" 2>/dev/null)"
+}
+here=qemu:///system
+
+# --- 1. a network and a booted guest on each host ---------------------------
+write_manifest
+t=$(date +%s.%N)
+out=$("$vf" apply --auto-approve --wait-ip --wait-timeout 240 "$manifest" 2>&1) ||
+    fail "apply exited $?: $out"
+t_apply1=$(since "$t")
+grep -q "$vm_l: 192.168.$s_la." <<<"$out" || fail "apply --wait-ip did not report $vm_l's lease: $out"
+grep -q "$vm_b: 192.168.$s_ba." <<<"$out" || fail "apply --wait-ip did not report $vm_b's lease: $out"
+# Each host's own dnsmasq has the lease, and each object is on its host only.
+lease_l= lease_b=
+for _ in $(seq 1 120); do
+    lease_l=$(lease_of "$here" "$net_la" "$mac_l")
+    lease_b=$(lease_of "$uri" "$net_ba" "$mac_b")
+    [ -n "$lease_l" ] && [ -n "$lease_b" ] && break
+    sleep 1
+done
+t_leases=$(since "$t")
+[[ $lease_l == 192.168.$s_la.* ]] || fail "no lease for $mac_l on this host's $net_la: '$lease_l'"
+[[ $lease_b == 192.168.$s_ba.* ]] || fail "no lease for $mac_b on host B's $net_ba: '$lease_b'"
+grep -qx "$vm_b" <<<"$(on_b list --name)" || fail "$vm_b is not running on host B"
+grep -qx "$vm_l" <<<"$(virsh -q list --name)" || fail "$vm_l is not running here"
+grep -qx "$vm_b" <<<"$(virsh -q list --all --name)" && fail "$vm_b was made on this host"
+grep -qx "$vm_l" <<<"$(on_b list --all --name)" && fail "$vm_l was made on host B"
+grep -qx "$net_ba" <<<"$(virsh -q net-list --all --name)" && fail "$net_ba was made on this host"
+echo "leases: $vm_l $lease_l here, $vm_b $lease_b on host B (${t_leases}s after the apply started)"
+
+"$vf" plan --detailed-exitcode "$manifest" >/dev/null 2>&1 || fail "plan after the apply is not empty (exit $?)"
+status=$("$vf" status "$manifest" 2>&1) || fail "status exited $?: $status"
+grep -q "$vm_b" <<<"$status" || fail "status does not show $vm_b: $status"
+
+# --- 2. a second network on each host; host B's libvirtd dies mid-apply -------
+domid_b=$(on_b domid "$vm_b")
+write_manifest second
+"$host_b" freeze-libvirtd "$ns" || fail "could not freeze host B's libvirtd"
+"$vf" apply --auto-approve "$manifest" >"$tmp/apply2.log" 2>&1 &
+apply_pid=$!
+# The apply waits on host B once its connection is open (the kernel accepts it,
+# the frozen daemon never answers); then the daemon dies.
+peer=${peer_cidr%/*}
+for _ in $(seq 1 300); do
+    grep -q "$peer:16509" <<<"$(ss -Htn state established)" && break
+    sleep 0.1
+done
+grep -q "$peer:16509" <<<"$(ss -Htn state established)" || fail "the apply never connected to host B"
+sleep 0.5
+"$host_b" kill-libvirtd "$ns" || fail "could not kill host B's libvirtd"
+rc=0
+wait "$apply_pid" || rc=$?
+out2=$(cat "$tmp/apply2.log")
+[ "$rc" = 1 ] || fail "apply with host B's libvirtd killed exited $rc, want 1: $out2"
+grep -q "host 'b'" <<<"$out2" || fail "the apply's report does not name host b: $out2"
+grep -qF "$uri" <<<"$out2" || fail "the apply's report does not name host b's URI $uri: $out2"
+active "$here" "$net_lb" || fail "local's part was not applied: $net_lb is not active here: $out2"
+
+"$host_b" start-libvirtd "$ns" || fail "host B's libvirtd did not start again"
+[ "$(on_b domid "$vm_b")" = "$domid_b" ] || fail "$vm_b did not survive its libvirtd's crash"
+grep -qx "$net_bb" <<<"$(on_b net-list --all --name)" && fail "$net_bb was made on host B by an apply that failed there"
+
+# --- 3. the re-apply finishes; destroy empties both hosts ---------------------
+t=$(date +%s.%N)
+out3=$("$vf" apply --auto-approve "$manifest" 2>&1) || fail "re-apply exited $?: $out3"
+t_reapply=$(since "$t")
+active "$uri" "$net_bb" || fail "after the re-apply, $net_bb is not active on host B"
+"$vf" plan --detailed-exitcode "$manifest" >/dev/null 2>&1 || fail "plan after the re-apply is not empty (exit $?)"
+
+t=$(date +%s.%N)
+out4=$("$vf" destroy --auto-approve "$manifest" 2>&1) || fail "destroy exited $?: $out4"
+t_destroy=$(since "$t")
+for name in "$vm_l" "$vm_b"; do
+    grep -qx "$name" <<<"$(virsh -q list --all --name)" && fail "$name is still defined here after destroy"
+    grep -qx "$name" <<<"$(on_b list --all --name)" && fail "$name is still defined on host B after destroy"
+done
+for name in "$net_la" "$net_lb" "$net_ba" "$net_bb"; do
+    grep -qx "$name" <<<"$(virsh -q net-list --all --name)" && fail "$name is still defined here after destroy"
+    grep -qx "$name" <<<"$(on_b net-list --all --name)" && fail "$name is still defined on host B after destroy"
+done
+"$host_b" stop "$ns"
+echo "timing: apply+boot to both leases ${t_leases}s (apply --wait-ip ${t_apply1}s), re-apply ${t_reapply}s, destroy ${t_destroy}s, total $(since "$t_start")s"
+echo "PASS: a leased guest on each host; host B's libvirtd killed mid-apply failed only its part (local applied, B's guest ran on); re-apply finished, plan empty, destroy clean on both hosts"
