@@ -90,6 +90,9 @@ struct Network {
     bool active = true;
 
     /// Live only: the lab whose mark the object carries ("" when unmarked).
+    /// Desired only: the lab host it lives on (`host:`); "" is the default host, `local`.
+    std::string host;
+    Location host_where;  ///< desired only: where `host:` was written
     std::string owner;
     /// Desired only: where the manifest declared it.
     Location where;
@@ -116,6 +119,9 @@ struct Pool {
     /// Live only: bytes free in the pool (for doctor and status).
     std::uint64_t available = 0;
 
+    /// Desired only: the lab host it lives on (`host:`); "" is the default host, `local`.
+    std::string host;
+    Location host_where;  ///< desired only: where `host:` was written
     std::string owner;
     Location where;
     bool adopt = false;  ///< desired only: `adopt: true`
@@ -147,6 +153,9 @@ struct Volume {
     /// Refused unless the manifest says `allow_backing_chain: true`.
     bool allow_backing_chain = false;
 
+    /// Desired only: the lab host it lives on (`host:`); "" is the default host, `local`.
+    std::string host;
+    Location host_where;  ///< desired only: where `host:` was written
     std::string owner;
     Location where;
     std::string id_name() const { return pool + "/" + name; }
@@ -260,10 +269,13 @@ struct Vm {
     /// Null when the VM does not run. Not part of operator==.
     std::shared_ptr<const Vm> running;
 
+    /// Desired only: the lab host it lives on (`host:`); "" is the default host, `local`.
+    std::string host;
+    Location host_where;  ///< desired only: where `host:` was written
     std::string owner;
     Location where;
     std::optional<Expansion> expansion;  ///< desired only: made by `count:`
-    bool adopt = false;  ///< desired only: `adopt: true`
+    bool adopt = false;                  ///< desired only: `adopt: true`
     bool operator==(const Vm& o) const;
 };
 
@@ -290,6 +302,9 @@ struct Bridge {
     /// Live: set by the planner when that port is enslaved and holds no address.
     std::optional<std::string> take_over;
 
+    /// Desired only: the lab host it lives on (`host:`); "" is the default host, `local`.
+    std::string host;
+    Location host_where;  ///< desired only: where `host:` was written
     std::string owner;
     Location where;
     bool adopt = false;  ///< desired only: `adopt: true`
@@ -316,6 +331,16 @@ struct HostRoute {
 using Resource = std::variant<Bridge, Network, Pool, Volume, Vm>;
 ResourceId id_of(const Resource& resource);
 
+/// A host of `hosts:` (docs/manifest.md, "Hosts"): a libvirt URI by name.
+struct LabHost {
+    std::string name;
+    std::string uri;
+    Location where;
+};
+
+/// The reserved name of the default host (the --connect URI).
+inline constexpr const char* kLocalHost = "local";
+
 /// What the manifests ask for.
 struct Desired {
     std::string lab;
@@ -327,15 +352,17 @@ struct Desired {
     std::map<std::string, Vm> vms;
     /// `${VAR}` values that came from --var or the environment (saved plans keep them).
     std::map<std::string, std::string> variables;
+    /// `hosts:`, by name; never `local` (the default host). Empty: one host.
+    std::map<std::string, LabHost> hosts;
 };
 
 /// What a directory named by a desired pool holds now. The planner refuses to
 /// claim a directory another lab marked or that holds files of nobody's.
 struct PoolDir {
     bool exists = false;
-    std::string mark;           ///< the lab named by its `.virtform-lab`, "" when none
-    bool holds_files = false;   ///< entries other than the mark
-    std::string problem;        ///< e.g. "is a symbolic link"; "" when it can be a pool
+    std::string mark;          ///< the lab named by its `.virtform-lab`, "" when none
+    bool holds_files = false;  ///< entries other than the mark
+    std::string problem;       ///< e.g. "is a symbolic link"; "" when it can be a pool
 };
 
 /// What the host has: everything visible, owned by this lab or not.

@@ -12,6 +12,7 @@ int cmd_destroy(const GlobalOptions& g, const ManifestOptions& m, const ApplyOpt
     Desired nothing;
     nothing.lab = desired.lab;
     nothing.files = desired.files;
+    nothing.hosts = desired.hosts;  // every host of the lab is emptied
     const int code = reconcile(
         g, nothing, o,
         fmt::format("Do you really want to destroy everything lab '{}' owns?", desired.lab)

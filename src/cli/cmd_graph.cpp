@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common.h"
+#include "multi_host.h"
 #include "virtform/adapters/graphviz/svg.h"
 #include "virtform/adapters/host/applied_record.h"
 #include "virtform/adapters/host/hosts_file.h"
@@ -54,10 +55,9 @@ std::string topology_json(const Topology& t) {
            "\n";
 }
 
-}  // namespace
-
-int cmd_graph(const GlobalOptions& g, const ManifestOptions& m, const GraphOptions& o, bool json) {
-    const Desired desired = load(m);
+/// The graph of one host's objects (`local`: with this host's uplink).
+Topology host_topology(const GlobalOptions& g, const Desired& desired, const GraphOptions& o,
+                       bool local) {
     Topology topology;
     std::unique_ptr<HostProvider> provider;
     Live live;
@@ -76,7 +76,7 @@ int cmd_graph(const GlobalOptions& g, const ManifestOptions& m, const GraphOptio
     } else {
         TopologyLive host;
         host.live = &live;
-        host.uplink = host::default_route_interface();
+        if (local) host.uplink = host::default_route_interface();
         host.addresses = discover_addresses(g, desired);
         try {
             PlanOptions popts;
@@ -86,6 +86,35 @@ int cmd_graph(const GlobalOptions& g, const ManifestOptions& m, const GraphOptio
             std::cerr << e.diagnostics().str();  // drawn without drift
         }
         topology = build_topology(desired, &host);
+    }
+    return topology;
+}
+
+}  // namespace
+
+int cmd_graph(const GlobalOptions& g, const ManifestOptions& m, const GraphOptions& o, bool json) {
+    const Desired desired = load(m);
+    Topology topology;
+    if (desired.hosts.empty()) {
+        topology = host_topology(g, desired, o, true);
+    } else {
+        // Each host's graph, its objects labelled with their host, drawn as one.
+        topology.lab = desired.lab;
+        topology.live = !o.offline;
+        for (const auto& part : host_parts(g, desired)) {
+            GlobalOptions hg = g;
+            hg.uri = part.uri;
+            Topology t = host_topology(hg, part.desired, o, part.name == kLocalHost);
+            topology.live = topology.live && t.live;
+            for (auto& n : t.nodes) {
+                if (topology.find(n.id) != nullptr) continue;  // the uplink, once
+                if (n.type != TopologyNode::Type::uplink &&
+                    n.type != TopologyNode::Type::interface)
+                    n.lines.insert(n.lines.begin(), "host " + part.name);
+                topology.nodes.push_back(std::move(n));
+            }
+            for (auto& e : t.edges) topology.edges.push_back(std::move(e));
+        }
     }
     if (json) {
         std::cout << topology_json(topology);

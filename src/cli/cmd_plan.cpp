@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "common.h"
+#include "multi_host.h"
 #include "virtform/adapters/host/applied_record.h"
 #include "virtform/diag.h"
 #include "virtform/fingerprint.h"
@@ -14,6 +15,7 @@ namespace virtform::cli {
 int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptionsCli& o) {
     const auto sources = manifest_sources(m);
     const Desired desired = load_manifests(sources, manifest_vars(m));
+    if (!desired.hosts.empty()) return plan_hosts(g, desired, o);
     check_files(desired, g.uri);
     auto provider = connect(g, desired);
     PlanOptions popts;

@@ -4,19 +4,39 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "common.h"
+#include "multi_host.h"
 #include "virtform/adapters/host/applied_record.h"
 #include "virtform/diag.h"
 #include "virtform/render.h"
 
 namespace virtform::cli {
 
-int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
-    const Desired desired = load(m);
+namespace {
+
+struct Row {
+    std::string id, state, autostart, drift, extra;
+    /// VMs: how the running VM differs from its definition or the manifest.
+    std::vector<std::string> running;
+    bool pending_restart = false;
+    bool unreachable = false;  ///< a VM meant to run that is down or has no address
+    std::string host;          ///< a lab with `hosts:`: the object's host
+};
+
+struct HostStatus {
+    std::vector<Row> rows;
+    Plan plan;
+    std::string error;  ///< the host could not be read
+};
+
+/// One host's objects (the lab's on a host without `hosts:`).
+HostStatus read_status(const GlobalOptions& g, const Desired& desired) {
+    HostStatus out;
     auto provider = connect(g, desired);
     const Live live = provider->read();
-    Plan plan;
+    Plan& plan = out.plan;
     try {
         PlanOptions popts;
         popts.last_applied = host::read_applied_record(g.uri, desired.lab);
@@ -24,14 +44,7 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
     } catch (const ValidationError& e) {
         std::cerr << e.diagnostics().str();
     }
-    struct Row {
-        std::string id, state, autostart, drift, extra;
-        /// VMs: how the running VM differs from its definition or the manifest.
-        std::vector<std::string> running;
-        bool pending_restart = false;
-        bool unreachable = false;  ///< a VM meant to run that is down or has no address
-    };
-    std::vector<Row> rows;
+    std::vector<Row>& rows = out.rows;
     auto drift_of = [&](const ResourceId& id) -> std::string {
         const std::string key = id.str();
         const bool outside = std::any_of(
@@ -140,6 +153,53 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
         rows.back().unreachable = meant_to_run && (it->second.state != VmState::running ||
                                                    (no_address && !want->second.nics.empty()));
     }
+    return out;
+}
+
+}  // namespace
+
+int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
+    const Desired desired = load(m);
+    const bool multi = !desired.hosts.empty();
+    std::vector<Row> rows;
+    Plan plan;
+    std::vector<HostPart> parts;
+    if (!multi) {
+        HostStatus s = read_status(g, desired);
+        rows = std::move(s.rows);
+        plan = std::move(s.plan);
+    } else {
+        // Every host in a thread of its own; one that does not answer is reported.
+        parts = host_parts(g, desired);
+        std::vector<HostStatus> per(parts.size());
+        std::vector<std::thread> threads;
+        for (std::size_t i = 0; i < parts.size(); ++i) {
+            threads.emplace_back([&, i] {
+                GlobalOptions hg = g;
+                hg.uri = parts[i].uri;
+                try {
+                    per[i] = read_status(hg, parts[i].desired);
+                } catch (const std::exception& e) {
+                    per[i].error =
+                        fmt::format("host '{}' ({}): {}", parts[i].name, parts[i].uri, e.what());
+                }
+            });
+        }
+        for (auto& t : threads) t.join();
+        for (std::size_t i = 0; i < parts.size(); ++i) {
+            parts[i].error = per[i].error;
+            for (auto& r : per[i].rows) {
+                r.host = parts[i].name;
+                rows.push_back(std::move(r));
+            }
+            for (auto& a : per[i].plan.actions) plan.actions.push_back(std::move(a));
+            for (auto& d : per[i].plan.drift) plan.drift.push_back(std::move(d));
+            if (!per[i].error.empty())
+                std::cerr << fmt::format("error: {}\n", terminal_escape(per[i].error));
+        }
+    }
+    const bool host_failed =
+        std::any_of(parts.begin(), parts.end(), [](const HostPart& p) { return !p.error.empty(); });
     const nlohmann::json snapshots = snapshots_json(g, desired.lab);
     if (json) {
         // What a monitor alerts on, as lists of addresses (docs/json.md).
@@ -158,31 +218,50 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
                                {"running", r.running},
                                {"restart_pending", r.pending_restart},
                                {"unreachable", r.unreachable}});
+            if (multi) objects.back()["host"] = r.host;
         }
-        const bool healthy =
-            drifted.empty() && out_of_sync.empty() && pending.empty() && unreachable.empty();
-        std::cout << nlohmann::json{{"format_version", "1"},
-                                    {"lab", desired.lab},
-                                    {"uri", g.uri},
-                                    {"objects", objects},
-                                    {"drift", plan.drift},
-                                    {"in_sync", healthy},
-                                    {"alerts",
-                                     {{"drifted", drifted},
-                                      {"out_of_sync", out_of_sync},
-                                      {"restart_pending", pending},
-                                      {"unreachable", unreachable}}},
-                                    {"snapshots", snapshots}}
-                         .dump(2)
-                  << "\n";
-        return 0;
+        const bool healthy = drifted.empty() && out_of_sync.empty() && pending.empty() &&
+                             unreachable.empty() && !host_failed;
+        nlohmann::json doc{{"format_version", "1"},
+                           {"lab", desired.lab},
+                           {"uri", g.uri},
+                           {"objects", objects},
+                           {"drift", plan.drift},
+                           {"in_sync", healthy},
+                           {"alerts",
+                            {{"drifted", drifted},
+                             {"out_of_sync", out_of_sync},
+                             {"restart_pending", pending},
+                             {"unreachable", unreachable}}},
+                           {"snapshots", snapshots}};
+        if (multi) doc["hosts"] = hosts_json(parts);
+        std::cout << doc.dump(2) << "\n";
+        return host_failed ? 1 : 0;
     }
-    std::cout << fmt::format("lab {} on {}\n\n", desired.lab, g.uri);
-    std::cout << fmt::format("  {:<34} {:<10} {:<10} {:<26} {}\n", "OBJECT", "STATE", "AUTOSTART",
-                             "DRIFT", "ADDRESSES");
+    if (!multi) {
+        std::cout << fmt::format("lab {} on {}\n\n", desired.lab, g.uri);
+        std::cout << fmt::format("  {:<34} {:<10} {:<10} {:<26} {}\n", "OBJECT", "STATE",
+                                 "AUTOSTART", "DRIFT", "ADDRESSES");
+    } else {
+        std::vector<std::string> hosts;
+        for (const auto& p : parts)
+            hosts.push_back(
+                fmt::format("{} ({}{})", p.name, p.uri, p.error.empty() ? "" : ", not answering"));
+        std::cout << terminal_escape(
+                         fmt::format("lab {} on hosts {}", desired.lab, fmt::join(hosts, ", ")))
+                  << "\n\n";
+        std::cout << fmt::format("  {:<12} {:<34} {:<10} {:<10} {:<26} {}\n", "HOST", "OBJECT",
+                                 "STATE", "AUTOSTART", "DRIFT", "ADDRESSES");
+    }
     for (const auto& r : rows) {
-        std::cout << fmt::format("  {:<34} {:<10} {:<10} {:<26} {}\n", r.id, r.state, r.autostart,
-                                 r.drift, r.extra);
+        if (multi) {
+            std::cout << fmt::format("  {:<12} {:<34} {:<10} {:<10} {:<26} {}\n",
+                                     terminal_escape(r.host), r.id, r.state, r.autostart, r.drift,
+                                     r.extra);
+        } else {
+            std::cout << fmt::format("  {:<34} {:<10} {:<10} {:<26} {}\n", r.id, r.state,
+                                     r.autostart, r.drift, r.extra);
+        }
         for (const auto& d : r.running) std::cout << fmt::format("      running: {}\n", d);
     }
     if (std::any_of(rows.begin(), rows.end(),
@@ -195,7 +274,7 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
         std::istringstream lines(snapshots_text(snapshots));
         for (std::string line; std::getline(lines, line);) std::cout << "  " << line << "\n";
     }
-    return 0;
+    return host_failed ? 1 : 0;
 }
 
 }  // namespace virtform::cli

@@ -9,6 +9,7 @@
 
 #include "common.h"
 #include "interrupt.h"
+#include "multi_host.h"
 #include "virtform/adapters/host/applied_record.h"
 #include "virtform/adapters/host/lab_lock.h"
 #include "virtform/diag.h"
@@ -110,6 +111,14 @@ private:
 
 int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptionsCli& o,
               const std::string& question, const SavedPlan* saved) {
+    if (!desired.hosts.empty()) {
+        if (saved) {
+            throw Error(
+                "a saved plan of a lab with 'hosts:' cannot be applied: saved plans cover one "
+                "host; apply the manifests directly");
+        }
+        return reconcile_hosts(g, desired, o, question);
+    }
     check_files(desired, g.uri);
     const host::LabLock lab_lock(g.uri, desired.lab, o.destroy ? "destroy" : "apply",
                                  o.lock_timeout);

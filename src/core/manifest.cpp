@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <tuple>
 
 namespace virtform {
@@ -52,8 +53,8 @@ std::optional<Cidr> read_cidr(const Context& ctx, MapReader& r, const std::strin
     // returned (after the error) so that the DHCP and overlap checks of the
     // network still report their own errors in the same run.
     if (auto problem = subnet_problem(*cidr); !problem.empty()) {
-        ctx.error(r.get(key), fmt::format("'{}' in {} cannot be a lab subnet: {}", key, r.what(),
-                                          problem));
+        ctx.error(r.get(key),
+                  fmt::format("'{}' in {} cannot be a lab subnet: {}", key, r.what(), problem));
         return cidr;
     }
     if (cidr->prefix == cidr->address.max_prefix() || (family == 4 && cidr->prefix >= 31)) {
@@ -187,7 +188,8 @@ void read_dhcp(const Context& ctx, const YAML::Node& node, IpConfig& ip, const s
                                            what, mac.IsScalar() ? mac.Scalar() : type_name(mac)));
                 ok = false;
             } else if (auto problem = mac_problem(*m); !problem.empty()) {
-                ctx.error(mac, fmt::format("'mac' of a DHCP host of {}: {}: {}", what, *m, problem));
+                ctx.error(mac,
+                          fmt::format("'mac' of a DHCP host of {}: {}: {}", what, *m, problem));
                 ok = false;
             } else {
                 host.mac = *m;
@@ -361,6 +363,7 @@ Network read_network(const Context& ctx, const std::string& name, const YAML::No
     if (auto autostart = r.boolean("autostart")) net.autostart = *autostart;
     if (auto active = r.boolean("active")) net.active = *active;
     net.adopt = r.boolean("adopt").value_or(false);
+    detail::read_host_key(ctx, r, net.host, net.host_where);
 
     // Combinations libvirt would refuse, said in the manifest's terms.
     if (!mode_known) {
@@ -388,11 +391,14 @@ Network read_network(const Context& ctx, const std::string& name, const YAML::No
     return net;
 }
 
-/// Checks across objects (and files): shared bridges, overlapping subnets.
-void cross_check(const Desired& desired, Diagnostics& diags) {
+/// Checks across objects (and files) of one host: shared bridges, overlapping
+/// subnets. Networks of different hosts (`host:`) may use the same subnet.
+void cross_check_host(const Desired& desired, const std::string& host, Diagnostics& diags) {
     std::map<std::string, const Network*> bridges;
     std::vector<const Network*> nets;
-    for (const auto& [name, net] : desired.networks) nets.push_back(&net);
+    for (const auto& [name, net] : desired.networks) {
+        if (net.host == host) nets.push_back(&net);
+    }
     for (const Network* net : nets) {
         if (!net->bridge || net->mode == NetworkMode::bridge) continue;
         auto [it, inserted] = bridges.emplace(*net->bridge, net);
@@ -449,11 +455,16 @@ void cross_check(const Desired& desired, Diagnostics& diags) {
         return std::tie(a.later->name, a.earlier->name) < std::tie(b.later->name, b.earlier->name);
     });
     for (const auto& o : overlaps) {
-        diags.error(o.later->where,
-                    fmt::format("network '{}' ({}) overlaps network '{}' ({}, {})", o.later->name,
-                                o.later_cidr->str(), o.earlier->name, o.earlier_cidr->str(),
-                                o.earlier->where.str()));
+        diags.error(o.later->where, fmt::format("network '{}' ({}) overlaps network '{}' ({}, {})",
+                                                o.later->name, o.later_cidr->str(), o.earlier->name,
+                                                o.earlier_cidr->str(), o.earlier->where.str()));
     }
+}
+
+void cross_check(const Desired& desired, Diagnostics& diags) {
+    std::set<std::string> hosts;
+    for (const auto& [name, net] : desired.networks) hosts.insert(net.host);
+    for (const auto& host : hosts) cross_check_host(desired, host, diags);
 }
 
 }  // namespace
@@ -518,8 +529,7 @@ std::optional<std::string> read_regular_file(const std::string& path, std::size_
                                              Diagnostics& diags) {
     const Location where{path, 0, 0};
     auto refuse_type = [&](mode_t mode) {
-        diags.error(where, fmt::format("is {}; only regular files are read",
-                                       file_type_name(mode)));
+        diags.error(where, fmt::format("is {}; only regular files are read", file_type_name(mode)));
     };
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
@@ -544,9 +554,10 @@ std::optional<std::string> read_regular_file(const std::string& path, std::size_
         return std::nullopt;
     }
     auto too_big = [&](std::uint64_t bytes) {
-        diags.error(where, fmt::format("is {} bytes; a {} may be at most {}", bytes,
-                                       max_bytes == kMaxManifestFileBytes ? "manifest file" : "file",
-                                       format_size(max_bytes)));
+        diags.error(where,
+                    fmt::format("is {} bytes; a {} may be at most {}", bytes,
+                                max_bytes == kMaxManifestFileBytes ? "manifest file" : "file",
+                                format_size(max_bytes)));
     };
     if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
         too_big(static_cast<std::uint64_t>(st.st_size));
@@ -694,6 +705,8 @@ Desired load_manifests(const std::vector<ManifestSource>& sources, const Manifes
         if (YAML::Node pools = r.get("pools"); pools.IsDefined())
             detail::read_pools(ctx, pools, desired);
         if (YAML::Node vms = r.get("vms"); vms.IsDefined()) detail::read_vms(ctx, vms, desired);
+        if (YAML::Node hosts = r.get("hosts"); hosts.IsDefined())
+            detail::read_hosts(ctx, hosts, desired);
         r.finish();
     }
     if (!lab_declared && all_parsed && !sources.empty()) {
@@ -713,6 +726,7 @@ Desired load_manifests(const std::vector<ManifestSource>& sources, const Manifes
     cross_check(desired, diags);
     detail::finish_vms(desired, diags);
     detail::finish_bridges(desired, diags);
+    detail::finish_hosts(desired, diags);
     diags.throw_if_any();
     return desired;
 }

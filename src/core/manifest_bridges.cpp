@@ -25,9 +25,9 @@ std::optional<std::uint32_t> read_seconds(const Context& ctx, MapReader& r, cons
         std::from_chars(s.data(), s.data() + s.size(), seconds, std::chars_format::fixed);
     if (!v.IsScalar() || !plain || ec != std::errc() || ptr != s.data() + s.size() ||
         !std::isfinite(seconds) || seconds < min || seconds > max) {
-        ctx.error(v, fmt::format("'{}' of {} must be a number of seconds between {} and {}{}", key,
-                                 r.what(), min, max,
-                                 v.IsScalar() ? fmt::format(", got '{}'", s) : ""));
+        ctx.error(
+            v, fmt::format("'{}' of {} must be a number of seconds between {} and {}{}", key,
+                           r.what(), min, max, v.IsScalar() ? fmt::format(", got '{}'", s) : ""));
         return std::nullopt;
     }
     return static_cast<std::uint32_t>(seconds * 100 + 0.5);
@@ -118,6 +118,7 @@ Bridge read_bridge(const Context& ctx, const std::string& name, const YAML::Node
         }
         br.take_over = *port;
     }
+    read_host_key(ctx, r, br.host, br.host_where);
     r.finish();
     br.normalize();
     return br;

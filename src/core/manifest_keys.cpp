@@ -17,6 +17,10 @@ KeySpec count_key() {
             nullptr, 1,          kMaxCount,
             {},      true};
 }
+KeySpec host_key() {
+    return {"host", K::string,
+            "the host (of `hosts:`) it lives on; default: local, the --connect URI"};
+}
 KeySpec template_key() {
     return {"template", K::string, "a template (of this kind) whose keys this object inherits",
             nullptr,    0,         0,
@@ -33,6 +37,7 @@ std::vector<KeySection> make_sections() {
              {"bridges", K::names, "Linux bridges managed over netlink, by name", "bridge"},
              {"pools", K::names, "libvirt directory pools, by name", "pool"},
              {"vms", K::names, "virtual machines, by name", "vm"},
+             {"hosts", K::names, "other libvirt hosts the lab spans, by name", "lab_host"},
              {"defaults",
               K::mapping,
               "keys every object of a kind gets unless it sets them",
@@ -88,6 +93,7 @@ std::vector<KeySection> make_sections() {
              count_key(),
              {"adopt", K::boolean,
               "take an existing object of this name that no lab owns as the lab's"},
+             host_key(),
              template_key(),
          },
          true},
@@ -141,9 +147,15 @@ std::vector<KeySection> make_sections() {
              {"take_over_addresses", K::string, "a port whose addresses move to the bridge"},
              {"adopt", K::boolean,
               "take an existing object of this name that no lab owns as the lab's"},
+             host_key(),
              template_key(),
          },
          true},
+        {"lab_host",
+         "A libvirt host of the lab, reached over libvirt's remote protocol.",
+         {
+             {"uri", K::string, "its libvirt URI, e.g. qemu+ssh://root@b.example/system"},
+         }},
         {"bridge_stp",
          "Spanning tree settings of a bridge.",
          {
@@ -161,6 +173,7 @@ std::vector<KeySection> make_sections() {
              {"active", K::boolean, "running"},
              {"adopt", K::boolean,
               "take an existing object of this name that no lab owns as the lab's"},
+             host_key(),
              template_key(),
          }},
         {"vm",
@@ -197,6 +210,7 @@ std::vector<KeySection> make_sections() {
               "take an existing object of this name that no lab owns as the lab's"},
              {"groups", K::list, "Ansible inventory groups (virtform inventory)"},
              {"ssh", K::mapping, "how virtform ssh, ssh-config and inventory reach it", "vm_ssh"},
+             host_key(),
              template_key(),
          }},
         {"disk",

@@ -505,6 +505,7 @@ Vm read_vm(const Context& ctx, const std::string& name, const YAML::Node& key,
     if (auto t = r.integer("shutdown_timeout", 0, 3600)) vm.shutdown_timeout = static_cast<int>(*t);
     if (YAML::Node groups = r.list("groups"); groups.IsDefined()) read_groups(ctx, groups, vm);
     if (YAML::Node ssh = r.map("ssh"); ssh.IsDefined()) read_ssh(ctx, ssh, vm);
+    read_host_key(ctx, r, vm.host, vm.host_where);
     r.finish();
     return vm;
 }
@@ -536,6 +537,7 @@ void read_pools(const Context& ctx, const YAML::Node& pools, Desired& desired) {
         pool.autostart = r.boolean("autostart").value_or(true);
         pool.active = r.boolean("active").value_or(true);
         pool.adopt = r.boolean("adopt").value_or(false);
+        read_host_key(ctx, r, pool.host, pool.host_where);
         r.finish();
         auto it = desired.pools.find(name);
         if (it != desired.pools.end()) {
