@@ -60,7 +60,7 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-since() { echo "$(date +%s.%N) - $1" | bc; }
+since() { printf '%.1f' "$(echo "$(date +%s.%N) - $1" | bc)"; }
 
 # Four /24s in 192.168.200-247 from the pid, none of them routed here already
 # (host B's only need to be unique there; they are kept off this host's too).
@@ -75,7 +75,10 @@ done
 [ -n "$base" ] || fail "no free 192.168.2xx /24s on this host"
 s_la=$base s_lb=$((base + 1)) s_ba=$((base + 2)) s_bb=$((base + 3))
 
-"$root/scripts/make-test-guest.sh" "$tmp/img" >/dev/null
+# One copy of the guest per host: each host's libvirtd labels (chowns, and records
+# the owner in xattrs of) the kernel and initrd of its running guests.
+"$root/scripts/make-test-guest.sh" "$tmp/img-l" >/dev/null
+"$root/scripts/make-test-guest.sh" "$tmp/img-b" >/dev/null
 uri=$("$host_b" start "$ns" "$host_cidr" "$peer_cidr") || fail "host B did not start"
 on_b() { virsh -q -c "$uri" "$@"; }
 
@@ -97,8 +100,8 @@ vm() {  # NAME NETWORK MAC CONSOLE [HOST]
     cpus: 1
     memory: 256MiB
     accel: qemu
-    kernel: $tmp/img/vmlinuz
-    initrd: $tmp/img/initrd.gz
+    kernel: $tmp/img-${5:-l}/vmlinuz
+    initrd: $tmp/img-${5:-l}/initrd.gz
     cmdline: console=ttyS0
     nics: [{network: $2, mac: "$3"}]
     console: {file: $tmp/$4.log}
@@ -123,7 +126,7 @@ write_manifest() {  # "" or "second": with a second network on each host
     } >"$manifest"
 }
 lease_of() {  # URI NETWORK MAC: the lease's address/prefix, or nothing
-    awk -v m="$3" 'tolower($2) == m {print $4}' <<<"$(virsh -q -c "$1" net-dhcp-leases "$2" 2>/dev/null)"
+    awk -v m="$3" 'tolower($3) == m {print $5}' <<<"$(virsh -q -c "$1" net-dhcp-leases "$2" 2>/dev/null)"
 }
 active() {  # URI NETWORK: the network is defined and active there
     grep -Eq '^Active: +yes' <<<"$(virsh -c "$1" net-info "$2" 2>/dev/null)"
@@ -183,6 +186,8 @@ out2=$(cat "$tmp/apply2.log")
 grep -q "host 'b'" <<<"$out2" || fail "the apply's report does not name host b: $out2"
 grep -qF "$uri" <<<"$out2" || fail "the apply's report does not name host b's URI $uri: $out2"
 active "$here" "$net_lb" || fail "local's part was not applied: $net_lb is not active here: $out2"
+echo "the apply with host B's libvirtd killed exited 1; its errors:"
+grep -i "error" <<<"$out2" | sed 's/^/  /' || true
 
 "$host_b" start-libvirtd "$ns" || fail "host B's libvirtd did not start again"
 [ "$(on_b domid "$vm_b")" = "$domid_b" ] || fail "$vm_b did not survive its libvirtd's crash"
