@@ -183,8 +183,9 @@ rc=0
 wait "$apply_pid" || rc=$?
 out2=$(cat "$tmp/apply2.log")
 [ "$rc" = 1 ] || fail "apply with host B's libvirtd killed exited $rc, want 1: $out2"
-grep -q "host 'b'" <<<"$out2" || fail "the apply's report does not name host b: $out2"
-grep -qF "$uri" <<<"$out2" || fail "the apply's report does not name host b's URI $uri: $out2"
+# The error as it happens (stderr) and the closing report (stdout), each naming host b and its URI.
+grep -qF "error: host 'b' ($uri)" <<<"$out2" || fail "the apply's error does not name host b and $uri: $out2"
+grep -qF "failed host 'b' ($uri)" <<<"$out2" || fail "the apply's report does not name host b and $uri: $out2"
 active "$here" "$net_lb" || fail "local's part was not applied: $net_lb is not active here: $out2"
 echo "the apply with host B's libvirtd killed exited 1; its errors:"
 grep -i "error" <<<"$out2" | sed 's/^/  /' || true
