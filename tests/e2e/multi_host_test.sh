@@ -57,6 +57,8 @@ cleanup() {
         virsh -q net-destroy "$n" >/dev/null 2>&1 || true
         virsh -q net-undefine "$n" >/dev/null 2>&1 || true
     done
+    # virtform's records of this lab, per host (a failed run leaves its applied records).
+    rm -f /var/lib/virtform/state/"$lab"@*.json /run/virtform/locks/"$lab"@*.lock
     rm -rf "$tmp"
 }
 trap cleanup EXIT
