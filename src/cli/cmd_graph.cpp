@@ -108,8 +108,7 @@ int cmd_graph(const GlobalOptions& g, const ManifestOptions& m, const GraphOptio
             topology.live = topology.live && t.live;
             for (auto& n : t.nodes) {
                 if (topology.find(n.id) != nullptr) continue;  // the uplink, once
-                if (n.type != TopologyNode::Type::uplink &&
-                    n.type != TopologyNode::Type::interface)
+                if (n.type != TopologyNode::Type::uplink && n.type != TopologyNode::Type::interface)
                     n.lines.insert(n.lines.begin(), "host " + part.name);
                 topology.nodes.push_back(std::move(n));
             }

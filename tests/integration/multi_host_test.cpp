@@ -74,11 +74,11 @@ protected:
     std::string manifest() {
         const std::string p = "10.252." + std::to_string(200 + kPid % 50) + ".";
         return dir_
-            .write("lab.yaml", "lab: " + lab() + "\nhosts:\n  b:\n    uri: " + uri_ +
-                                   "\nnetworks:\n  " + net("a") +
-                                   ":\n    mode: nat\n    ipv4: {address: " + p + "1/25}\n  " +
-                                   net("b") + ":\n    host: b\n    mode: nat\n    ipv4: {address: " +
-                                   p + "129/25}\n")
+            .write("lab.yaml",
+                   "lab: " + lab() + "\nhosts:\n  b:\n    uri: " + uri_ + "\nnetworks:\n  " +
+                       net("a") + ":\n    mode: nat\n    ipv4: {address: " + p + "1/25}\n  " +
+                       net("b") + ":\n    host: b\n    mode: nat\n    ipv4: {address: " + p +
+                       "129/25}\n")
             .string();
     }
 

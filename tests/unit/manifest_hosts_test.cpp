@@ -10,11 +10,11 @@
 namespace virtform {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using test_manifest::errors_of;
 using test_manifest::expect_error;
 using test_manifest::load;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 const std::string kHosts =
     "lab: l\n"
@@ -42,7 +42,7 @@ TEST(ManifestHosts, ObjectsGoToTheirHostAndLocalIsTheDefault) {
     EXPECT_EQ(d.networks.at("na").host, "");
     EXPECT_EQ(d.networks.at("nl").host, "") << "host: local is the default host";
     EXPECT_EQ(d.networks.at("nb").host, "b");
-    EXPECT_EQ(d.networks.at("nb").host_where.line, 5);
+    EXPECT_EQ(d.networks.at("nb").host_where.line, 9);
     EXPECT_EQ(d.volumes.at("pb/vb-root.qcow2").host, "b") << "a volume lives where its VM does";
     EXPECT_THAT(lab_host_names(d), ElementsAre("local", "b", "c"));
 
@@ -72,7 +72,7 @@ TEST(ManifestHosts, AManifestWithoutHostsHasOneHost) {
 }
 
 TEST(ManifestHosts, AnUnknownHostIsAnErrorAtTheValueWithASuggestion) {
-    expect_error(kHosts + "networks:\n  n: {mode: isolated, host: bb}\n", "8:31",
+    expect_error(kHosts + "networks:\n  n: {mode: isolated, host: bb}\n", "8:29",
                  "network 'n' names host 'bb', which 'hosts:' does not declare (hosts: local, b, "
                  "c); did you mean 'b'?");
     expect_error("lab: l\nvms:\n  v:\n    host: elsewhere\n", "4:11",
@@ -84,42 +84,48 @@ TEST(ManifestHosts, LocalIsReservedAndEveryHostNeedsAUri) {
     expect_error("lab: l\nhosts:\n  local: {uri: qemu:///system}\n", "3:3",
                  "host 'local' is reserved");
     expect_error("lab: l\nhosts:\n  b: {}\n", "3:3", "host 'b' needs 'uri'");
-    expect_error("lab: l\nhosts:\n  b: {uri: not-a-uri}\n", "3:11",
+    expect_error("lab: l\nhosts:\n  b: {uri: not-a-uri}\n", "3:12",
                  "'uri' of host 'b' is not a libvirt URI");
-    expect_error("lab: l\nhosts:\n  b: {uri: \"qemu+tcp://x/system\\u0007\"}\n", "3:11", "");
-    expect_error("lab: l\nhosts:\n  b: {uri: \"qemu+tcp://" + std::string(1100, 'x') + "/system\"}\n",
-                 "3:11", "at most 1024");
+    expect_error("lab: l\nhosts:\n  b: {uri: \"qemu+tcp://x/system\\u0007\"}\n", "3:12", "");
+    expect_error(
+        "lab: l\nhosts:\n  b: {uri: \"qemu+tcp://" + std::string(1100, 'x') + "/system\"}\n",
+        "3:12", "at most 1024");
     expect_error("lab: l\nhosts:\n  b/x: {uri: qemu+tcp://x/system}\n", "3:3",
                  "host name 'b/x' is not valid");
     expect_error("lab: l\nhosts:\n  b: {uri: qemu+tcp://x/system, port: 1}\n", "3:33", "port");
 }
 
 TEST(ManifestHosts, TwoNamesForOneUriAreAnError) {
-    expect_error("lab: l\nhosts:\n  b: {uri: qemu+tcp://x/system}\n  c: {uri: qemu+tcp://x/system}\n",
-                 "4:3", "host 'c' has the URI qemu+tcp://x/system of host 'b' (lab.yaml:3:3)");
+    expect_error(
+        "lab: l\nhosts:\n  b: {uri: qemu+tcp://x/system}\n  c: {uri: qemu+tcp://x/system}\n", "4:3",
+        "host 'c' has the URI qemu+tcp://x/system of host 'b' (lab.yaml:3:3)");
 }
 
 TEST(ManifestHosts, ReferencesAcrossHostsAreErrorsNamingBothObjectsAndHosts) {
     // VM NIC -> network
-    expect_error(kHosts + "networks:\n  n: {mode: isolated}\nvms:\n  v: {host: b, nics: "
-                          "[{network: n}]}\n",
+    expect_error(kHosts +
+                     "networks:\n  n: {mode: isolated}\nvms:\n  v: {host: b, nics: "
+                     "[{network: n}]}\n",
                  "10:3",
                  "VM 'v' on host 'b' refers to network 'n' on host 'local': references across "
                  "hosts are not supported");
     // VM disk (its volume) -> pool
-    expect_error(kHosts + "pools:\n  p: {path: /var/lib/p, host: c}\nvms:\n  v:\n    host: b\n"
-                          "    disks: [{name: root, pool: p, size: 1G}]\n",
+    expect_error(kHosts +
+                     "pools:\n  p: {path: /var/lib/p, host: c}\nvms:\n  v:\n    host: b\n"
+                     "    disks: [{name: root, pool: p, size: 1G}]\n",
                  "10:3",
                  "VM 'v' (disk 'root', volume p/v-root.qcow2) on host 'b' refers to pool 'p' on "
                  "host 'c'");
     // VM NIC -> a declared bridge (which is local)
-    const auto errors = errors_of(kHosts + "bridges:\n  br0: {}\nvms:\n  v: {host: b, nics: "
-                                           "[{bridge: br0}]}\n");
+    const auto errors = errors_of(kHosts +
+                                  "bridges:\n  br0: {}\nvms:\n  v: {host: b, nics: "
+                                  "[{bridge: br0}]}\n");
     ASSERT_EQ(errors.size(), 1u) << ::testing::PrintToString(errors);
     EXPECT_THAT(errors[0], HasSubstr("VM 'v' on host 'b' refers to bridge 'br0' on host 'local'"));
     // network in bridge mode -> a declared bridge
-    expect_error(kHosts + "bridges:\n  br0: {}\nnetworks:\n  n: {mode: bridge, bridge: br0, "
-                          "host: c}\n",
+    expect_error(kHosts +
+                     "bridges:\n  br0: {}\nnetworks:\n  n: {mode: bridge, bridge: br0, "
+                     "host: c}\n",
                  "10:3", "network 'n' on host 'c' refers to bridge 'br0' on host 'local'");
     // Same host: fine.
     EXPECT_NO_THROW(load(kHosts + "networks:\n  n: {mode: isolated, host: b}\nvms:\n  v: {host: "
@@ -127,7 +133,7 @@ TEST(ManifestHosts, ReferencesAcrossHostsAreErrorsNamingBothObjectsAndHosts) {
 }
 
 TEST(ManifestHosts, ABridgeOnAnotherHostIsAnErrorSayingWhereToRunVirtform) {
-    expect_error(kHosts + "bridges:\n  br0: {host: b}\n", "8:16",
+    expect_error(kHosts + "bridges:\n  br0: {host: b}\n", "8:15",
                  "bridge 'br0' is on host 'b': bridges are netlink objects, managed on the host "
                  "virtform runs on only; run virtform on 'b'");
 }
@@ -142,9 +148,10 @@ TEST(ManifestHosts, NamesStayUniqueAcrossHostsButSubnetsMayRepeat) {
                          "networks:\n"
                          "  n1: {mode: nat, ipv4: {address: 192.168.50.1/24}}\n"
                          "  n2: {mode: nat, ipv4: {address: 192.168.50.1/24}, host: b}\n"));
-    expect_error(kHosts + "networks:\n"
-                          "  n1: {mode: nat, ipv4: {address: 192.168.50.1/24}, host: b}\n"
-                          "  n2: {mode: nat, ipv4: {address: 192.168.50.1/24}, host: b}\n",
+    expect_error(kHosts +
+                     "networks:\n"
+                     "  n1: {mode: nat, ipv4: {address: 192.168.50.1/24}, host: b}\n"
+                     "  n2: {mode: nat, ipv4: {address: 192.168.50.1/24}, host: b}\n",
                  "9:3", "overlaps network 'n1'");
 }
 

@@ -57,6 +57,7 @@ const std::map<std::string, Context> kContexts = {
     {"console", {"lab: t\nvms: {a: {console: {file: /x}}}\n", {"vms", "a", "console"}}},
     {"cloud_init", {"lab: t\nvms: {a: {cloud_init: {}}}\n", {"vms", "a", "cloud_init"}}},
     {"vm_ssh", {"lab: t\nvms: {a: {ssh: {}}}\n", {"vms", "a", "ssh"}}},
+    {"lab_host", {"lab: t\nhosts: {b: {uri: qemu+tcp://b/system}}\n", {"hosts", "b"}}},
 };
 
 std::vector<std::string> errors_of(const std::string& text) {
