@@ -200,6 +200,8 @@ grep -qx "$net_bb" <<<"$(on_b net-list --all --name)" && fail "$net_bb was made 
 t=$(date +%s.%N)
 out3=$("$vf" apply --auto-approve "$manifest" 2>&1) || fail "re-apply exited $?: $out3"
 t_reapply=$(since "$t")
+echo "the re-apply's actions:"
+grep '^\[' <<<"$out3" | sed 's/^/  /' || true
 active "$uri" "$net_bb" || fail "after the re-apply, $net_bb is not active on host B"
 "$vf" plan --detailed-exitcode "$manifest" >/dev/null 2>&1 || fail "plan after the re-apply is not empty (exit $?)"
 
