@@ -163,7 +163,8 @@ echo "leases: $vm_l $lease_l here, $vm_b $lease_b on host B (${t_leases}s after 
 
 "$vf" plan --detailed-exitcode "$manifest" >/dev/null 2>&1 || fail "plan after the apply is not empty (exit $?)"
 status=$("$vf" status "$manifest" 2>&1) || fail "status exited $?: $status"
-grep -q "$vm_b" <<<"$status" || fail "status does not show $vm_b: $status"
+grep -Eq "(^| )b +vm\.$vm_b +running" <<<"$status" || fail "status does not show $vm_b running on b: $status"
+grep -Eq "(^| )local +vm\.$vm_l +running" <<<"$status" || fail "status does not show $vm_l running on local: $status"
 
 # --- 2. a second network on each host; host B's libvirtd dies mid-apply -------
 domid_b=$(on_b domid "$vm_b")
@@ -216,6 +217,16 @@ for name in "$net_la" "$net_lb" "$net_ba" "$net_bb"; do
     grep -qx "$name" <<<"$(virsh -q net-list --all --name)" && fail "$name is still defined here after destroy"
     grep -qx "$name" <<<"$(on_b net-list --all --name)" && fail "$name is still defined on host B after destroy"
 done
+# Host B's PID 1 reaps what is reparented to it: the guest's QEMU (started under the
+# first libvirtd) and dnsmasq have exited, and no zombie of theirs stays behind.
+pid1=$("$host_b" pid1 "$ns") || fail "host B's PID 1 is gone"
+zombies=
+for _ in $(seq 1 50); do
+    zombies=$(awk '$1 ~ /^Z/' <<<"$(ps -o stat=,pid=,comm= --ppid "$pid1")") || true
+    [ -z "$zombies" ] && break
+    sleep 0.1
+done
+[ -z "$zombies" ] || fail "host B's PID 1 does not reap: $zombies"
 "$host_b" stop "$ns"
 echo "timing: apply+boot to both leases ${t_leases}s (apply --wait-ip ${t_apply1}s), re-apply ${t_reapply}s, destroy ${t_destroy}s, total $(since "$t_start")s"
 echo "PASS: a leased guest on each host; host B's libvirtd killed mid-apply failed only its part (local applied, B's guest ran on); re-apply finished, plan empty, destroy clean on both hosts"

@@ -15,6 +15,7 @@
 #       (it reconnects to the running guests); returns once the URI answers
 #   tests/hosts/host_b.sh freeze-libvirtd NAME             SIGSTOPs it (a hung daemon: connections
 #       are accepted by the kernel and never answered); kill-libvirtd ends it
+#   tests/hosts/host_b.sh pid1 NAME                        prints the PID of the namespace's PID 1
 #
 # NAME is at most 10 characters (the veth ends are NAME-a and NAME-b).
 #
@@ -65,6 +66,7 @@ stop() {
 
 case $cmd in
   stop) stop; exit 0 ;;
+  pid1) init_pid || { echo "host_b: $name is not running" >&2; exit 1; } ; exit 0 ;;
   kill-libvirtd)
     [ -s "$state/uri" ] && init_pid >/dev/null || { echo "host_b: $name is not running" >&2; exit 1; }
     pids=$(libvirtd_pids)
