@@ -2,16 +2,22 @@
 # End to end across two libvirt hosts (issue 13, part 3): this host ("local",
 # qemu:///system) and host B, a second libvirtd on this machine in its own
 # network, mount and PID namespaces over qemu+tcp (tests/hosts/host_b.sh).
-#  1. A lab with a NAT network and a booted guest on each host: one apply makes
-#     both, both guests get a DHCP lease from their host's dnsmasq (virsh -c on
-#     each host), and the next plan is empty.
-#  2. A second network on each host, applied while host B's libvirtd hangs and
-#     then dies (SIGSTOP before the apply, SIGKILL once the apply waits on it):
-#     apply exits 1, its report names host b and its URI, local's network is
-#     made, host B's guest survives the daemon's crash.
-#  3. libvirtd B starts again (same namespaces, it reconnects to the guest): the
-#     re-apply finishes, the plan is empty, destroy leaves neither host any of
-#     the lab's objects.
+#  1. A lab with a NAT network and a booted guest on each host (and on B a
+#     second guest that ignores the power button): one apply makes both, both
+#     guests get a DHCP lease from their host's dnsmasq (virsh -c on each host),
+#     and the next plan is empty.
+#  2. A second network here and, on B, the removal of that second guest (a slow
+#     action: virtform waits for a power-off that never comes): B's libvirtd is
+#     SIGKILLed while virtform waits on it. Apply exits 1, the removal FAILED,
+#     the report names host b and its URI, local's network is made, and B's
+#     first guest survives its daemon's crash (same domain id once libvirtd is
+#     started again in the same namespaces and has reconnected).
+#  3. A network on B, applied while B's libvirtd hangs (SIGSTOP before the
+#     apply) and then dies (SIGKILL once the apply's connection is open): apply
+#     exits 1 naming host b and its URI, nothing is made on B.
+#  4. With libvirtd B back, the re-apply finishes both changes, the plan is
+#     empty, destroy leaves neither host any of the lab's objects, and host B's
+#     PID 1 has reaped what the daemons left it.
 #   bash tests/e2e/multi_host_test.sh build/src/virtform
 set -euo pipefail
 vf=$(readlink -f "${1:?usage: $0 PATH-TO-virtform}")
@@ -23,7 +29,7 @@ ns="vfhg$((id % 100000))"  # host B's namespace; its veth ends are $ns-a (here) 
 lab="vfhg-$id"
 p="vfhg$((id % 100000))"  # object names; bridges are $p + 2 characters (<= 15)
 net_la="${p}la" net_lb="${p}lb" net_ba="${p}ba" net_bb="${p}bb"
-vm_l="${p}vl" vm_b="${p}vb"
+vm_l="${p}vl" vm_b="${p}vb" vm_s="${p}vs"
 mac_l=$(printf '52:54:00:e3:%02x:%02x' $((id / 256 % 256)) $((id % 256)))
 mac_b=$(printf '52:54:00:e4:%02x:%02x' $((id / 256 % 256)) $((id % 256)))
 # A /30 per run for the veth: 10.251.X.Y from the pid.
@@ -109,7 +115,7 @@ vm() {  # NAME NETWORK MAC CONSOLE [HOST]
     console: {file: $tmp/$4.log}
 YAML
 }
-write_manifest() {  # "" or "second": with a second network on each host
+write_manifest() {  # STAGE: 1, 2 (no $vm_s, $net_lb here) or 3 (and $net_bb on b)
     {
         echo "lab: $lab"
         echo "hosts:"
@@ -118,13 +124,26 @@ write_manifest() {  # "" or "second": with a second network on each host
         echo "networks:"
         network "$net_la" "$s_la"
         network "$net_ba" "$s_ba" b
-        if [ "${1:-}" = second ]; then
-            network "$net_lb" "$s_lb"
-            network "$net_bb" "$s_bb" b
-        fi
+        [ "$1" -ge 2 ] && network "$net_lb" "$s_lb"
+        [ "$1" -ge 3 ] && network "$net_bb" "$s_bb" b
         echo "vms:"
         vm "$vm_l" "$net_la" "$mac_l" console-l
         vm "$vm_b" "$net_ba" "$mac_b" console-b b
+        # Host B's slow action: a guest that ignores the power button (acpi=off),
+        # so removing it waits its shutdown_timeout before forcing it off.
+        if [ "$1" = 1 ]; then
+            cat <<YAML
+  $vm_s:
+    host: b
+    cpus: 1
+    memory: 128MiB
+    accel: qemu
+    kernel: $tmp/img-b/vmlinuz
+    initrd: $tmp/img-b/initrd.gz
+    cmdline: console=ttyS0 acpi=off
+    shutdown_timeout: $slow
+YAML
+        fi
     } >"$manifest"
 }
 lease_of() {  # URI NETWORK MAC: the lease's address/prefix, or nothing
@@ -134,9 +153,10 @@ active() {  # URI NETWORK: the network is defined and active there
     grep -Eq '^Active: +yes' <<<"$(virsh -c "$1" net-info "$2" 2>/dev/null)"
 }
 here=qemu:///system
+slow=8  # seconds host B's removal of $vm_s takes
 
 # --- 1. a network and a booted guest on each host ---------------------------
-write_manifest
+write_manifest 1
 t=$(date +%s.%N)
 out=$("$vf" apply --auto-approve --wait-ip --wait-timeout 240 "$manifest" 2>&1) ||
     fail "apply exited $?: $out"
@@ -156,6 +176,7 @@ t_leases=$(since "$t")
 [[ $lease_b == 192.168.$s_ba.* ]] || fail "no lease for $mac_b on host B's $net_ba: '$lease_b'"
 grep -qx "$vm_b" <<<"$(on_b list --name)" || fail "$vm_b is not running on host B"
 grep -qx "$vm_l" <<<"$(virsh -q list --name)" || fail "$vm_l is not running here"
+grep -qx "$vm_s" <<<"$(on_b list --name)" || fail "$vm_s is not running on host B"
 grep -qx "$vm_b" <<<"$(virsh -q list --all --name)" && fail "$vm_b was made on this host"
 grep -qx "$vm_l" <<<"$(on_b list --all --name)" && fail "$vm_l was made on host B"
 grep -qx "$net_ba" <<<"$(virsh -q net-list --all --name)" && fail "$net_ba was made on this host"
@@ -165,12 +186,38 @@ echo "leases: $vm_l $lease_l here, $vm_b $lease_b on host B (${t_leases}s after 
 status=$("$vf" status "$manifest" 2>&1) || fail "status exited $?: $status"
 grep -Eq "(^| )b +vm\.$vm_b +running" <<<"$status" || fail "status does not show $vm_b running on b: $status"
 grep -Eq "(^| )local +vm\.$vm_l +running" <<<"$status" || fail "status does not show $vm_l running on local: $status"
-
-# --- 2. a second network on each host; host B's libvirtd dies mid-apply -------
 domid_b=$(on_b domid "$vm_b")
-write_manifest second
-"$host_b" freeze-libvirtd "$ns" || fail "could not freeze host B's libvirtd"
+
+# --- 2. host B's libvirtd dies in the middle of B's slow action ---------------
+# A network here, and on B the removal of $vm_s, which waits for a power-off that
+# never comes: libvirtd is killed while virtform polls it.
+write_manifest 2
 "$vf" apply --auto-approve "$manifest" >"$tmp/apply2.log" 2>&1 &
+apply_pid=$!
+for _ in $(seq 1 600); do
+    grep -q "b: vm\.$vm_s: Destroying" "$tmp/apply2.log" && break
+    sleep 0.05
+done
+grep -q "b: vm\.$vm_s: Destroying" "$tmp/apply2.log" || fail "the apply did not start removing $vm_s: $(cat "$tmp/apply2.log")"
+sleep 1
+"$host_b" kill-libvirtd "$ns" || fail "could not kill host B's libvirtd"
+rc=0
+wait "$apply_pid" || rc=$?
+out2=$(cat "$tmp/apply2.log")
+[ "$rc" = 1 ] || fail "apply with host B's libvirtd killed mid-action exited $rc, want 1: $out2"
+grep -q "b: vm\.$vm_s: FAILED" <<<"$out2" || fail "the removal of $vm_s did not fail: $out2"
+grep -qF "host 'b' ($uri)" <<<"$out2" || fail "the apply's report does not name host b and $uri: $out2"
+active "$here" "$net_lb" || fail "local's part was not applied: $net_lb is not active here: $out2"
+echo "the apply with host B's libvirtd killed mid-action exited 1; its errors and report:"
+grep -i "error\|FAILED\|failed" <<<"$out2" | sed 's/^/  /' || true
+"$host_b" start-libvirtd "$ns" || fail "host B's libvirtd did not start again"
+[ "$(on_b domid "$vm_b")" = "$domid_b" ] || fail "$vm_b did not survive its libvirtd's crash"
+grep -qx "$vm_s" <<<"$(on_b list --all --name)" || fail "$vm_s is gone from B although its removal failed"
+
+# --- 3. a network on B; B's libvirtd hangs, then dies, while the apply waits --
+write_manifest 3
+"$host_b" freeze-libvirtd "$ns" || fail "could not freeze host B's libvirtd"
+"$vf" apply --auto-approve "$manifest" >"$tmp/apply3.log" 2>&1 &
 apply_pid=$!
 # The apply waits on host B once its connection is open (the kernel accepts it,
 # the frozen daemon never answers); then the daemon dies.
@@ -184,32 +231,34 @@ sleep 0.5
 "$host_b" kill-libvirtd "$ns" || fail "could not kill host B's libvirtd"
 rc=0
 wait "$apply_pid" || rc=$?
-out2=$(cat "$tmp/apply2.log")
-[ "$rc" = 1 ] || fail "apply with host B's libvirtd killed exited $rc, want 1: $out2"
+out3=$(cat "$tmp/apply3.log")
+[ "$rc" = 1 ] || fail "apply with host B's libvirtd hung and killed exited $rc, want 1: $out3"
 # The error as it happens (stderr) and the closing report (stdout), each naming host b and its URI.
-grep -qF "error: host 'b' ($uri)" <<<"$out2" || fail "the apply's error does not name host b and $uri: $out2"
-grep -qF "failed host 'b' ($uri)" <<<"$out2" || fail "the apply's report does not name host b and $uri: $out2"
-active "$here" "$net_lb" || fail "local's part was not applied: $net_lb is not active here: $out2"
-echo "the apply with host B's libvirtd killed exited 1; its errors:"
-grep -i "error" <<<"$out2" | sed 's/^/  /' || true
+grep -qF "error: host 'b' ($uri)" <<<"$out3" || fail "the apply's error does not name host b and $uri: $out3"
+grep -qF "failed host 'b' ($uri)" <<<"$out3" || fail "the apply's report does not name host b and $uri: $out3"
+echo "the apply with host B's libvirtd hung, then killed, exited 1; its errors:"
+grep -i "error" <<<"$out3" | sed 's/^/  /' || true
 
 "$host_b" start-libvirtd "$ns" || fail "host B's libvirtd did not start again"
 [ "$(on_b domid "$vm_b")" = "$domid_b" ] || fail "$vm_b did not survive its libvirtd's crash"
 grep -qx "$net_bb" <<<"$(on_b net-list --all --name)" && fail "$net_bb was made on host B by an apply that failed there"
 
-# --- 3. the re-apply finishes; destroy empties both hosts ---------------------
+# --- 4. the re-apply finishes; destroy empties both hosts ---------------------
 t=$(date +%s.%N)
-out3=$("$vf" apply --auto-approve "$manifest" 2>&1) || fail "re-apply exited $?: $out3"
+out4=$("$vf" apply --auto-approve "$manifest" 2>&1) || fail "re-apply exited $?: $out4"
 t_reapply=$(since "$t")
 echo "the re-apply's actions:"
-grep '^\[' <<<"$out3" | sed 's/^/  /' || true
+grep '^\[' <<<"$out4" | sed 's/^/  /' || true
 active "$uri" "$net_bb" || fail "after the re-apply, $net_bb is not active on host B"
+grep -qx "$vm_s" <<<"$(on_b list --all --name)" && fail "after the re-apply, $vm_s is still on host B"
 "$vf" plan --detailed-exitcode "$manifest" >/dev/null 2>&1 || fail "plan after the re-apply is not empty (exit $?)"
 
 t=$(date +%s.%N)
-out4=$("$vf" destroy --auto-approve "$manifest" 2>&1) || fail "destroy exited $?: $out4"
+out5=$("$vf" destroy --auto-approve "$manifest" 2>&1) || fail "destroy exited $?: $out5"
 t_destroy=$(since "$t")
-for name in "$vm_l" "$vm_b"; do
+echo "destroy's actions:"
+grep '^\[' <<<"$out5" | sed 's/^/  /' || true
+for name in "$vm_l" "$vm_b" "$vm_s"; do
     grep -qx "$name" <<<"$(virsh -q list --all --name)" && fail "$name is still defined here after destroy"
     grep -qx "$name" <<<"$(on_b list --all --name)" && fail "$name is still defined on host B after destroy"
 done
