@@ -106,8 +106,18 @@ int cmd_graph(const GlobalOptions& g, const ManifestOptions& m, const GraphOptio
             hg.uri = part.uri;
             Topology t = host_topology(hg, part.desired, o, part.name == kLocalHost);
             topology.live = topology.live && t.live;
+            // Another host's way out is its own, not this host's uplink.
+            const std::string uplink = part.name == kLocalHost ? "uplink" : "uplink@" + part.name;
+            for (auto& e : t.edges) {
+                if (e.from == "uplink") e.from = uplink;
+                if (e.to == "uplink") e.to = uplink;
+            }
             for (auto& n : t.nodes) {
-                if (topology.find(n.id) != nullptr) continue;  // the uplink, once
+                if (n.type == TopologyNode::Type::uplink && part.name != kLocalHost) {
+                    n.id = uplink;
+                    n.title = "uplink of host " + part.name;
+                }
+                if (topology.find(n.id) != nullptr) continue;
                 if (n.type != TopologyNode::Type::uplink && n.type != TopologyNode::Type::interface)
                     n.lines.insert(n.lines.begin(), "host " + part.name);
                 topology.nodes.push_back(std::move(n));

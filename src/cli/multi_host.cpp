@@ -40,6 +40,22 @@ std::string host_failure(const HostPart& part, const std::exception_ptr& e) {
     return fmt::format("{}: {}", describe(part), what);
 }
 
+bool declared(const Desired& d, const ResourceId& id) {
+    switch (id.kind) {
+        case Kind::bridge:
+            return d.bridges.count(id.name) != 0;
+        case Kind::network:
+            return d.networks.count(id.name) != 0;
+        case Kind::pool:
+            return d.pools.count(id.name) != 0;
+        case Kind::volume:
+            return d.volumes.count(id.name) != 0;
+        case Kind::vm:
+            return d.vms.count(id.name) != 0;
+    }
+    return false;
+}
+
 /// Runs `f(part)` for every part in a thread of its own and waits for all.
 template <typename F>
 void each_host(std::vector<HostPart>& parts, F f) {
@@ -86,7 +102,10 @@ void read_and_plan(const GlobalOptions& g, const Desired& desired, std::vector<H
         try {
             PlanOptions popts;
             for (const auto& t : targets) {
-                if (host_of(desired, t) == part.name) popts.targets.push_back(t);
+                // A target the manifests do not declare (destroy, a removed
+                // object) may be on any host: every host is asked.
+                if (!declared(desired, t) || host_of(desired, t) == part.name)
+                    popts.targets.push_back(t);
             }
             if (!targets.empty() && popts.targets.empty()) {
                 part.targeted = false;  // nothing of this host is asked for

@@ -128,6 +128,12 @@ TEST_F(MultiHostTest, EachNetworkIsMadeOnItsHostAndTheNextPlanIsEmpty) {
     EXPECT_THAT(status.out, ::testing::ContainsRegex("b +network\\." + net("b") + " +active"));
     EXPECT_THAT(status.out, ::testing::ContainsRegex("local +network\\." + net("a") + " +active"));
 
+    const auto graph = virtform({"graph", "--format", "mermaid", file});
+    ASSERT_EQ(graph.code, 0) << graph.describe();
+    EXPECT_THAT(graph.out, HasSubstr("network " + net("b") + "<br/>host b<br/>"));
+    EXPECT_THAT(graph.out, HasSubstr("network " + net("a") + "<br/>host local<br/>"));
+    EXPECT_THAT(graph.out, HasSubstr("uplink of host b"));
+
     const auto destroy = virtform({"destroy", "--auto-approve", file});
     EXPECT_EQ(destroy.code, 0) << destroy.describe();
     EXPECT_FALSE(network_exists(net("a")));
