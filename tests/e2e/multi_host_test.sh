@@ -52,7 +52,13 @@ fail() {
     tail -n 15 "/tmp/virtform-host-$ns/libvirtd.log" 2>/dev/null || true
     exit 1
 }
+apply_pid=
 cleanup() {
+    # An apply left running in the background by a failure: end it (it is ours).
+    if [ -n "$apply_pid" ] && kill -0 "$apply_pid" 2>/dev/null; then
+        kill "$apply_pid" 2>/dev/null || true
+        wait "$apply_pid" 2>/dev/null || true
+    fi
     # Host B first: stopping it kills everything in its namespaces (guest, dnsmasq,
     # a frozen libvirtd) and removes its state, so nothing of it can outlive the test.
     "$host_b" stop "$ns" >/dev/null 2>&1 || true
