@@ -237,7 +237,8 @@ int plan_hosts(const GlobalOptions& g, const Desired& desired, const PlanOptions
 }
 
 int reconcile_hosts(const GlobalOptions& g, const Desired& desired, const ApplyOptionsCli& o,
-                    const std::string& question) {
+                    const std::string& question,
+                    const std::function<void(const ExecEvent&)>& heartbeat) {
     auto parts = host_parts(g, desired);
     HostReadOptions ro;
     ro.targets = o.targets;
@@ -286,8 +287,9 @@ int reconcile_hosts(const GlobalOptions& g, const Desired& desired, const ApplyO
                 ExecOptions eopts;
                 eopts.parallelism = o.parallelism;
                 const std::string who = part.name;
-                eopts.on_event = [t0, who](const ExecEvent& e) {
+                eopts.on_event = [t0, who, &heartbeat](const ExecEvent& e) {
                     std::lock_guard lock(g_out_mutex);
+                    if (heartbeat) heartbeat(e);
                     const double at =
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
                             .count();

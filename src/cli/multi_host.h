@@ -4,6 +4,7 @@
 // on its own connection, under its own lab lock, in a thread of its own. A
 // host that fails fails its part only. Labs without `hosts:` never come here.
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -68,7 +69,10 @@ nlohmann::json hosts_json(const std::vector<HostPart>& parts);
 
 /// `plan` and `apply`/`destroy` of a lab with `hosts:`.
 int plan_hosts(const GlobalOptions& g, const Desired& desired, const PlanOptionsCli& o);
+/// `heartbeat`, when set, is told of every action's start and end (under
+/// g_out_mutex), for the "Still creating..." lines.
 int reconcile_hosts(const GlobalOptions& g, const Desired& desired, const ApplyOptionsCli& o,
-                    const std::string& question);
+                    const std::string& question,
+                    const std::function<void(const ExecEvent&)>& heartbeat = {});
 
 }  // namespace virtform::cli

@@ -117,7 +117,13 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
                 "a saved plan of a lab with 'hosts:' cannot be applied: saved plans cover one "
                 "host; apply the manifests directly");
         }
-        return reconcile_hosts(g, desired, o, question);
+        Heartbeat heartbeat(g.heartbeat);
+        return reconcile_hosts(g, desired, o, question, [&heartbeat](const ExecEvent& e) {
+            if (e.type == ExecEvent::Type::started)
+                heartbeat.started(e.action);
+            else
+                heartbeat.finished(e.action);
+        });
     }
     check_files(desired, g.uri);
     const host::LabLock lab_lock(g.uri, desired.lab, o.destroy ? "destroy" : "apply",

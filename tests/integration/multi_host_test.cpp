@@ -168,9 +168,15 @@ TEST_F(MultiHostTest, AHostThatDoesNotAnswerFailsItsPartOnlyAndAReapplyFinishes)
     EXPECT_THAT(status.out, ::testing::ContainsRegex("local +network\\." + net("a")));
 
     ASSERT_EQ(start_b(), "") << "host B did not come back";
-    const auto again = virtform({"apply", "--auto-approve", file});
+    const auto again = virtform({"apply", "--auto-approve", "--json", file});
     ASSERT_EQ(again.code, 0) << again.describe();
-    EXPECT_THAT(again.out, HasSubstr("Resources: 1 added, 0 changed, 0 destroyed."));
+    const auto applied = nlohmann::json::parse(again.out);
+    EXPECT_EQ(applied["ok"], true);
+    ASSERT_EQ(applied["results"].size(), 1u) << again.out;
+    EXPECT_EQ(applied["results"][0]["host"], "b");
+    EXPECT_EQ(applied["results"][0]["address"], "network." + net("b"));
+    EXPECT_EQ(applied["results"][0]["outcome"], "done");
+    EXPECT_EQ(applied["hosts"].size(), 2u);
     EXPECT_TRUE(on_b_has_network(net("b")));
     const auto empty = virtform({"plan", "--detailed-exitcode", file});
     EXPECT_EQ(empty.code, 0) << empty.describe();
