@@ -33,7 +33,11 @@ std::string script() {
 class MultiHostTest : public ::testing::Test {
 protected:
     static void SetUpTestSuite() { start_error_ = start_b(); }
-    static void TearDownTestSuite() { sh(script() + " stop " + ns()); }
+    static void TearDownTestSuite() {
+        sh(script() + " stop " + ns());
+        // What virtform keeps per lab and host: the lock files and drift records.
+        sh("rm -f /run/virtform/locks/" + lab() + "@* /var/lib/virtform/state/" + lab() + "@*");
+    }
 
     /// Starts (or restarts) host B; "" when it answers.
     static std::string start_b() {
