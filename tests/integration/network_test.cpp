@@ -13,6 +13,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 
 #include "integration/testlib.h"
 
@@ -685,6 +686,33 @@ TEST_F(NetworkTest, ManifestDirectoryAndStoppedNetwork) {
     EXPECT_EQ(net_info(net(1), "Autostart"), "yes");
     EXPECT_TRUE(link_exists(bridge(1)));
     EXPECT_EQ(virtform({"plan", "--detailed-exitcode", "-f", sub.string()}).code, 0);
+}
+
+TEST_F(NetworkTest, ParallelNetworksWithoutABridgeNameGetOneEach) {
+    // libvirt names the bridge of a network without `bridge:` when it defines
+    // it; eight defines at once must still get eight bridges (before the
+    // defines were serialised, two of them often got the same virbrN and the
+    // second start failed with "File exists").
+    std::string text = "lab: ${lab}\nnetworks:\n";
+    for (int k = 1; k <= 4; ++k) {
+        text += cat("  ${net", k, "}a:\n    mode: nat\n    ipv4: {address: ${sub", k, "}.1/25}\n");
+        text += cat("  ${net", k, "}b:\n    mode: nat\n    ipv4: {address: ${sub", k,
+                    "}.129/25}\n");
+    }
+    const auto file = manifest(text);
+    const auto apply = virtform({"apply", "--auto-approve", "--parallelism", "8", file});
+    ASSERT_EQ(apply.code, 0) << apply.describe();
+    std::set<std::string> bridges;
+    for (int k = 1; k <= 4; ++k) {
+        for (const char* half : {"a", "b"}) {
+            const std::string name = net(k) + half;
+            EXPECT_EQ(net_info(name, "Active"), "yes") << name;
+            const std::string br = net_info(name, "Bridge");
+            EXPECT_FALSE(br.empty()) << name;
+            EXPECT_TRUE(bridges.insert(br).second) << name << " shares bridge " << br;
+        }
+    }
+    EXPECT_EQ(bridges.size(), 8u);
 }
 
 }  // namespace
