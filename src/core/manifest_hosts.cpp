@@ -89,9 +89,13 @@ void finish_hosts(Desired& desired, Diagnostics& diags) {
     }
     std::vector<std::string> names = {kLocalHost};
     for (const auto& [name, host] : desired.hosts) names.push_back(name);
+    // An undeclared host is one error, at its `host:`; nothing else is said of it.
+    auto declared = [&](const std::string& host) {
+        return host.empty() || desired.hosts.count(host) != 0;
+    };
     auto known = [&](const std::string& kind, const std::string& object, const std::string& host,
                      const Location& where) {
-        if (host.empty() || desired.hosts.count(host) != 0) return;
+        if (declared(host)) return;
         const std::string hint = closest_match(host, names);
         diags.error(where, fmt::format("{} '{}' names host '{}', which 'hosts:' does not declare "
                                        "(hosts: {}){}",
@@ -104,7 +108,7 @@ void finish_hosts(Desired& desired, Diagnostics& diags) {
     for (const auto& [name, vm] : desired.vms) known("VM", name, vm.host, vm.host_where);
     for (const auto& [name, br] : desired.bridges) {
         known("bridge", name, br.host, br.host_where);
-        if (!br.host.empty()) {
+        if (!br.host.empty() && declared(br.host)) {
             diags.error(br.host_where,
                         fmt::format("bridge '{}' is on host '{}': bridges are netlink objects, "
                                     "managed on the host virtform runs on only; run virtform on "
@@ -122,7 +126,7 @@ void finish_hosts(Desired& desired, Diagnostics& diags) {
     // No reference crosses hosts (a later issue may bring cross-host segments).
     auto cross = [&](const Location& where, const std::string& from, const std::string& from_host,
                      const std::string& to, const std::string& to_host) {
-        if (from_host == to_host) return;
+        if (from_host == to_host || !declared(from_host) || !declared(to_host)) return;
         diags.error(where, fmt::format("{} on host '{}' refers to {} on host '{}': references "
                                        "across hosts are not supported; put both on one host",
                                        from, host_label(from_host), to, host_label(to_host)));

@@ -80,6 +80,18 @@ TEST(ManifestHosts, AnUnknownHostIsAnErrorAtTheValueWithASuggestion) {
     expect_error("lab: l\npools:\n  p: {path: /var/lib/p, host: x}\n", "3:31", "pool 'p' names");
 }
 
+TEST(ManifestHosts, AnUnknownHostIsOneErrorWithNoFollowOnAboutReferences) {
+    // The VM's network is on local; an undeclared host is not also "across hosts",
+    // and a bridge on it is not also "on another host".
+    const auto errors = errors_of(kHosts +
+                                  "networks:\n  n: {mode: isolated}\n"
+                                  "bridges:\n  br0: {host: bb}\n"
+                                  "vms:\n  v: {host: bb, nics: [{network: n}]}\n");
+    ASSERT_EQ(errors.size(), 2u) << ::testing::PrintToString(errors);
+    EXPECT_THAT(errors[0], HasSubstr("VM 'v' names host 'bb'"));
+    EXPECT_THAT(errors[1], HasSubstr("bridge 'br0' names host 'bb'"));
+}
+
 TEST(ManifestHosts, LocalIsReservedAndEveryHostNeedsAUri) {
     expect_error("lab: l\nhosts:\n  local: {uri: qemu:///system}\n", "3:3",
                  "host 'local' is reserved");
