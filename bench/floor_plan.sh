@@ -15,11 +15,14 @@
 #   - floor:    c_floor_plan   (connect, list all networks and domains, fetch
 #                               each one's XML; bench/c_floor_plan.c)
 #   - virtform: virtform plan --detailed-exitcode lab.yaml   (a no-op: exit 0)
-# Then process start alone: c_floor_start (`int main(){return 0;}` linked with
+# Times: mean ± standard deviation (median; the process's CPU time, user + system)
+# in ms; on a shared machine the median and the CPU time are the steadier. Then
+# process start alone: c_floor_start (`int main(){return 0;}` linked with
 # libvirt) against `virtform --version`; and the machine's noise (the no-op plan
 # of the first size, 10 runs, their spread). Prints Markdown tables. The lab is
 # destroyed after each size, and a trap removes whatever is left (by name) on
-# exit or interrupt. Under five minutes for 200 and 1000 on a 2-core machine,
+# exit or interrupt. BENCH_BASE=old/virtform adds that binary's no-op plan to
+# the same hyperfine runs (before/after a change, on the same lab). Under five minutes for 200 and 1000 on a 2-core machine,
 # most of it libvirtd starting and stopping the NAT networks.
 set -euo pipefail
 
@@ -30,7 +33,9 @@ sizes=("$@")
 [[ ${#sizes[@]} -gt 0 ]] || sizes=(200 1000)
 runs=${BENCH_RUNS:-15}
 uri=qemu:///system
-bin=$build/src/virtform
+bin=${BENCH_BIN:-$build/src/virtform}   # BENCH_BIN: another binary to measure
+base=${BENCH_BASE:-}                       # BENCH_BASE: an older binary, measured in the same runs
+before=()
 floor=$build/bench/c_floor_plan
 start=$build/bench/c_floor_start
 for b in "$bin" "$floor" "$start"; do
@@ -71,15 +76,17 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 hf() { hyperfine --shell=none --style none --warmup 3 --export-json "$@" >/dev/null 2>&1; }
-# "mean ± sd" in ms of command I (0-based) of a hyperfine JSON export
-ms() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]; print("%.1f ± %.1f" % (1e3*r["mean"], 1e3*r["stddev"]))' "$1" "$2"; }
-ratio() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print("%.2f" % (r[1]["mean"]/r[0]["mean"]))' "$1"; }
+# "mean ± sd (median; CPU user+sys)" in ms of command I (0-based) of a hyperfine JSON export
+ms() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]; print("%.1f ± %.1f (%.1f; %.1f)" % (1e3*r["mean"], 1e3*r["stddev"], 1e3*r["median"], 1e3*(r["user"]+r["system"])))' "$1" "$2"; }
+# "ratio of means (ratio of medians)", command 1 over command 0
+ratio2() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print("%.2f (%.2f)" % (r[2]["mean"]/r[0]["mean"], r[2]["median"]/r[0]["median"]))' "$1"; }
+ratio() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print("%.2f (%.2f)" % (r[1]["mean"]/r[0]["mean"], r[1]["median"]/r[0]["median"]))' "$1"; }
 
 echo "# No-op plan against the C floor, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "# $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $("$bin" --version), commit $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?'), runs=$runs (+3 warm-up)"
 echo "# host before: $(virsh -q -c "$uri" net-list --all --name | grep -c .) networks, $(virsh -q -c "$uri" list --all --name | grep -c .) domains, $(virsh -q -c "$uri" pool-list --all --name | grep -c .) pools"
 echo
-echo "| objects (NAT nets + stopped VMs) | floor: c_floor_plan (ms) | virtform plan, no-op (ms) | ratio | apply, destroy (s) |"
+echo "| objects (NAT nets + stopped VMs) | floor: c_floor_plan, ms: mean ± sd (median; CPU) | virtform plan, no-op, ms: mean ± sd (median; CPU) | ratio of means (of medians) | apply, destroy (s) |"
 echo "|---|---|---|---|---|"
 for size in "${sizes[@]}"; do
     nets=$(( size / 10 )); vms=$(( size - nets ))
@@ -91,7 +98,8 @@ for size in "${sizes[@]}"; do
     "$bin" apply --auto-approve "$f" >"$work/apply.log" 2>&1 || { tail -5 "$work/apply.log" >&2; exit 1; }
     t1=$(date +%s.%N)
     "$bin" plan --detailed-exitcode "$f" >/dev/null || { echo "lab $size does not converge" >&2; exit 1; }
-    hf "$work/plan-$size.json" --runs "$runs" -n floor "$floor $uri" -n virtform "$bin plan --detailed-exitcode $f"
+    hf "$work/plan-$size.json" --runs "$runs" -n floor "$floor $uri" -n virtform "$bin plan --detailed-exitcode $f" \
+        ${base:+-n before "$base plan --detailed-exitcode $f"}
     if [[ $size == "${sizes[0]}" ]]; then
         hf "$work/noise.json" --runs 10 -n virtform "$bin plan --detailed-exitcode $f"
     fi
@@ -100,10 +108,20 @@ for size in "${sizes[@]}"; do
     t3=$(date +%s.%N)
     rm -f "$f"
     echo "| $size ($nets + $vms) | $(ms "$work/plan-$size.json" 0) | $(ms "$work/plan-$size.json" 1) | $(ratio "$work/plan-$size.json") | $(printf '%.0f, %.0f' "$(bc <<<"$t1 - $t0")" "$(bc <<<"$t3 - $t2")") |"
+    [[ -z $base ]] || before+=("| $size | $(ms "$work/plan-$size.json" 2) | $(ratio2 "$work/plan-$size.json") |")
 done
 
+if [[ -n $base ]]; then
+    echo
+    echo "BENCH_BASE=$base, in the same runs:"
+    echo
+    echo "| objects | before: no-op plan, ms: mean ± sd (median; CPU) | ratio to the floor |"
+    echo "|---|---|---|"
+    printf '%s\n' "${before[@]}"
+fi
+
 echo
-echo "| process start | floor: c_floor_start (ms) | virtform --version (ms) | ratio |"
+echo "| process start | floor: c_floor_start, ms: mean ± sd (median; CPU) | virtform --version, ms: mean ± sd (median; CPU) | ratio of means (of medians) |"
 echo "|---|---|---|---|"
 hf "$work/start.json" --runs $(( runs * 2 )) -n floor "$start" -n virtform "$bin --version"
 echo "| $(ldd "$start" | grep -c '=>') and $(ldd "$bin" | grep -c '=>') shared libraries | $(ms "$work/start.json" 0) | $(ms "$work/start.json" 1) | $(ratio "$work/start.json") |"
