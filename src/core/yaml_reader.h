@@ -120,9 +120,9 @@ public:
     YAML::Node get(const std::string& key) {
         spec(key);
         known_.push_back(key);
-        if (!ok_) return YAML::Node(YAML::NodeType::Undefined);
+        if (!ok_) return absent();
         auto it = first_.find(key);  // the first of duplicates, as yaml-cpp's own look-up
-        if (it == first_.end()) return YAML::Node(YAML::NodeType::Undefined);
+        if (it == first_.end()) return absent();
         return pairs_[it->second].value;
     }
 
@@ -248,6 +248,17 @@ private:
         return k;
     }
 
+    /// The undefined node get() returns for a key that is not there: one per
+    /// reader, as a new one costs yaml-cpp five allocations (and their frees),
+    /// about 3k instructions, and most keys a VM may have are absent. Callers
+    /// only test it (the loader never writes to a node it reads); should one
+    /// ever be written to, the next absent key gets a new one.
+    YAML::Node absent() {
+        // emplace, not =: a YAML::Node's operator= writes through to the node.
+        if (!absent_ || absent_->IsDefined()) absent_.emplace(YAML::NodeType::Undefined);
+        return *absent_;
+    }
+
     YAML::Node typed(const std::string& key, YAML::NodeType::value type, const char* expected) {
         YAML::Node v = get(key);
         if (!v.IsDefined()) return v;
@@ -269,6 +280,7 @@ private:
     YAML::Node node_;
     std::vector<Pair> pairs_;                   ///< the mapping's pairs in document order
     std::map<std::string, std::size_t> first_;  ///< key -> its first pair
+    std::optional<YAML::Node> absent_;            ///< see absent()
     std::string what_;
     const KeySection* keys_ = nullptr;
     std::vector<std::string> known_;
