@@ -280,7 +280,7 @@ private:
     YAML::Node node_;
     std::vector<Pair> pairs_;                   ///< the mapping's pairs in document order
     std::map<std::string, std::size_t> first_;  ///< key -> its first pair
-    std::optional<YAML::Node> absent_;            ///< see absent()
+    std::optional<YAML::Node> absent_;          ///< see absent()
     std::string what_;
     const KeySection* keys_ = nullptr;
     std::vector<std::string> known_;

@@ -10,11 +10,11 @@ namespace virtform::libvirt {
 namespace {
 void silent_error_handler(void* /*user*/, virErrorPtr /*error*/) {}
 
-/// resolve_uri's connection, kept for the next open of the URI it resolved to:
-/// a plan without --connect then connects once, not twice (a connection is
-/// several round trips and libvirtd's work). Only a young one is handed on:
-/// libvirtd drops a client that leaves its keepalive probes unanswered for
-/// about 30 s, and nothing reads this one while it waits.
+/// resolve_uri's connection, kept for the provider of the URI it resolved to
+/// (take_resolved_connection): a plan without --connect then connects once, not twice (a connection
+/// is several round trips and libvirtd's work). Only a young one is handed on: libvirtd drops a
+/// client that leaves its keepalive probes unanswered for about 30 s, and nothing reads this one
+/// while it waits.
 struct Parked {
     std::mutex mutex;
     virConnectPtr conn = nullptr;  // reachable from here until taken; closed by exit otherwise
@@ -46,6 +46,15 @@ ConnectPtr open_connection(const std::string& uri) {
         virInitialize();
         virSetErrorFunc(nullptr, silent_error_handler);
     });
+    // An empty URI is libvirt's own default: LIBVIRT_DEFAULT_URI, uri_default
+    // in libvirt.conf, else what the running daemons offer.
+    ConnectPtr conn(virConnectOpen(uri.empty() ? nullptr : uri.c_str()));
+    if (!conn)
+        throw_last_error(uri.empty() ? "(libvirt's default URI)" : uri, "connect to libvirt at");
+    return conn;
+}
+
+ConnectPtr take_resolved_connection(const std::string& uri) {
     if (!uri.empty()) {
         Parked& p = parked();
         std::lock_guard lock(p.mutex);
@@ -56,12 +65,7 @@ ConnectPtr open_connection(const std::string& uri) {
             // Too old to trust: closed here, and a new one below.
         }
     }
-    // An empty URI is libvirt's own default: LIBVIRT_DEFAULT_URI, uri_default
-    // in libvirt.conf, else what the running daemons offer.
-    ConnectPtr conn(virConnectOpen(uri.empty() ? nullptr : uri.c_str()));
-    if (!conn)
-        throw_last_error(uri.empty() ? "(libvirt's default URI)" : uri, "connect to libvirt at");
-    return conn;
+    return open_connection(uri);
 }
 
 std::string remote_host_of(const std::string& uri) {
