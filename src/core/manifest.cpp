@@ -647,19 +647,12 @@ Desired load_manifests(const std::vector<ManifestSource>& sources, const Manifes
             all_parsed = false;
             continue;
         }
-        if (!detail::check_yaml_input(ctx, src.text)) {
+        auto loaded = detail::load_yaml_input(ctx, src.text);
+        if (!loaded) {
             all_parsed = false;
             continue;
         }
-        YAML::Node root;
-        try {
-            root = YAML::Load(src.text);
-        } catch (const YAML::Exception& e) {
-            diags.error(Location{src.name, e.mark.line + 1, e.mark.column + 1},
-                        "YAML syntax: " + e.msg);
-            all_parsed = false;
-            continue;
-        }
+        YAML::Node root = std::move(*loaded);
         if (root.IsNull()) continue;  // an empty file declares nothing
         if (root.IsMap()) root = detail::expand_manifest(ctx, root, src.text, templates);
         MapReader r(ctx, root, "the manifest", detail::key_section("manifest"));

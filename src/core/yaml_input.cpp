@@ -125,6 +125,59 @@ bool check_yaml_input(const Context& ctx, const std::string& text) {
     return checker.expansion_ok();
 }
 
+namespace {
+
+/// check_yaml_input's scalar checks over a loaded tree, in document order (a
+/// mapping's key, then its value): the same problems at the same marks (a
+/// node's mark is its event's). Only for a document without anchors, where
+/// every node is its own (no alias shares one).
+void check_scalars(const Context& ctx, const YAML::Node& node, bool key) {
+    switch (node.Type()) {
+        case YAML::NodeType::Scalar:
+            if (auto problem = scalar_problem(node.Scalar(), key); !problem.empty()) {
+                const YAML::Mark mark = node.Mark();
+                ctx.diags.error(Location{ctx.file, mark.line + 1, mark.column + 1},
+                                fmt::format("{} {}", key ? "this key" : "this value", problem));
+            }
+            break;
+        case YAML::NodeType::Sequence:
+            for (const auto& item : node) check_scalars(ctx, item, false);
+            break;
+        case YAML::NodeType::Map:
+            for (const auto& kv : node) {
+                check_scalars(ctx, kv.first, true);
+                check_scalars(ctx, kv.second, false);
+            }
+            break;
+        case YAML::NodeType::Null:
+        case YAML::NodeType::Undefined:
+            break;
+    }
+}
+
+}  // namespace
+
+std::optional<YAML::Node> load_yaml_input(const Context& ctx, const std::string& text) {
+    // Aliases need the event pass (their expansion is counted before anything
+    // is built); a text without '&' has no anchor, so no alias either (one to
+    // an unknown anchor is a syntax error of the load), and one parse does:
+    // yaml-cpp's scanner is most of a no-op plan's own work, twice over before.
+    const bool anchors = text.find('&') != std::string::npos;
+    if (anchors && !check_yaml_input(ctx, text)) return std::nullopt;
+    YAML::Node root;
+    try {
+        root = YAML::Load(text);
+    } catch (const YAML::Exception& e) {
+        // What lies before the syntax error is reported as before.
+        if (!anchors) check_yaml_input(ctx, text);
+        ctx.diags.error(Location{ctx.file, e.mark.line + 1, e.mark.column + 1},
+                        "YAML syntax: " + e.msg);
+        return std::nullopt;
+    }
+    if (!anchors) check_scalars(ctx, root, false);
+    return root;
+}
+
 std::string one_line_problem(const std::string& s) {
     // Other control characters were refused by check_yaml_input, once.
     for (char c : s) {

@@ -40,6 +40,12 @@ struct Context {
 /// loaded (it would exhaust memory or time); syntax errors are left to the load.
 bool check_yaml_input(const Context& ctx, const std::string& text);
 
+/// check_yaml_input, then YAML::Load, with a syntax error reported at its
+/// file:line:col ("YAML syntax: ..."); the root, or nothing when the document
+/// must not or cannot be loaded. A text without anchors is parsed once: the
+/// checks then walk the loaded tree (same problems, same marks).
+std::optional<YAML::Node> load_yaml_input(const Context& ctx, const std::string& text);
+
 /// The first problem of a scalar ("" when none): not UTF-8, NUL, a control
 /// character (keys refuse every one, values keep TAB, LF, CR), too long.
 /// Also applied to values the template pass substitutes.
@@ -90,14 +96,18 @@ private:
             ok_ = false;
             return;
         }
-        std::map<std::string, YAML::Node> first;
+        // One pass over the pairs (yaml-cpp's iteration copies nodes): every
+        // get() after this is a look-up in `pairs_`, not another walk.
+        pairs_.reserve(node_.size());
         for (const auto& kv : node_) {
-            const std::string key = kv.first.Scalar();
-            auto [it, inserted] = first.emplace(key, kv.first);
+            Pair p{kv.first.Scalar(), kv.first, kv.second};
+            auto [it, inserted] = first_.emplace(p.key, pairs_.size());
             if (!inserted) {
-                ctx_.error(kv.first, fmt::format("duplicate key '{}' in {} (first at line {})", key,
-                                                 what_, ctx_.at(it->second).line));
+                ctx_.error(kv.first,
+                           fmt::format("duplicate key '{}' in {} (first at line {})", p.key, what_,
+                                       ctx_.at(pairs_[it->second].key_node).line));
             }
+            pairs_.push_back(std::move(p));
         }
     }
 
@@ -110,11 +120,10 @@ public:
     YAML::Node get(const std::string& key) {
         spec(key);
         known_.push_back(key);
-        if (!ok_) return YAML::Node(YAML::NodeType::Undefined);
-        for (const auto& kv : node_) {
-            if (kv.first.Scalar() == key) return kv.second;
-        }
-        return YAML::Node(YAML::NodeType::Undefined);
+        if (!ok_) return absent();
+        auto it = first_.find(key);  // the first of duplicates, as yaml-cpp's own look-up
+        if (it == first_.end()) return absent();
+        return pairs_[it->second].value;
     }
 
     /// A one-line string: names, paths, words (no line break or tab;
@@ -150,8 +159,7 @@ public:
         long long value = 0;
         const std::string s = v.IsScalar() ? v.Scalar() : "";
         auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-        if (v.IsScalar() && ec == std::errc::result_out_of_range &&
-            ptr == s.data() + s.size()) {
+        if (v.IsScalar() && ec == std::errc::result_out_of_range && ptr == s.data() + s.size()) {
             ctx_.error(v, fmt::format("'{}' in {} is out of range: {} does not fit; it must be "
                                       "between {} and {}",
                                       key, what_, s, min, max));
@@ -216,8 +224,8 @@ public:
 
     void finish() {
         if (!ok_) return;
-        for (const auto& kv : node_) {
-            const std::string key = kv.first.Scalar();
+        for (const auto& p : pairs_) {
+            const std::string& key = p.key;
             if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
             std::vector<std::string> candidates = keys_ != nullptr ? keys_->names() : known_;
             candidates.erase(std::remove(candidates.begin(), candidates.end(), key),
@@ -225,7 +233,7 @@ public:
             std::string hint = closest_match(key, candidates);
             std::string message = fmt::format("unknown key '{}' in {}", key, what_);
             if (!hint.empty()) message += fmt::format("; did you mean '{}'?", hint);
-            ctx_.error(kv.first, message);
+            ctx_.error(p.key_node, message);
         }
     }
 
@@ -240,6 +248,17 @@ private:
         return k;
     }
 
+    /// The undefined node get() returns for a key that is not there: one per
+    /// reader, as a new one costs yaml-cpp five allocations (and their frees),
+    /// about 3k instructions, and most keys a VM may have are absent. Callers
+    /// only test it (the loader never writes to a node it reads); should one
+    /// ever be written to, the next absent key gets a new one.
+    YAML::Node absent() {
+        // emplace, not =: a YAML::Node's operator= writes through to the node.
+        if (!absent_ || absent_->IsDefined()) absent_.emplace(YAML::NodeType::Undefined);
+        return *absent_;
+    }
+
     YAML::Node typed(const std::string& key, YAML::NodeType::value type, const char* expected) {
         YAML::Node v = get(key);
         if (!v.IsDefined()) return v;
@@ -251,8 +270,17 @@ private:
         return v;
     }
 
+    struct Pair {
+        std::string key;
+        YAML::Node key_node;
+        YAML::Node value;
+    };
+
     const Context& ctx_;
     YAML::Node node_;
+    std::vector<Pair> pairs_;                   ///< the mapping's pairs in document order
+    std::map<std::string, std::size_t> first_;  ///< key -> its first pair
+    std::optional<YAML::Node> absent_;          ///< see absent()
     std::string what_;
     const KeySection* keys_ = nullptr;
     std::vector<std::string> known_;

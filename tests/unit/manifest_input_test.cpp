@@ -205,6 +205,31 @@ TEST(ManifestInput, AliasesThatExpandTooFarAreRefused) {
     EXPECT_EQ(d.networks.size(), 2u);
 }
 
+// The checks of every scalar are made in one parse when the text has no
+// anchor (on the loaded tree) and in the event pass when it has one: the same
+// problems at the same places either way, and before a syntax error too.
+TEST(ManifestInput, ScalarChecksAreTheSameWithAndWithoutAnchors) {
+    const std::string bad_key = "lab: x\nvms:\n  \"ev\\x01l\": {}\n";
+    const std::string bad_value = "lab: x\nvms:\n  a: {kernel: \"/k\\x02\"}\n";
+    for (const std::string& text : {bad_key, bad_value}) {
+        const std::string with_anchor = text + "x-unused: &anchor 1\n";
+        const auto without = errors_of(text);
+        const auto with = errors_of(with_anchor);
+        ASSERT_FALSE(without.empty()) << text;
+        EXPECT_EQ(without.front(), with.front()) << text;
+        EXPECT_THAT(without.front(), HasSubstr("lab.yaml:3:")) << text;
+        EXPECT_THAT(without.front(), HasSubstr("holds the control character U+000")) << text;
+    }
+    // A syntax error after a bad scalar: both are reported, bad scalar first.
+    const auto broken = errors_of(bad_value + "networks: [unclosed\n");
+    ASSERT_GE(broken.size(), 2u) << ::testing::PrintToString(broken);
+    EXPECT_THAT(broken[0], HasSubstr("holds the control character U+0002"));
+    EXPECT_THAT(::testing::PrintToString(broken), HasSubstr("YAML syntax"));
+    // An '&' inside a string is no anchor, but takes the event pass: still fine.
+    EXPECT_EQ(load("lab: x\nvms:\n  a: {kernel: /k, cmdline: \"a&b\"}\n").vms.at("a").cmdline,
+              "a&b");
+}
+
 TEST(ManifestInput, ReadRegularFileRefusesFifosDevicesAndBigFiles) {
     const auto dir =
         std::filesystem::temp_directory_path() / ("vf-input-" + std::to_string(::getpid()));

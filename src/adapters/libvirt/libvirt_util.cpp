@@ -2,12 +2,30 @@
 
 #include "virtform/adapters/libvirt/connect.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <mutex>
 
 namespace virtform::libvirt {
 namespace {
 void silent_error_handler(void* /*user*/, virErrorPtr /*error*/) {}
+
+/// resolve_uri's connection, kept for the provider of the URI it resolved to
+/// (take_resolved_connection): a plan without --connect then connects once, not twice (a connection
+/// is several round trips and libvirtd's work). Only a young one is handed on: libvirtd drops a
+/// client that leaves its keepalive probes unanswered for about 30 s, and nothing reads this one
+/// while it waits.
+struct Parked {
+    std::mutex mutex;
+    virConnectPtr conn = nullptr;  // reachable from here until taken; closed by exit otherwise
+    std::string uri;
+    std::chrono::steady_clock::time_point since;
+};
+Parked& parked() {
+    static Parked p;
+    return p;
+}
+constexpr auto kParkedFor = std::chrono::seconds(10);
 }  // namespace
 
 void CharFree::operator()(char* p) const noexcept {
@@ -36,6 +54,20 @@ ConnectPtr open_connection(const std::string& uri) {
     return conn;
 }
 
+ConnectPtr take_resolved_connection(const std::string& uri) {
+    if (!uri.empty()) {
+        Parked& p = parked();
+        std::lock_guard lock(p.mutex);
+        if (p.conn != nullptr && p.uri == uri) {
+            ConnectPtr conn(p.conn);
+            p.conn = nullptr;
+            if (std::chrono::steady_clock::now() - p.since < kParkedFor) return conn;
+            // Too old to trust: closed here, and a new one below.
+        }
+    }
+    return open_connection(uri);
+}
+
 std::string remote_host_of(const std::string& uri) {
     const auto sep = uri.find("://");
     if (sep == std::string::npos) return {};  // a bare driver name ("qemu"): local
@@ -59,7 +91,15 @@ std::string resolve_uri(const std::string& uri) {
     ConnectPtr conn = open_connection(uri);
     CString chosen(virConnectGetURI(conn.get()));
     if (!chosen) throw_last_error("(libvirt's default URI)", "ask libvirt the URI of");
-    return chosen.get();
+    std::string resolved = chosen.get();
+    Parked& p = parked();
+    std::lock_guard lock(p.mutex);
+    if (p.conn == nullptr) {
+        p.conn = conn.release();
+        p.uri = resolved;
+        p.since = std::chrono::steady_clock::now();
+    }
+    return resolved;
 }
 
 }  // namespace virtform::libvirt

@@ -46,6 +46,12 @@ using CString = std::unique_ptr<char, CharFree>;
 /// silenced (errors reach the user through AdapterError instead).
 ConnectPtr open_connection(const std::string& uri);
 
+/// The connection resolve_uri("") opened to learn `uri`, if it is still young,
+/// else a new one (open_connection). For the provider only, the one connection
+/// of plan/apply/destroy: a caller that needs libvirt's event loop (the
+/// console) registers it before it opens, so it always opens its own.
+ConnectPtr take_resolved_connection(const std::string& uri);
+
 /// Counts calls that cross to libvirtd, for the benchmark's round-trip figures.
 /// Also the fault injector of the fault-safety tests: armed, it makes the
 /// k-th call from now fail as libvirt would, before the call is made.

@@ -29,7 +29,7 @@ LibvirtProvider::LibvirtProvider(const std::string& uri, std::string lab, Provid
     impl_->uri = uri;
     impl_->lab = std::move(lab);
     impl_->options = std::move(options);
-    impl_->conn = open_connection(uri);
+    impl_->conn = take_resolved_connection(uri);
     impl_->trips.add();
 }
 
