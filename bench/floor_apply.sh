@@ -43,6 +43,20 @@ virsh -q -c "$uri" version >/dev/null || { echo "libvirtd does not answer (scrip
 for s in "${sizes[@]}"; do
     [[ $s =~ ^[0-9]+$ && $s -ge 10 && $s -le 2560 ]] || { echo "size $s: 10..2560 objects" >&2; exit 2; }
 done
+# Each NAT network's dnsmasq holds an inotify instance, counted against root's
+# fs.inotify.max_user_instances (128 on Debian): with other labs' NAT networks
+# up, the lab's would fail to start ("failed to create inotify: Too many open
+# files"). Say so before starting rather than half way.
+inotify_limit=$(cat /proc/sys/fs/inotify/max_user_instances)
+inotify_used=$( { find /proc/[0-9]*/fd -lname 'anon_inode:inotify' 2>/dev/null || true; } | wc -l)
+most=0
+for s in "${sizes[@]}"; do if (( s / 10 > most )); then most=$(( s / 10 )); fi; done
+if (( inotify_used + most + 8 > inotify_limit )); then
+    echo "fs.inotify.max_user_instances is $inotify_limit and $inotify_used are in use: $most NAT networks more" \
+         "(one dnsmasq each) would not start. Wait for other labs to go, or raise it:" \
+         "sysctl -w fs.inotify.max_user_instances=1024" >&2
+    exit 2
+fi
 
 tag=$(( $$ % 100000 ))
 prefix=vfpa
