@@ -22,7 +22,7 @@
 #     plan of the lab must be empty: the floor made the same objects.
 #
 # Prints a Markdown table (mean ± sd of wall time, seconds, and the ratio of
-# the means, with the range of the per-round ratios). A trap removes whatever
+# the means, with the median and range of the per-round ratios). A trap removes whatever
 # is left, by name, even when interrupted. Under 4 minutes for 200 here.
 # BENCH_VIRTFORM=path/to/virtform measures another binary (e.g. an older
 # build) against the same floor.
@@ -170,9 +170,9 @@ va, fa, vd, fd = ([float(x) for x in a.split()] for a in sys.argv[4:8])
 def ms(x): return f"{st.mean(x):.2f} ± {st.stdev(x) if len(x) > 1 else 0:.2f}"
 def ratio(v, f):
     per = [a / b for a, b in zip(v, f)]
-    return f"{st.mean(v) / st.mean(f):.3f} ({min(per):.2f}-{max(per):.2f})"
+    return f"{st.mean(v) / st.mean(f):.3f} (median {st.median(per):.2f}, {min(per):.2f}-{max(per):.2f})"
 print(f"| {size} ({nets}+{vms}) | {ms(va)} | {ms(fa)} | {ratio(va, fa)} | {ms(vd)} | {ms(fd)} | {ratio(vd, fd)} |")
 PY
 done
 echo
-echo "Ratios: mean over mean; in brackets the range of the per-round ratios (each round runs both, back to back)."
+echo "Ratios: mean over mean; in brackets the median and the range of the per-round ratios (each round runs both, back to back)."
