@@ -276,25 +276,31 @@ TEST(Exec, AStoppedVmsCreateDoesNotWaitForItsNetworkARunningOnesDoes) {
     EXPECT_EQ(index_of(plan, "vm.down"), 1u);
     EXPECT_EQ(index_of(plan, "vm.up"), 2u);
 
-    // A slow network start: the stopped VM's define runs meanwhile, the
-    // running VM's create only after it.
-    std::atomic<bool> net_done{false};
-    std::atomic<int> down_saw_net_done{-1}, up_saw_net_done{-1};
+    // The network's start lasts until the stopped VM is defined (at most 5 s):
+    // only an executor that lets vm.down run meanwhile gets there first. The
+    // running VM's create comes only after the start.
+    std::mutex mu;
+    std::condition_variable cv;
+    bool net_done = false, down_done = false;
+    int down_saw_net_done = -1, up_saw_net_done = -1;
     host.before_apply = [&](const Action& a) {
+        std::unique_lock lock(mu);
         if (a.id.str() == "network.net") {
-            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            cv.wait_for(lock, std::chrono::seconds(5), [&] { return down_done; });
             net_done = true;
         } else if (a.id.str() == "vm.down") {
             down_saw_net_done = net_done ? 1 : 0;
+            down_done = true;
+            cv.notify_all();
         } else {
             up_saw_net_done = net_done ? 1 : 0;
         }
     };
     const ExecResult result = execute(plan, host, ExecOptions{2, {}});
     ASSERT_TRUE(result.ok());
-    EXPECT_EQ(down_saw_net_done.load(), 0) << "vm.down waited for the network's start";
-    EXPECT_EQ(up_saw_net_done.load(), 1) << "vm.up started before its network was up";
-    EXPECT_LT(result.results[index_of(plan, "vm.down")].finished, result.results[net].finished);
+    EXPECT_EQ(down_saw_net_done, 0) << "vm.down waited for the network's start";
+    EXPECT_EQ(up_saw_net_done, 1) << "vm.up started before its network was up";
+    EXPECT_LT(result.results[index_of(plan, "vm.down")].started, result.results[net].finished);
     EXPECT_GE(result.results[index_of(plan, "vm.up")].started, result.results[net].finished);
     EXPECT_TRUE(make_plan(desired, host.read()).empty());
 }
@@ -341,24 +347,30 @@ TEST(Exec, DestroyCutsOffOnlyStoppedVmsEarly) {
                 ::testing::ElementsAre(index_of(plan, "vm.up")));
     EXPECT_TRUE(plan.actions[index_of(plan, "vm.down")].depends_on.empty());
 
-    std::atomic<bool> net_gone{false}, up_gone{false};
-    std::atomic<int> net_saw_up_gone{-1};
+    // The stopped VM's undefine lasts until the network is gone (at most 5 s):
+    // only a network destroy that does not wait for it gets there first. The
+    // running VM goes before its network.
+    std::mutex mu;
+    std::condition_variable cv;
+    bool net_gone = false, up_gone = false;
+    int net_saw_up_gone = -1, down_saw_net_gone = -1;
     host.before_apply = [&](const Action& a) {
+        std::unique_lock lock(mu);
         if (a.id.str() == "vm.down") {
-            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            cv.wait_for(lock, std::chrono::seconds(5), [&] { return net_gone; });
+            down_saw_net_gone = net_gone ? 1 : 0;
         } else if (a.id.str() == "vm.up") {
             up_gone = true;
         } else {
             net_saw_up_gone = up_gone ? 1 : 0;
             net_gone = true;
+            cv.notify_all();
         }
     };
     const ExecResult result = execute(plan, host, ExecOptions{2, {}});
     ASSERT_TRUE(result.ok());
-    EXPECT_EQ(net_saw_up_gone.load(), 1) << "the network went while its running guest was on it";
-    EXPECT_LT(result.results[index_of(plan, "network.net")].finished,
-              result.results[index_of(plan, "vm.down")].finished)
-        << "the network's destroy waited for the stopped VM's undefine";
+    EXPECT_EQ(net_saw_up_gone, 1) << "the network went while its running guest was on it";
+    EXPECT_EQ(down_saw_net_gone, 1) << "the network's destroy waited for the stopped VM's undefine";
     EXPECT_TRUE(host.read().vms.empty());
     EXPECT_TRUE(host.read().networks.empty());
 }
@@ -439,10 +451,10 @@ vms:
     ASSERT_EQ(started.size(), 6u);
     EXPECT_EQ(started[0], "network.n1");
     EXPECT_EQ(started[1], "vm.v1") << "the second worker queued a second network start";
-    // Every VM was defined while the first network was still starting.
+    // Every VM's define began while the first network was still starting.
     EXPECT_EQ(vms_done, 3);
     for (const char* vm : {"vm.v1", "vm.v2", "vm.v3"}) {
-        EXPECT_LT(result.results[index_of(plan, vm)].finished,
+        EXPECT_LT(result.results[index_of(plan, vm)].started,
                   result.results[index_of(plan, "network.n1")].finished)
             << vm;
     }
