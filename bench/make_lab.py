@@ -1,68 +1,65 @@
 #!/usr/bin/env python3
 """Writes a benchmark lab manifest to stdout.
 
-    make_lab.py LAB TAG NETWORKS VMS KERNEL [--prefix P] [--nat] [--net-base B]
+    make_lab.py LAB TAG NETWORKS VMS KERNEL [--prefix P] [--nat] [--subnet A.B | --net-base B]
 
-NETWORKS isolated networks (unique bridge names and 10.16x.y.0/24 subnets) and
-VMS defined-but-stopped VMs (accel qemu, direct kernel boot from KERNEL, which
-is never booted), VM i with a NIC on network i % NETWORKS. No disks, no guest
-is started: the benchmark measures virtform and libvirtd, not QEMU.
+NETWORKS networks (unique bridge names and /24 subnets) and VMS
+defined-but-stopped VMs (accel qemu, direct kernel boot from KERNEL, which is
+never booted), VM i with a NIC on network i % NETWORKS. No disks, no guest is
+started: the benchmark measures virtform and libvirtd, not QEMU.
 
-Options (bench/floor_plan.sh uses them):
-  --prefix P     object names P-TAG-..., bridges PTAGx<i> (default: vfb); the
-                 bridge name must stay <= 15 characters
-  --nat          NAT networks with a DHCP range (.100-.200) instead of isolated
-  --net-base B   subnets 10.(B + i // 250).(i % 250).0/24 (default: 160)
+Defaults (bench/bench.sh): isolated networks, names vfb-TAG-..., bridges
+vfbTAGxI, subnets 10.16x.y.0/24. --prefix P names them P-TAG-... and bridges
+PTAGxI; --nat makes NAT networks with a DHCP range (libvirt runs dnsmasq and
+adds firewall rules for each: what a cold apply spends most of its time on);
+--subnet A.B puts network i on A.B.i.0/24 (at most 256 networks); --net-base B
+on 10.(B + i // 250).(i % 250).0/24 (the default is B = 160).
 """
+import argparse
 import sys
 
 
 def main() -> int:
-    args = sys.argv[1:]
-    prefix, nat, base = "vfb", False, 160
-    pos = []
-    i = 0
-    while i < len(args):
-        if args[i] == "--prefix" and i + 1 < len(args):
-            prefix, i = args[i + 1], i + 2
-        elif args[i] == "--net-base" and i + 1 < len(args):
-            base, i = int(args[i + 1]), i + 2
-        elif args[i] == "--nat":
-            nat, i = True, i + 1
-        else:
-            pos.append(args[i])
-            i += 1
-    if len(pos) != 5:
-        print(__doc__, file=sys.stderr)
+    p = argparse.ArgumentParser(usage=__doc__)
+    p.add_argument("lab")
+    p.add_argument("tag")
+    p.add_argument("networks", type=int)
+    p.add_argument("vms", type=int)
+    p.add_argument("kernel")
+    p.add_argument("--prefix", default="vfb")
+    p.add_argument("--nat", action="store_true")
+    p.add_argument("--subnet", default=None)
+    p.add_argument("--net-base", type=int, default=160)
+    a = p.parse_args()
+    networks, vms, tag, prefix = a.networks, a.vms, a.tag, a.prefix
+    if networks > (256 if a.subnet else 1000) or (vms and not networks):
+        print("at most 1000 networks (256 with --subnet), and VMs need at least one network",
+              file=sys.stderr)
         return 2
-    lab, tag, networks, vms, kernel = pos[0], pos[1], int(pos[2]), int(pos[3]), pos[4]
-    if networks > 1000 or (vms and not networks):
-        print("at most 1000 networks, and VMs need at least one network", file=sys.stderr)
-        return 2
-    if base + (networks - 1) // 250 > 255:
+    if a.net_base + (networks - 1) // 250 > 255:
         print("--net-base too high for that many networks", file=sys.stderr)
         return 2
-    if networks and len(f"{prefix}{tag}x{networks - 1}") > 15:
-        print("bridge names would exceed 15 characters: a shorter prefix or tag", file=sys.stderr)
+    if len(f"{prefix}{tag}x{networks - 1}") > 15:
+        print("bridge names would exceed 15 characters: shorten the prefix or the tag",
+              file=sys.stderr)
         return 2
-    out = [f"lab: {lab}"]
+    out = [f"lab: {a.lab}"]
     if networks:
         out.append("networks:")
     for i in range(networks):
-        subnet = f"10.{base + i // 250}.{i % 250}"
+        if a.subnet:
+            net = f"{a.subnet}.{i}"
+        else:
+            net = f"10.{a.net_base + i // 250}.{i % 250}"
         out += [
             f"  {prefix}-{tag}-n{i}:",
-            f"    mode: {'nat' if nat else 'isolated'}",
+            f"    mode: {'nat' if a.nat else 'isolated'}",
             f"    bridge: {prefix}{tag}x{i}",
         ]
-        if nat:
-            out += [
-                "    ipv4:",
-                f"      address: {subnet}.1/24",
-                f"      dhcp: {{range: {subnet}.100-{subnet}.200}}",
-            ]
+        if a.nat:
+            out.append(f"    ipv4: {{address: {net}.1/24, dhcp: {{range: {net}.100-{net}.200}}}}")
         else:
-            out.append(f"    ipv4: {{address: {subnet}.1/24}}")
+            out.append(f"    ipv4: {{address: {net}.1/24}}")
     if vms:
         out.append("vms:")
     for i in range(vms):
@@ -71,7 +68,7 @@ def main() -> int:
             "    cpus: 1",
             "    memory: 64MiB",
             "    accel: qemu",
-            f"    kernel: {kernel}",
+            f"    kernel: {a.kernel}",
             f"    nics: [{{network: {prefix}-{tag}-n{i % networks}}}]",
             "    state: stopped",
         ]

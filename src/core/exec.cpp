@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -50,11 +51,42 @@ ExecResult execute(const Plan& plan, Provider& provider, const ExecOptions& opti
     }
     std::mutex mu;
     std::condition_variable cv;
-    std::set<std::size_t> ready;  // lowest index first: the plan's order
+    // Ready actions per kind, lowest index (the plan's order) first. A worker
+    // takes the first ready action of the kind that has the fewest actions
+    // running (ties: the lowest index): libvirtd does much of one kind's work
+    // one at a time (it starts networks one after the other, each spawning
+    // dnsmasq and adding firewall rules), so workers spread over kinds overlap
+    // what libvirtd can overlap (VM defines with network starts) instead of
+    // queueing behind each other. With one worker nothing runs when it
+    // chooses: it follows the plan's order exactly.
+    std::map<Kind, std::set<std::size_t>> ready;
+    std::map<Kind, int> running_of_kind;
+    std::size_t ready_count = 0;
+    auto make_ready = [&](std::size_t i) {
+        ready[plan.actions[i].id.kind].insert(i);
+        ++ready_count;
+    };
+    auto take_ready = [&] {
+        std::set<std::size_t>* best = nullptr;
+        int best_running = 0;
+        for (auto& [kind, queue] : ready) {
+            if (queue.empty()) continue;
+            const int r = running_of_kind[kind];
+            if (best == nullptr || r < best_running ||
+                (r == best_running && *queue.begin() < *best->begin())) {
+                best = &queue;
+                best_running = r;
+            }
+        }
+        const std::size_t i = *best->begin();
+        best->erase(best->begin());
+        --ready_count;
+        return i;
+    };
     std::vector<bool> running(n, false);
     std::size_t settled = 0;
     for (std::size_t i = 0; i < n; ++i) {
-        if (waiting[i] == 0) ready.insert(i);
+        if (waiting[i] == 0) make_ready(i);
     }
     auto emit = [&](ExecEvent::Type type, std::size_t i) {
         if (options.on_event) options.on_event(ExecEvent{type, i, plan.actions[i], out.results[i]});
@@ -75,12 +107,13 @@ ExecResult execute(const Plan& plan, Provider& provider, const ExecOptions& opti
     auto worker = [&] {
         std::unique_lock lock(mu);
         while (true) {
-            cv.wait(lock, [&] { return !ready.empty() || settled == n; });
+            cv.wait(lock, [&] { return ready_count != 0 || settled == n; });
             if (settled == n) return;
             if (!out.stopped && options.stop_requested && options.stop_requested()) {
                 // Nothing new starts; what runs finishes and settles the rest.
                 out.stopped = true;
                 ready.clear();
+                ready_count = 0;
                 for (std::size_t k = 0; k < n; ++k) {
                     auto& pending = out.results[k];
                     if (pending.outcome != Outcome::pending || running[k]) continue;
@@ -91,9 +124,9 @@ ExecResult execute(const Plan& plan, Provider& provider, const ExecOptions& opti
                 cv.notify_all();
                 continue;
             }
-            const std::size_t i = *ready.begin();
-            ready.erase(ready.begin());
+            const std::size_t i = take_ready();
             running[i] = true;
+            ++running_of_kind[plan.actions[i].id.kind];
             auto& r = out.results[i];
             r.started = std::chrono::steady_clock::now();
             emit(ExecEvent::Type::started, i);
@@ -109,6 +142,7 @@ ExecResult execute(const Plan& plan, Provider& provider, const ExecOptions& opti
             lock.lock();
             r.finished = std::chrono::steady_clock::now();
             running[i] = false;
+            --running_of_kind[plan.actions[i].id.kind];
             r.outcome = ok ? Outcome::done : Outcome::failed;
             r.message = error;
             ++settled;
@@ -120,7 +154,7 @@ ExecResult execute(const Plan& plan, Provider& provider, const ExecOptions& opti
             } else {
                 for (std::size_t d : dependents[i]) {
                     if (--waiting[d] == 0 && out.results[d].outcome == Outcome::pending)
-                        ready.insert(d);
+                        make_ready(d);
                 }
             }
             cv.notify_all();

@@ -127,6 +127,15 @@ std::vector<ResourceId> dependencies_of(const Resource& resource) {
     return out;
 }
 
+/// Whether `resource`, as it is or will be, needs `dep` (one of its
+/// dependencies_of) in place: always, except that a VM that is not running
+/// needs nothing of the networks and bridges its NICs name.
+bool needs(const Resource& resource, const ResourceId& dep) {
+    const auto* vm = std::get_if<Vm>(&resource);
+    if (vm == nullptr || vm->state == VmState::running) return true;
+    return dep.kind != Kind::network && dep.kind != Kind::bridge;
+}
+
 /// VM changes whose class depends on both sides: vCPUs and memory are live
 /// only within the running maximum; devices hot-plug only where the bus can.
 void refine_vm_changes(std::vector<AttributeChange>& changes, const Vm& want, const Vm& have) {
@@ -594,7 +603,15 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
     }
 
     // Dependencies: creates and updates after what they use is in place;
-    // deletes before what they used goes away.
+    // deletes before what they used goes away. A VM that is not running (and
+    // will not run) needs no network or bridge of its NICs: libvirt defines,
+    // redefines and undefines a domain whatever the state of the network it
+    // names, and only a start (or a running guest being cut off) needs it. So
+    // the define of a stopped VM overlaps the network starts, which are most of
+    // a cold apply's time (libvirtd spawns dnsmasq and adds firewall rules for
+    // each, one network at a time), and its undefine overlaps the network
+    // destroys. Pools and volumes stay dependencies: a define reads the
+    // volume's format.
     Dag dag;
     std::map<ResourceId, std::size_t> by_id;
     for (std::size_t i = 0; i < actions.size(); ++i) {
@@ -606,7 +623,8 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
         if (a.after) {
             for (const auto& dep : dependencies_of(*a.after)) {
                 auto it = by_id.find(dep);
-                if (it != by_id.end() && actions[it->second].type != ActionType::destroy) {
+                if (it != by_id.end() && actions[it->second].type != ActionType::destroy &&
+                    needs(*a.after, dep)) {
                     dag.add_edge(it->second, i);
                 }
             }
@@ -614,7 +632,7 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
         if (a.before) {
             for (const auto& dep : dependencies_of(*a.before)) {
                 auto it = by_id.find(dep);
-                if (it == by_id.end()) continue;
+                if (it == by_id.end() || !needs(*a.before, dep)) continue;
                 const Action& d = actions[it->second];
                 if (d.type == ActionType::destroy || d.type == ActionType::replace) {
                     dag.add_edge(i, it->second);

@@ -460,7 +460,7 @@ TEST_F(TrustTest, IndependentActionsOverlapInParallelAndNeverWithParallelismOne)
 // ---------------------------------------------------------------------------
 // Failure isolation
 
-TEST_F(TrustTest, AFailedNetworkSkipsOnlyTheVmOnItAndTheNextApplyConverges) {
+TEST_F(TrustTest, AFailedNetworkSkipsOnlyTheRunningVmOnItAndTheNextApplyConverges) {
     // The obstacle: a host bridge of the test's own with a route to network 1's
     // subnet, so that libvirt refuses to start network 1. The plan refuses a
     // subnet held by an interface address or a route it sees (issue 9); a
@@ -472,8 +472,15 @@ TEST_F(TrustTest, AFailedNetworkSkipsOnlyTheVmOnItAndTheNextApplyConverges) {
                  subnet(1) + ".0/24 dev " + obstacle + " proto kernel")
                   .code,
               0);
+    // vm1 is defined and stopped: its define does not need network 1 (libvirt
+    // defines a domain whatever its network's state), so it is done. vm2 runs:
+    // its start needs the network, so it is skipped. vm2 has no kernel and no
+    // disk (once started, SeaBIOS finds nothing to boot and waits: cheap under
+    // TCG) and no graceful shutdown to wait for at destroy.
     std::string body = networks_yaml(1, 2) + pool_and_vms_yaml(1);
-    // The pool and volume do not depend on network 1; only the VM does.
+    body += cat("  ", prefix(), "vm2:\n    cpus: 1\n    memory: 64MiB\n    accel: qemu\n    shutdown_timeout: 0\n",
+                "    nics: [{network: ", net(1), "}]\n    state: running\n");
+    // The pool and volume do not depend on network 1; only vm2 does.
     const auto file = manifest(body);
     const auto first = virtform({"apply", "--auto-approve", "--json", file});
     EXPECT_EQ(first.code, 1) << first.describe();
@@ -484,19 +491,21 @@ TEST_F(TrustTest, AFailedNetworkSkipsOnlyTheVmOnItAndTheNextApplyConverges) {
         outcome[r.at("address")] = r.at("outcome");
         message[r.at("address")] = r.at("message");
     }
-    const auto vm = "vm." + prefix() + "vm1";
+    const auto vm = "vm." + prefix() + "vm2";
     EXPECT_EQ(outcome["network." + net(1)], "failed");
     EXPECT_THAT(message["network." + net(1)], HasSubstr(net(1)));
     EXPECT_EQ(outcome[vm], "skipped");
     EXPECT_THAT(message[vm], HasSubstr("network." + net(1) + ", which failed"));
+    EXPECT_EQ(outcome["vm." + prefix() + "vm1"], "done");
     EXPECT_EQ(outcome["network." + net(2)], "done");
     EXPECT_EQ(outcome["pool." + prefix() + "pool"], "done");
     EXPECT_EQ(outcome["volume." + prefix() + "pool/" + prefix() + "vm1-root.qcow2"], "done");
-    EXPECT_EQ(doc.at("summary").at("done"), 3);
+    EXPECT_EQ(doc.at("summary").at("done"), 4);
     EXPECT_EQ(doc.at("summary").at("failed"), 1);
     EXPECT_EQ(doc.at("summary").at("skipped"), 1);
     EXPECT_EQ(net_info(net(2), "Active"), "yes");
-    EXPECT_NE(virsh("dominfo " + prefix() + "vm1 >/dev/null 2>&1").code, 0) << "the skipped VM was defined";
+    EXPECT_NE(virsh("dominfo " + prefix() + "vm2 >/dev/null 2>&1").code, 0) << "the skipped VM was defined";
+    EXPECT_EQ(virsh("dominfo " + prefix() + "vm1 >/dev/null 2>&1").code, 0) << "the stopped VM was not defined";
 
     // The text form says the same.
     const auto text = virtform({"apply", "--auto-approve", file});
@@ -511,6 +520,7 @@ TEST_F(TrustTest, AFailedNetworkSkipsOnlyTheVmOnItAndTheNextApplyConverges) {
     EXPECT_EQ(second.code, 0) << second.describe();
     EXPECT_EQ(virtform({"plan", "--detailed-exitcode", file}).code, 0);
     EXPECT_EQ(net_info(net(1), "Active"), "yes");
+    EXPECT_THAT(virsh("domstate " + prefix() + "vm2").out, HasSubstr("running"));
     EXPECT_EQ(virtform({"destroy", "--auto-approve", file}).code, 0);
 }
 

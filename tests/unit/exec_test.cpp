@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "fake_provider.h"
@@ -148,7 +150,6 @@ TEST(Exec, VerifyReportsWhatDidNotTakeEffect) {
     EXPECT_EQ(problems[0], "network.a: autostart is false but should be true");
 }
 
-
 // Ctrl-C during apply: the CLI's signal handler sets a flag the executor reads
 // before it starts each action.
 TEST(Exec, StopRequestedStartsNothingNewAndLetsRunningActionsFinish) {
@@ -248,6 +249,221 @@ TEST(Exec, StopRequestedBeforeTheFirstActionStartsNothing) {
     const ExecResult full = execute(plan, host, options);
     EXPECT_FALSE(full.stopped);
     EXPECT_TRUE(full.ok());
+}
+
+// ---------------------------------------------------------------------------
+// Ordering around VMs that do not run (issue 13): libvirt defines and undefines
+// a domain whatever its network's state; only starting it needs the network.
+
+const char* kUpDownLab = R"(lab: demo
+networks:
+  net: {ipv4: {address: 10.10.0.1/24}}
+vms:
+  up: {nics: [{network: net}]}
+  down: {nics: [{network: net}], state: stopped}
+)";
+
+TEST(Exec, AStoppedVmsCreateDoesNotWaitForItsNetworkARunningOnesDoes) {
+    const Desired desired = load(kUpDownLab);
+    FakeProvider host("demo");
+    const Plan plan = make_plan(desired, host.read());
+    ASSERT_EQ(plan.actions.size(), 3u);
+    const auto net = index_of(plan, "network.net");
+    EXPECT_THAT(plan.actions[index_of(plan, "vm.up")].depends_on, ::testing::ElementsAre(net));
+    EXPECT_TRUE(plan.actions[index_of(plan, "vm.down")].depends_on.empty());
+    // The displayed order stays networks first, then VMs by name.
+    EXPECT_EQ(net, 0u);
+    EXPECT_EQ(index_of(plan, "vm.down"), 1u);
+    EXPECT_EQ(index_of(plan, "vm.up"), 2u);
+
+    // The network's start lasts until the stopped VM is defined (at most 5 s):
+    // only an executor that lets vm.down run meanwhile gets there first. The
+    // running VM's create comes only after the start.
+    std::mutex mu;
+    std::condition_variable cv;
+    bool net_done = false, down_done = false;
+    int down_saw_net_done = -1, up_saw_net_done = -1;
+    host.before_apply = [&](const Action& a) {
+        std::unique_lock lock(mu);
+        if (a.id.str() == "network.net") {
+            cv.wait_for(lock, std::chrono::seconds(5), [&] { return down_done; });
+            net_done = true;
+        } else if (a.id.str() == "vm.down") {
+            down_saw_net_done = net_done ? 1 : 0;
+            down_done = true;
+            cv.notify_all();
+        } else {
+            up_saw_net_done = net_done ? 1 : 0;
+        }
+    };
+    const ExecResult result = execute(plan, host, ExecOptions{2, {}});
+    ASSERT_TRUE(result.ok());
+    EXPECT_EQ(down_saw_net_done, 0) << "vm.down waited for the network's start";
+    EXPECT_EQ(up_saw_net_done, 1) << "vm.up started before its network was up";
+    EXPECT_LT(result.results[index_of(plan, "vm.down")].started, result.results[net].finished);
+    EXPECT_GE(result.results[index_of(plan, "vm.up")].started, result.results[net].finished);
+    EXPECT_TRUE(make_plan(desired, host.read()).empty());
+}
+
+TEST(Exec, AFailedNetworkSkipsTheRunningVmOnItAndNotTheStoppedOne) {
+    const Desired desired = load(kUpDownLab);
+    FakeProvider host("demo");
+    host.before_apply = [](const Action& a) {
+        if (a.id.str() == "network.net") throw Error("network net: start: address in use");
+    };
+    const Plan plan = make_plan(desired, host.read());
+    const ExecResult result = execute(plan, host, ExecOptions{1, {}});
+    EXPECT_FALSE(result.ok());
+    EXPECT_EQ(result.results[index_of(plan, "network.net")].outcome, Outcome::failed);
+    EXPECT_EQ(result.results[index_of(plan, "vm.up")].outcome, Outcome::skipped);
+    EXPECT_THAT(result.results[index_of(plan, "vm.up")].message,
+                HasSubstr("depends on create network.net, which failed"));
+    EXPECT_EQ(result.results[index_of(plan, "vm.down")].outcome, Outcome::done);
+    EXPECT_EQ(host.read().vms.count("down"), 1u);
+    // The next apply makes the network, then starts the running VM.
+    host.before_apply = nullptr;
+    const Plan again = make_plan(desired, host.read());
+    ASSERT_EQ(again.actions.size(), 2u);
+    EXPECT_EQ(again.actions[0].id.str(), "network.net");
+    EXPECT_EQ(again.actions[1].id.str(), "vm.up");
+    EXPECT_THAT(again.actions[1].depends_on, ::testing::ElementsAre(0u));
+    EXPECT_TRUE(execute(again, host).ok());
+    EXPECT_TRUE(make_plan(desired, host.read()).empty());
+}
+
+TEST(Exec, DestroyCutsOffOnlyStoppedVmsEarly) {
+    const Desired desired = load(kUpDownLab);
+    FakeProvider host("demo");
+    ASSERT_TRUE(execute(make_plan(desired, host.read()), host).ok());
+    Desired nothing;
+    nothing.lab = "demo";
+    const Plan plan = make_plan(nothing, host.read());
+    ASSERT_EQ(plan.actions.size(), 3u);
+    // VMs first (the displayed order), but only the running one must go
+    // before its network: a network destroy cuts off running guests.
+    EXPECT_EQ(index_of(plan, "vm.down"), 0u);
+    EXPECT_EQ(index_of(plan, "vm.up"), 1u);
+    EXPECT_THAT(plan.actions[index_of(plan, "network.net")].depends_on,
+                ::testing::ElementsAre(index_of(plan, "vm.up")));
+    EXPECT_TRUE(plan.actions[index_of(plan, "vm.down")].depends_on.empty());
+
+    // The stopped VM's undefine lasts until the network is gone (at most 5 s):
+    // only a network destroy that does not wait for it gets there first. The
+    // running VM goes before its network.
+    std::mutex mu;
+    std::condition_variable cv;
+    bool net_gone = false, up_gone = false;
+    int net_saw_up_gone = -1, down_saw_net_gone = -1;
+    host.before_apply = [&](const Action& a) {
+        std::unique_lock lock(mu);
+        if (a.id.str() == "vm.down") {
+            cv.wait_for(lock, std::chrono::seconds(5), [&] { return net_gone; });
+            down_saw_net_gone = net_gone ? 1 : 0;
+        } else if (a.id.str() == "vm.up") {
+            up_gone = true;
+        } else {
+            net_saw_up_gone = up_gone ? 1 : 0;
+            net_gone = true;
+            cv.notify_all();
+        }
+    };
+    const ExecResult result = execute(plan, host, ExecOptions{2, {}});
+    ASSERT_TRUE(result.ok());
+    EXPECT_EQ(net_saw_up_gone, 1) << "the network went while its running guest was on it";
+    EXPECT_EQ(down_saw_net_gone, 1) << "the network's destroy waited for the stopped VM's undefine";
+    EXPECT_TRUE(host.read().vms.empty());
+    EXPECT_TRUE(host.read().networks.empty());
+}
+
+TEST(Exec, AVmThatStartsWaitsForItsNetworkAndOneThatStopsDoesNot) {
+    // Defined and stopped, then asked to run: the start needs the network.
+    // Running, then asked to stop: the stop does not.
+    const std::string before = R"(lab: demo
+networks:
+  net: {ipv4: {address: 10.10.0.1/24}}
+vms:
+  a: {nics: [{network: net}], state: stopped}
+  b: {nics: [{network: net}]}
+)";
+    // Both VMs move to a new network: a starts, b stops.
+    const std::string moved = R"(lab: demo
+networks:
+  net: {ipv4: {address: 10.10.0.1/24}}
+  other: {ipv4: {address: 10.10.1.1/24}}
+vms:
+  a: {nics: [{network: other}]}
+  b: {nics: [{network: other}], state: stopped}
+)";
+    FakeProvider host("demo");
+    ASSERT_TRUE(execute(make_plan(load(before), host.read()), host).ok());
+    const Plan plan = make_plan(load(moved), host.read());
+    const auto other = index_of(plan, "network.other");
+    EXPECT_EQ(plan.actions[other].type, ActionType::create);
+    EXPECT_THAT(plan.actions[index_of(plan, "vm.a")].depends_on, ::testing::Contains(other));
+    EXPECT_THAT(plan.actions[index_of(plan, "vm.b")].depends_on,
+                ::testing::Not(::testing::Contains(other)));
+    EXPECT_EQ(plan.actions[index_of(plan, "vm.a")].type, ActionType::update);
+    EXPECT_EQ(plan.actions[index_of(plan, "vm.b")].type, ActionType::update);
+    EXPECT_TRUE(execute(plan, host).ok());
+    EXPECT_TRUE(make_plan(load(moved), host.read()).empty());
+}
+
+TEST(Exec, WorkersSpreadOverKindsAndOneWorkerFollowsThePlan) {
+    // Three networks and three stopped VMs, all independent. Two workers: the
+    // second takes a VM while the first starts a network, rather than queueing
+    // a second network start behind it (libvirtd starts networks one at a time).
+    const Desired desired = load(R"(lab: demo
+networks:
+  n1: {mode: isolated}
+  n2: {mode: isolated}
+  n3: {mode: isolated}
+vms:
+  v1: {nics: [{network: n1}], state: stopped}
+  v2: {nics: [{network: n2}], state: stopped}
+  v3: {nics: [{network: n3}], state: stopped}
+)");
+    // network.n1 runs until the three VMs are defined (or 5 s pass): only a
+    // worker that leaves the other networks for later gets to them meanwhile.
+    std::mutex mu;
+    std::condition_variable cv;
+    int vms_done = 0;
+    FakeProvider host("demo");
+    host.before_apply = [&](const Action& a) {
+        std::unique_lock lock(mu);
+        if (a.id.kind == Kind::vm) {
+            ++vms_done;
+            cv.notify_all();
+        } else if (a.id.str() == "network.n1") {
+            cv.wait_for(lock, std::chrono::seconds(5), [&] { return vms_done == 3; });
+        }
+    };
+    const Plan plan = make_plan(desired, host.read());
+    ASSERT_EQ(plan.actions.size(), 6u);
+    for (const auto& a : plan.actions) EXPECT_TRUE(a.depends_on.empty()) << a.id.str();
+    std::vector<std::string> started;
+    ExecOptions options;
+    options.parallelism = 2;
+    options.on_event = [&](const ExecEvent& e) {
+        if (e.type == ExecEvent::Type::started) started.push_back(e.action.id.str());
+    };
+    const ExecResult result = execute(plan, host, options);
+    ASSERT_TRUE(result.ok());
+    ASSERT_EQ(started.size(), 6u);
+    EXPECT_EQ(started[0], "network.n1");
+    EXPECT_EQ(started[1], "vm.v1") << "the second worker queued a second network start";
+    // Every VM's define began while the first network was still starting.
+    EXPECT_EQ(vms_done, 3);
+    for (const char* vm : {"vm.v1", "vm.v2", "vm.v3"}) {
+        EXPECT_LT(result.results[index_of(plan, vm)].started,
+                  result.results[index_of(plan, "network.n1")].finished)
+            << vm;
+    }
+
+    FakeProvider serial("demo");
+    execute(plan, serial, ExecOptions{1, {}});
+    std::vector<std::string> in_plan_order;
+    for (const auto& a : plan.actions) in_plan_order.push_back("create " + a.id.str());
+    EXPECT_EQ(serial.calls(), in_plan_order);
 }
 
 }  // namespace

@@ -191,7 +191,9 @@ void create(virConnectPtr conn, const Vm& want, const std::string& lab, RoundTri
         dom = define(conn, want, lab, domain_identity_from_xml(xml), trips);
         adopted = true;
     }
-    set_autostart(dom.get(), want, trips);
+    // A domain libvirt has just defined anew does not autostart: only turning
+    // it on is a call (one round trip less per VM of a cold apply).
+    if (want.autostart || adopted) set_autostart(dom.get(), want, trips);
     if (want.state == VmState::running && !(adopted && is_active(dom.get(), want.name, trips))) {
         start(dom.get(), want.name, trips);
     }
