@@ -1,10 +1,13 @@
 #include <fmt/format.h>
 
+#include <future>
 #include <iostream>
+#include <optional>
 
 #include "common.h"
 #include "multi_host.h"
 #include "virtform/adapters/host/applied_record.h"
+#include "virtform/adapters/libvirt/connect.h"
 #include "virtform/diag.h"
 #include "virtform/fingerprint.h"
 #include "virtform/render.h"
@@ -13,11 +16,22 @@
 namespace virtform::cli {
 
 int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptionsCli& o) {
+    // What libvirt shows of this host does not depend on the manifests: it is
+    // read in a thread while they load (on 2 cores, libvirtd answers while the
+    // YAML is parsed). Not for another host: connecting there may take long,
+    // and a manifest error must not wait for it. Nothing is touched either way.
+    std::future<libvirt::HostSnapshot> early;
+    if (libvirt::remote_host_of(g.uri).empty()) {
+        early = std::async(std::launch::async,
+                           [uri = g.uri] { return libvirt::HostSnapshot(uri, false); });
+    }
     const auto sources = manifest_sources(m);
     const Desired desired = load_manifests(sources, manifest_vars(m));
     if (!desired.hosts.empty()) return plan_hosts(g, desired, o);
     check_files(desired, g.uri);
-    auto provider = connect(g, desired);
+    std::optional<libvirt::HostSnapshot> snapshot;
+    if (early.valid()) snapshot.emplace(early.get());
+    auto provider = connect(g, desired, false, false, std::move(snapshot));
     PlanOptions popts;
     popts.targets = parse_targets(o.targets);
     for (const auto& id : parse_targets(o.adopt, "--adopt")) popts.adopt.insert(id);

@@ -277,7 +277,15 @@ OutputFormat output_format(const std::string& format, bool json) {
 std::mutex g_out_mutex;  // progress lines come from parallel actions
 
 std::unique_ptr<HostProvider> connect(const GlobalOptions& g, const Desired& desired,
-                                      bool allow_restart, bool no_rollback) {
+                                      bool allow_restart, bool no_rollback,
+                                      std::optional<libvirt::HostSnapshot> snapshot) {
+    auto make_libvirt = [&](libvirt::ProviderOptions options) {
+        if (snapshot) {
+            return std::make_unique<libvirt::LibvirtProvider>(
+                g.uri, desired.lab, std::move(options), std::move(*snapshot));
+        }
+        return std::make_unique<libvirt::LibvirtProvider>(g.uri, desired.lab, std::move(options));
+    };
     libvirt::ProviderOptions options;
     options.allow_restart = allow_restart;
     const std::string remote = libvirt::remote_host_of(g.uri);
@@ -294,9 +302,7 @@ std::unique_ptr<HostProvider> connect(const GlobalOptions& g, const Desired& des
             "libvirt's protocol, so subnets are checked against its libvirt networks only\n",
             terminal_escape(g.uri));
         spdlog::info("connecting to {}", g.uri);
-        return std::make_unique<HostProvider>(
-            std::make_unique<libvirt::LibvirtProvider>(g.uri, desired.lab, std::move(options)),
-            nullptr);
+        return std::make_unique<HostProvider>(make_libvirt(std::move(options)), nullptr);
     }
     // accel: auto needs to know whether KVM really works here (a cached probe),
     // and accel: kvm where it does not is a plan error with the probe's reason.
@@ -319,7 +325,7 @@ std::unique_ptr<HostProvider> connect(const GlobalOptions& g, const Desired& des
     netlink::BridgeProviderOptions bridge_options;
     bridge_options.take_over.no_rollback = no_rollback;
     return std::make_unique<HostProvider>(
-        std::make_unique<libvirt::LibvirtProvider>(g.uri, desired.lab, std::move(options)),
+        make_libvirt(std::move(options)),
         std::make_unique<netlink::BridgeProvider>(desired.lab, bridge_options));
 }
 

@@ -223,6 +223,27 @@ TEST_F(CliConventionsTest, HintsOnPermissionAndConnectionErrors) {
     EXPECT_THAT(down.err, HasSubstr("systemctl start libvirtd"));
 }
 
+// plan reads libvirt in a thread while the manifests load: a manifest error
+// still comes first and alone, whether the daemon answers or not, and a valid
+// manifest still gets the connection's error and its hint.
+TEST_F(CliConventionsTest, PlanReportsManifestErrorsBeforeAnUnreachableDaemon) {
+    const auto bad = dir_.write("bad.yaml", "lab: " + lab() + "\nnetworks:\n  n1: {mode: nat, bogus: 1}\n")
+                         .string();
+    for (const std::string uri : {"qemu:///system?socket=/nonexistent/vf.sock", "qemu:///system"}) {
+        const auto plan = virtform({"plan", "-c", uri, bad});
+        EXPECT_EQ(plan.code, 1) << plan.describe();
+        EXPECT_THAT(plan.err, HasSubstr("bad.yaml:3:")) << uri;
+        EXPECT_THAT(plan.err, HasSubstr("bogus")) << uri;
+        EXPECT_THAT(plan.err, Not(HasSubstr("connect"))) << uri;
+        EXPECT_EQ(plan.out, "") << uri;
+    }
+    const auto down = virtform({"plan", "-c", "qemu:///system?socket=/nonexistent/vf.sock",
+                                net_manifest()});
+    EXPECT_EQ(down.code, 1) << down.describe();
+    EXPECT_THAT(down.err, HasSubstr("connect to libvirt at qemu:///system?socket=/nonexistent"));
+    EXPECT_THAT(down.err, HasSubstr("systemctl start libvirtd"));
+}
+
 // 12: completions and man page from the one CLI definition; --version.
 TEST_F(CliConventionsTest, CompletionManPageAndVersion) {
     const auto version = virtform({"--version"});

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 
 #include "addresses_ops.h"
 #include "domain_ops.h"
@@ -13,12 +14,66 @@
 
 namespace virtform::libvirt {
 
+namespace {
+
+/// All that read() asks libvirtd: every network, pool, volume and domain of the
+/// host (ownership and conflicts are decided from all of them), and on another
+/// host its interface names and whether it offers KVM.
+void read_host(virConnectPtr conn, const std::string& uri, bool remote, Live& live,
+               RoundTrips& trips) {
+    read_networks(conn, live, trips);
+    read_pools(conn, live, trips);
+    read_volumes(conn, live, trips);
+    read_domains(conn, live, trips);
+    link_volumes_to_vms(live);
+    if (!remote) return;
+    CString caps(virConnectGetCapabilities(conn));
+    trips.add();
+    if (!caps) throw_last_error(uri, "read the capabilities of");
+    live.kvm_usable = std::string(caps.get()).find("<domain type='kvm'") != std::string::npos;
+    if (!live.kvm_usable) live.kvm_detail = "libvirt there offers no 'kvm' domain type";
+    // Interface names, for bridge-mode networks over host bridges: libvirt's
+    // interface driver is the only view of that host's links the protocol gives.
+    virInterfacePtr* ifaces = nullptr;
+    const int n = virConnectListAllInterfaces(conn, &ifaces, 0);
+    trips.add();
+    if (n < 0) throw_last_error(uri, "list the host interfaces of");
+    for (int i = 0; i < n; ++i) {
+        if (const char* name = virInterfaceGetName(ifaces[i])) live.host_interfaces.insert(name);
+        virInterfaceFree(ifaces[i]);
+    }
+    std::free(ifaces);  // NOLINT(cppcoreguidelines-no-malloc): libvirt's array
+}
+
+}  // namespace
+
+struct HostSnapshot::State {
+    std::string uri;
+    bool remote = false;
+    ConnectPtr conn;
+    Live live;
+    RoundTrips trips;
+};
+
+HostSnapshot::HostSnapshot(const std::string& uri, bool remote)
+    : state_(std::make_unique<State>()) {
+    state_->uri = uri;
+    state_->remote = remote;
+    state_->conn = take_resolved_connection(uri);
+    state_->trips.add();
+    read_host(state_->conn.get(), uri, remote, state_->live, state_->trips);
+}
+HostSnapshot::~HostSnapshot() = default;
+HostSnapshot::HostSnapshot(HostSnapshot&&) noexcept = default;
+HostSnapshot& HostSnapshot::operator=(HostSnapshot&&) noexcept = default;
+
 struct LibvirtProvider::Impl {
     std::string uri;
     std::string lab;
     ProviderOptions options;
     ConnectPtr conn;
     RoundTrips trips;
+    std::optional<Live> snapshot;  ///< the first read(), when read before (HostSnapshot)
 };
 
 LibvirtProvider::LibvirtProvider(const std::string& uri, std::string lab)
@@ -33,48 +88,37 @@ LibvirtProvider::LibvirtProvider(const std::string& uri, std::string lab, Provid
     impl_->trips.add();
 }
 
-LibvirtProvider::~LibvirtProvider() = default;
-
-void LibvirtProvider::read_into(Live& live) {
-    virConnectPtr conn = impl_->conn.get();
-    read_networks(conn, live, impl_->trips);
-    read_pools(conn, live, impl_->trips);
-    read_volumes(conn, live, impl_->trips);
-    read_domains(conn, live, impl_->trips);
-    link_volumes_to_vms(live);
-    if (impl_->options.kvm_usable) {
-        live.kvm_usable = *impl_->options.kvm_usable;
-    } else if (impl_->options.remote) {
-        CString caps(virConnectGetCapabilities(conn));
-        impl_->trips.add();
-        if (!caps) throw_last_error(impl_->uri, "read the capabilities of");
-        live.kvm_usable = std::string(caps.get()).find("<domain type='kvm'") != std::string::npos;
-        if (!live.kvm_usable) live.kvm_detail = "libvirt there offers no 'kvm' domain type";
-    }
-    for (const auto& path : impl_->options.pool_paths)
-        live.pool_dirs[path] = inspect_pool_dir(path);
-    if (!impl_->options.kvm_detail.empty()) live.kvm_detail = impl_->options.kvm_detail;
+LibvirtProvider::LibvirtProvider(const std::string& uri, std::string lab, ProviderOptions options,
+                                 HostSnapshot snapshot)
+    : impl_(std::make_unique<Impl>()) {
+    HostSnapshot::State& s = *snapshot.state_;
+    if (s.uri != uri || s.remote != options.remote)
+        throw Error("a host snapshot of " + s.uri + " handed to the provider of " + uri);
+    impl_->uri = uri;
+    impl_->lab = std::move(lab);
+    impl_->options = std::move(options);
+    impl_->conn = std::move(s.conn);
+    impl_->trips.add(s.trips.count());
+    impl_->snapshot = std::move(s.live);
 }
+
+LibvirtProvider::~LibvirtProvider() = default;
 
 Live LibvirtProvider::read() {
     Live live;
-    read_into(live);
-    // Interface names, for bridge-mode networks over host bridges: here from
-    // /sys/class/net (no libvirt call); on another host from libvirt's
-    // interface driver, the only view of that host's links the protocol gives.
-    if (impl_->options.remote) {
-        virInterfacePtr* ifaces = nullptr;
-        const int n = virConnectListAllInterfaces(impl_->conn.get(), &ifaces, 0);
-        impl_->trips.add();
-        if (n < 0) throw_last_error(impl_->uri, "list the host interfaces of");
-        for (int i = 0; i < n; ++i) {
-            if (const char* name = virInterfaceGetName(ifaces[i]))
-                live.host_interfaces.insert(name);
-            virInterfaceFree(ifaces[i]);
-        }
-        std::free(ifaces);  // NOLINT(cppcoreguidelines-no-malloc): libvirt's array
-        return live;
+    if (impl_->snapshot) {
+        live = std::move(*impl_->snapshot);
+        impl_->snapshot.reset();
+    } else {
+        read_host(impl_->conn.get(), impl_->uri, impl_->options.remote, live, impl_->trips);
     }
+    // What the caller knows of this host (the KVM probe, the desired pools' directories).
+    if (impl_->options.kvm_usable) live.kvm_usable = *impl_->options.kvm_usable;
+    for (const auto& path : impl_->options.pool_paths)
+        live.pool_dirs[path] = inspect_pool_dir(path);
+    if (!impl_->options.kvm_detail.empty()) live.kvm_detail = impl_->options.kvm_detail;
+    if (impl_->options.remote) return live;
+    // Interface names here come from /sys/class/net (no libvirt call).
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator("/sys/class/net", ec)) {
         live.host_interfaces.insert(entry.path().filename().string());

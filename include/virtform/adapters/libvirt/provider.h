@@ -40,21 +40,43 @@ struct ProviderOptions {
     std::function<void(const ResourceId&, const std::string&)> on_notice;
 };
 
+/// libvirt's view of a host, read before the lab is known. What read() asks
+/// libvirtd for depends on the URI alone, so `virtform plan` reads it in a
+/// thread while the manifests load and hands it to the provider, whose first
+/// read() takes it instead of asking again (docs/architecture.md, "Reading
+/// while the manifests load").
+class HostSnapshot {
+public:
+    /// Connects to `uri` and reads; throws AdapterError as the provider would.
+    /// `remote`: remote_host_of(uri) is not empty (ProviderOptions::remote).
+    HostSnapshot(const std::string& uri, bool remote);
+    ~HostSnapshot();
+    HostSnapshot(HostSnapshot&&) noexcept;
+    HostSnapshot& operator=(HostSnapshot&&) noexcept;
+
+private:
+    friend class LibvirtProvider;
+    struct State;
+    std::unique_ptr<State> state_;
+};
+
 class LibvirtProvider : public Provider {
 public:
     /// Connects to `uri` (e.g. qemu:///system). `lab` is the mark put on what
     /// it creates. Throws AdapterError naming the URI when libvirtd is not there.
     LibvirtProvider(const std::string& uri, std::string lab);
     LibvirtProvider(const std::string& uri, std::string lab, ProviderOptions options);
+    /// On the snapshot's connection; the first read() is the snapshot (the
+    /// options' KVM and pool directories added), later ones ask libvirtd.
+    /// `snapshot` must be of `uri` with the options' `remote`.
+    LibvirtProvider(const std::string& uri, std::string lab, ProviderOptions options,
+                    HostSnapshot snapshot);
     ~LibvirtProvider() override;
     LibvirtProvider(const LibvirtProvider&) = delete;
     LibvirtProvider& operator=(const LibvirtProvider&) = delete;
 
     Live read() override;
     void apply(const Action& action) override;
-
-    /// Reads only into `live` (the kinds libvirt knows), for a composite provider.
-    void read_into(Live& live);
 
     /// Calls made to libvirtd so far (each one a round trip over the socket).
     long round_trips() const;
