@@ -67,10 +67,28 @@ namespace {
 /// an attribute only one side has is an addition or a removal.
 std::vector<AttributeChange> diff_attributes(const std::vector<Attribute>& want,
                                              const std::vector<Attribute>& have) {
+    std::vector<AttributeChange> out;
+    // Both sides come from attributes_of, so they usually list the same paths
+    // in the same order (always, for an object that matches): then the diff
+    // is a walk of the pairs, without indexing either side.
+    bool aligned = want.size() == have.size();
+    for (std::size_t i = 0; aligned && i < want.size(); ++i) aligned = want[i].path == have[i].path;
+    if (aligned) {
+        for (std::size_t i = 0; i < want.size(); ++i) {
+            const Attribute& w = want[i];
+            const Attribute& h = have[i];
+            if (w.computed) continue;
+            if (h.computed) {
+                out.push_back({w.path, std::nullopt, w.value, w.cls, w.reason, w.sensitive});
+            } else if (h.value != w.value) {
+                out.push_back({w.path, h.value, w.value, w.cls, w.reason, w.sensitive});
+            }
+        }
+        return out;
+    }
     std::map<std::string, const Attribute*> have_by_path;
     for (const auto& a : have) have_by_path[a.path] = &a;
     std::set<std::string> seen;
-    std::vector<AttributeChange> out;
     for (const auto& w : want) {
         seen.insert(w.path);
         if (w.computed) continue;
