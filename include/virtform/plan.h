@@ -34,6 +34,13 @@ struct Attribute {
 };
 /// The attributes of any resource, in display order.
 std::vector<Attribute> attributes_of(const Resource& resource);
+/// The same for one kind, without copying the object into a Resource (the
+/// planner and the fingerprint call these once or twice per object).
+std::vector<Attribute> attributes_of(const Bridge& bridge);
+std::vector<Attribute> attributes_of(const Network& network);
+std::vector<Attribute> attributes_of(const Pool& pool);
+std::vector<Attribute> attributes_of(const Volume& volume);
+std::vector<Attribute> attributes_of(const Vm& vm);
 /// How a VM's disk and NIC read in the plan ("volume pool/vol bus=virtio dev=vda",
 /// "network labnat model=virtio").
 std::string disk_text(const Disk& disk);

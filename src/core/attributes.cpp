@@ -109,6 +109,7 @@ constexpr const char* kVmLive = "applied to the running VM and to its definition
 
 std::vector<Attribute> vm_attributes(const Vm& v) {
     std::vector<Attribute> out;
+    out.reserve(19 + v.disks.size() + 2 * v.nics.size());  // no regrowth: at most this many
     auto restart = [&](std::string path, std::string value, bool computed = false) {
         Attribute a{std::move(path), std::move(value), ChangeClass::restart, kVmRestart};
         a.computed = computed;
@@ -199,17 +200,24 @@ std::vector<Attribute> bridge_attributes(const Bridge& b) {
 
 }  // namespace
 
+std::vector<Attribute> attributes_of(const Bridge& bridge) {
+    return bridge_attributes(bridge);
+}
+std::vector<Attribute> attributes_of(const Network& network) {
+    return network_attributes(network);
+}
+std::vector<Attribute> attributes_of(const Pool& pool) {
+    return pool_attributes(pool);
+}
+std::vector<Attribute> attributes_of(const Volume& volume) {
+    return volume_attributes(volume);
+}
+std::vector<Attribute> attributes_of(const Vm& vm) {
+    return vm_attributes(vm);
+}
+
 std::vector<Attribute> attributes_of(const Resource& resource) {
-    return std::visit(
-        [](const auto& r) {
-            using T = std::decay_t<decltype(r)>;
-            if constexpr (std::is_same_v<T, Bridge>) return bridge_attributes(r);
-            if constexpr (std::is_same_v<T, Network>) return network_attributes(r);
-            if constexpr (std::is_same_v<T, Pool>) return pool_attributes(r);
-            if constexpr (std::is_same_v<T, Volume>) return volume_attributes(r);
-            if constexpr (std::is_same_v<T, Vm>) return vm_attributes(r);
-        },
-        resource);
+    return std::visit([](const auto& r) { return attributes_of(r); }, resource);
 }
 
 }  // namespace virtform

@@ -1,6 +1,7 @@
 #include "virtform/fingerprint.h"
 
 #include <set>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -9,16 +10,38 @@
 namespace virtform {
 namespace {
 
+/// "path=value\n" per attribute: what a digest is taken of.
+void append_canonical(std::string& canonical, const std::vector<Attribute>& attributes) {
+    for (const auto& a : attributes) {
+        canonical.append(a.path).append(1, '=').append(a.value).append(1, '\n');
+    }
+}
+
+/// id_of(Resource{object}).str() without copying the object into a Resource.
+template <class T>
+std::string id_text(const T& object) {
+    if constexpr (std::is_same_v<T, Volume>) {
+        return ResourceId{Kind::volume, object.id_name()}.str();
+    } else if constexpr (std::is_same_v<T, Bridge>) {
+        return ResourceId{Kind::bridge, object.name}.str();
+    } else if constexpr (std::is_same_v<T, Network>) {
+        return ResourceId{Kind::network, object.name}.str();
+    } else if constexpr (std::is_same_v<T, Pool>) {
+        return ResourceId{Kind::pool, object.name}.str();
+    } else {
+        static_assert(std::is_same_v<T, Vm>);
+        return ResourceId{Kind::vm, object.name}.str();
+    }
+}
+
 template <class T>
 void add_all(std::map<std::string, std::string>& out, const std::map<std::string, T>& objects,
              const std::string* only_lab = nullptr) {
     for (const auto& [name, object] : objects) {
         if (only_lab != nullptr && object.owner != *only_lab) continue;
         std::string canonical = "owner=" + object.owner + "\n";
-        for (const auto& a : attributes_of(Resource{object})) {
-            canonical += a.path + "=" + a.value + "\n";
-        }
-        out[id_of(Resource{object}).str()] = digest_text(canonical);
+        append_canonical(canonical, attributes_of(object));
+        out.insert_or_assign(out.end(), id_text(object), digest_text(canonical));
     }
 }
 
@@ -99,9 +122,8 @@ std::map<std::string, std::string> owned_fingerprint(const Live& live, const std
         auto pool = live.pools.find(vol.pool);
         if (pool == live.pools.end() || pool->second.owner != lab) continue;
         std::string canonical;
-        for (const auto& a : attributes_of(Resource{vol}))
-            canonical += a.path + "=" + a.value + "\n";
-        out[id_of(Resource{vol}).str()] = digest_text(canonical);
+        append_canonical(canonical, attributes_of(vol));
+        out[id_text(vol)] = digest_text(canonical);
     }
     return out;
 }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <vector>
 
 namespace virtform {
 namespace {
@@ -51,6 +52,26 @@ bool vm_uses(const Vm& vm, Kind kind, const std::string& name, const Live& live)
 
 void check_host_collisions(const Desired& desired, const Live& live, Diagnostics& diags) {
     // Networks: subnets against other libvirt networks, interface addresses, routes.
+    // The bridges libvirt networks make: the same for every network checked.
+    std::set<std::string> libvirt_bridges;
+    for (const auto& [n, other] : live.networks) {
+        if (other.bridge && other.mode != NetworkMode::bridge)
+            libvirt_bridges.insert(*other.bridge);
+    }
+    // The subnets of the active libvirt networks that stay, each computed
+    // once rather than once per network of the manifest.
+    struct Other {
+        const std::string* name;
+        const Network* network;
+        std::vector<Cidr> subnets;
+    };
+    std::vector<Other> others;
+    for (const auto& [other_name, other] : live.networks) {
+        if (!other.active) continue;
+        // A network of this lab that the manifest drops is deleted first.
+        if (other.owner == desired.lab && desired.networks.count(other_name) == 0) continue;
+        others.push_back({&other_name, &other, subnets_of(other)});
+    }
     for (const auto& [name, want] : desired.networks) {
         if (want.mode == NetworkMode::bridge) continue;
         const auto self = live.networks.find(name);
@@ -59,23 +80,16 @@ void check_host_collisions(const Desired& desired, const Live& live, Diagnostics
                 ? self->second.bridge.value_or("")
                 : want.bridge.value_or("");
         for (const auto& mine : subnets_of(want)) {
-            for (const auto& [other_name, other] : live.networks) {
-                if (other_name == name || !other.active) continue;
-                // A network of this lab that the manifest drops is deleted first.
-                if (other.owner == desired.lab && desired.networks.count(other_name) == 0) continue;
-                for (const auto& theirs : subnets_of(other)) {
+            for (const auto& other : others) {
+                if (*other.name == name) continue;
+                for (const auto& theirs : other.subnets) {
                     if (!mine.overlaps(theirs)) continue;
                     diags.error(want.where,
                                 fmt::format("network '{}': subnet {} overlaps {} of libvirt "
                                             "network '{}' ({}), which is active on the host",
-                                            name, mine.str(), theirs.str(), other_name,
-                                            owner_text(other.owner)));
+                                            name, mine.str(), theirs.str(), *other.name,
+                                            owner_text(other.network->owner)));
                 }
-            }
-            std::set<std::string> libvirt_bridges;
-            for (const auto& [n, other] : live.networks) {
-                if (other.bridge && other.mode != NetworkMode::bridge)
-                    libvirt_bridges.insert(*other.bridge);
             }
             for (const auto& [ifname, iface] : live.interfaces) {
                 // The network's own bridge holds its gateway; other networks'

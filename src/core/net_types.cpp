@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstring>
@@ -31,7 +32,19 @@ std::string IpAddress::str() const {
 
 bool IpAddress::same_prefix(const IpAddress& other, int prefix) const {
     if (family != other.family) return false;
-    return masked(prefix) == other.masked(prefix);
+    // masked(prefix) == other.masked(prefix), without masking bit by bit: the
+    // whole bytes of the prefix, the top bits of the byte it ends in, and the
+    // bytes past the family's length (zero in any parsed address).
+    const int total = max_prefix();
+    prefix = std::clamp(prefix, 0, total);
+    const auto full = static_cast<std::size_t>(prefix / 8);
+    if (std::memcmp(bytes.data(), other.bytes.data(), full) != 0) return false;
+    if (const int rest = prefix % 8; rest != 0) {
+        const auto mask = static_cast<std::uint8_t>(0xFF00U >> static_cast<unsigned>(rest));
+        if ((bytes[full] & mask) != (other.bytes[full] & mask)) return false;
+    }
+    const auto end = static_cast<std::size_t>(total / 8);
+    return std::memcmp(bytes.data() + end, other.bytes.data() + end, bytes.size() - end) == 0;
 }
 
 IpAddress IpAddress::masked(int prefix) const {

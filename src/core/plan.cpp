@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <set>
 #include <tuple>
+#include <type_traits>
 
 #include "virtform/dag.h"
 #include "virtform/fingerprint.h"
@@ -67,10 +69,28 @@ namespace {
 /// an attribute only one side has is an addition or a removal.
 std::vector<AttributeChange> diff_attributes(const std::vector<Attribute>& want,
                                              const std::vector<Attribute>& have) {
+    std::vector<AttributeChange> out;
+    // Both sides come from attributes_of, so they usually list the same paths
+    // in the same order (always, for an object that matches): then the diff
+    // is a walk of the pairs, without indexing either side.
+    bool aligned = want.size() == have.size();
+    for (std::size_t i = 0; aligned && i < want.size(); ++i) aligned = want[i].path == have[i].path;
+    if (aligned) {
+        for (std::size_t i = 0; i < want.size(); ++i) {
+            const Attribute& w = want[i];
+            const Attribute& h = have[i];
+            if (w.computed) continue;
+            if (h.computed) {
+                out.push_back({w.path, std::nullopt, w.value, w.cls, w.reason, w.sensitive});
+            } else if (h.value != w.value) {
+                out.push_back({w.path, h.value, w.value, w.cls, w.reason, w.sensitive});
+            }
+        }
+        return out;
+    }
     std::map<std::string, const Attribute*> have_by_path;
     for (const auto& a : have) have_by_path[a.path] = &a;
     std::set<std::string> seen;
-    std::vector<AttributeChange> out;
     for (const auto& w : want) {
         seen.insert(w.path);
         if (w.computed) continue;
@@ -338,11 +358,19 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
     std::vector<Action> actions;
     std::vector<std::string> warnings;
 
+    // `wanted` maps names to objects, or to pointers to them (the VMs).
+    auto deref = [](const auto& x) -> const auto& {
+        if constexpr (std::is_pointer_v<std::decay_t<decltype(x)>>)
+            return *x;
+        else
+            return x;
+    };
     // Plans one kind: create what is missing, diff what exists (refusing what
     // the lab does not own), destroy what the lab owns and no longer wants.
     auto plan_kind = [&](Kind kind, const auto& wanted, const auto& existing, auto owner_of,
                          auto refine, bool prune) {
-        for (const auto& [name, want] : wanted) {
+        for (const auto& [name, entry] : wanted) {
+            const auto& want = deref(entry);
             const ResourceId id{kind, name};
             auto it = existing.find(name);
             if (it == existing.end()) {
@@ -492,7 +520,10 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
         },
         false);
 
-    std::map<std::string, Vm> resolved;
+    // The VMs as planned: those with accel: auto resolved (a copy), the others
+    // as the manifest has them (not copied).
+    std::map<std::string, const Vm*> resolved;
+    std::deque<Vm> resolved_copies;  // stable addresses as it grows
     std::vector<std::string> on_tcg;
     for (const auto& [name, vm] : desired.vms) {
         // accel: kvm where KVM does not work would fail at define (issue 9).
@@ -502,7 +533,12 @@ Plan make_plan(const Desired& desired, const Live& live, const PlanOptions& opti
                                     "(see `virtform doctor`); use accel: auto (TCG here) or qemu",
                                     name, live.kvm_detail.empty() ? "" : ": " + live.kvm_detail));
         }
-        resolved.emplace(name, resolve_accel(vm, live));
+        if (vm.accel == Accel::auto_) {
+            resolved.emplace_hint(resolved.end(), name,
+                                  &resolved_copies.emplace_back(resolve_accel(vm, live)));
+        } else {
+            resolved.emplace_hint(resolved.end(), name, &vm);
+        }
         if (vm.accel == Accel::auto_ && !live.kvm_usable) on_tcg.push_back(name);
         for (const auto& nic : vm.nics) {
             if (nic.type == Nic::Type::network && desired.networks.count(nic.source) == 0 &&

@@ -3,6 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace virtform {
 namespace {
 
@@ -33,6 +37,37 @@ TEST(Cidr, Overlaps) {
     EXPECT_TRUE(Cidr::parse("10.0.0.1/16")->overlaps(*Cidr::parse("10.0.5.1/24")));
     EXPECT_FALSE(Cidr::parse("10.0.0.1/24")->overlaps(*Cidr::parse("10.0.1.1/24")));
     EXPECT_FALSE(Cidr::parse("10.0.0.1/24")->overlaps(*Cidr::parse("fd00::1/64")));
+}
+
+// same_prefix compares bytes; it must agree with its definition, the two
+// addresses masked to the prefix, at every prefix length, including those that
+// end inside a byte and the pairs that differ in exactly one bit.
+TEST(IpAddress, SamePrefixAgreesWithMaskingAtEveryLength) {
+    const std::vector<std::pair<std::string, std::string>> pairs = {
+        {"10.0.0.1", "10.0.1.1"},       {"10.180.3.1", "10.181.3.1"},
+        {"192.168.0.0", "192.168.0.0"}, {"0.0.0.0", "255.255.255.255"},
+        {"fd00::1", "fd00::8000:1"},    {"fd00:1::", "fd00:3::"},
+        {"2001:db8::1", "2001:db8::1"},
+    };
+    for (const auto& [x, y] : pairs) {
+        const auto a = *IpAddress::parse(x);
+        const auto b = *IpAddress::parse(y);
+        for (int p = 0; p <= a.max_prefix(); ++p) {
+            EXPECT_EQ(a.same_prefix(b, p), a.masked(p) == b.masked(p))
+                << x << " " << y << " /" << p;
+            EXPECT_EQ(b.same_prefix(a, p), a.same_prefix(b, p)) << x << " " << y << " /" << p;
+        }
+        for (int bit = 0; bit < a.max_prefix(); ++bit) {
+            IpAddress c = a;
+            c.bytes[static_cast<std::size_t>(bit / 8)] ^=
+                static_cast<std::uint8_t>(0x80U >> static_cast<unsigned>(bit % 8));
+            EXPECT_TRUE(a.same_prefix(c, bit)) << x << " bit " << bit;
+            EXPECT_FALSE(a.same_prefix(c, bit + 1)) << x << " bit " << bit;
+        }
+    }
+    EXPECT_FALSE(IpAddress::parse("10.0.0.1")->same_prefix(*IpAddress::parse("::a00:1"), 0));
+    EXPECT_TRUE(Cidr::parse("10.0.0.1/23")->overlaps(*Cidr::parse("10.0.1.7/25")));
+    EXPECT_FALSE(Cidr::parse("10.0.2.1/23")->overlaps(*Cidr::parse("10.0.1.7/25")));
 }
 
 TEST(Mac, NormalisesCaseAndSeparators) {
