@@ -57,8 +57,9 @@ ExecResult execute(const Plan& plan, Provider& provider, const ExecOptions& opti
     // one at a time (it starts networks one after the other, each spawning
     // dnsmasq and adding firewall rules), so workers spread over kinds overlap
     // what libvirtd can overlap (VM defines with network starts) instead of
-    // queueing behind each other. With one worker nothing runs when it
-    // chooses: it follows the plan's order exactly.
+    // queueing behind each other. A kind in options.serial_kinds (the CLI:
+    // networks) never has two actions running. With one worker nothing runs
+    // when it chooses: it follows the plan's order exactly.
     std::map<Kind, std::set<std::size_t>> ready;
     std::map<Kind, int> running_of_kind;
     std::size_t ready_count = 0;
@@ -66,18 +67,25 @@ ExecResult execute(const Plan& plan, Provider& provider, const ExecOptions& opti
         ready[plan.actions[i].id.kind].insert(i);
         ++ready_count;
     };
-    auto take_ready = [&] {
+    // The queue to take from, or none: a kind in options.serial_kinds with an
+    // action running is passed over (its ready actions wait for that one).
+    auto best_ready = [&]() -> std::set<std::size_t>* {
         std::set<std::size_t>* best = nullptr;
         int best_running = 0;
         for (auto& [kind, queue] : ready) {
             if (queue.empty()) continue;
             const int r = running_of_kind[kind];
+            if (r > 0 && options.serial_kinds.count(kind) != 0) continue;
             if (best == nullptr || r < best_running ||
                 (r == best_running && *queue.begin() < *best->begin())) {
                 best = &queue;
                 best_running = r;
             }
         }
+        return best;
+    };
+    auto take_ready = [&] {
+        std::set<std::size_t>* best = best_ready();
         const std::size_t i = *best->begin();
         best->erase(best->begin());
         --ready_count;
@@ -107,7 +115,8 @@ ExecResult execute(const Plan& plan, Provider& provider, const ExecOptions& opti
     auto worker = [&] {
         std::unique_lock lock(mu);
         while (true) {
-            cv.wait(lock, [&] { return ready_count != 0 || settled == n; });
+            cv.wait(lock,
+                    [&] { return settled == n || (ready_count != 0 && best_ready() != nullptr); });
             if (settled == n) return;
             if (!out.stopped && options.stop_requested && options.stop_requested()) {
                 // Nothing new starts; what runs finishes and settles the rest.
