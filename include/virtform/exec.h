@@ -4,7 +4,6 @@
 /// not, and verifies the result against the desired state.
 #include <chrono>
 #include <functional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -55,13 +54,6 @@ struct ExecOptions {
     /// starts: running actions finish, every action not yet started ends
     /// `not_started`. Empty: never stop.
     std::function<bool()> stop_requested;
-    /// Kinds of which at most one action runs at a time, whatever
-    /// `parallelism`; meanwhile the other workers take actions of other kinds
-    /// (a ready action of a serial kind waits, it is not counted as running).
-    /// The CLI sets {Kind::network}: libvirtd starts and stops networks one
-    /// after the other (dnsmasq, bridge, firewall rules under its firewall
-    /// lock), so several in flight only contend there. Empty: no such limit.
-    std::set<Kind> serial_kinds;
 };
 
 struct ExecResult {

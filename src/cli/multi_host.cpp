@@ -301,8 +301,6 @@ int reconcile_hosts(const GlobalOptions& g, const Desired& desired, const ApplyO
             if (!part.plan.empty()) {
                 ExecOptions eopts;
                 eopts.parallelism = o.parallelism;
-                // libvirtd starts and stops networks one at a time: more in flight only contend.
-                eopts.serial_kinds = {Kind::network};
                 const std::string who = part.name;
                 eopts.on_event = [t0, who, &heartbeat](const ExecEvent& e) {
                     std::lock_guard lock(g_out_mutex);

@@ -198,8 +198,6 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
     std::cerr << "\n";
     ExecOptions eopts;
     eopts.parallelism = o.parallelism;
-    // libvirtd starts and stops networks one at a time: more in flight only contend.
-    eopts.serial_kinds = {Kind::network};
     const auto t0 = std::chrono::steady_clock::now();
     Heartbeat heartbeat(g.heartbeat);
     eopts.on_event = [t0, &heartbeat](const ExecEvent& e) {

@@ -57,9 +57,8 @@ ExecResult execute(const Plan& plan, Provider& provider, const ExecOptions& opti
     // one at a time (it starts networks one after the other, each spawning
     // dnsmasq and adding firewall rules), so workers spread over kinds overlap
     // what libvirtd can overlap (VM defines with network starts) instead of
-    // queueing behind each other. A kind in options.serial_kinds (the CLI:
-    // networks) never has two actions running. With one worker nothing runs
-    // when it chooses: it follows the plan's order exactly.
+    // queueing behind each other. With one worker nothing runs when it
+    // chooses: it follows the plan's order exactly.
     std::map<Kind, std::set<std::size_t>> ready;
     std::map<Kind, int> running_of_kind;
     std::size_t ready_count = 0;
@@ -67,25 +66,18 @@ ExecResult execute(const Plan& plan, Provider& provider, const ExecOptions& opti
         ready[plan.actions[i].id.kind].insert(i);
         ++ready_count;
     };
-    // The queue to take from, or none: a kind in options.serial_kinds with an
-    // action running is passed over (its ready actions wait for that one).
-    auto best_ready = [&]() -> std::set<std::size_t>* {
+    auto take_ready = [&] {
         std::set<std::size_t>* best = nullptr;
         int best_running = 0;
         for (auto& [kind, queue] : ready) {
             if (queue.empty()) continue;
             const int r = running_of_kind[kind];
-            if (r > 0 && options.serial_kinds.count(kind) != 0) continue;
             if (best == nullptr || r < best_running ||
                 (r == best_running && *queue.begin() < *best->begin())) {
                 best = &queue;
                 best_running = r;
             }
         }
-        return best;
-    };
-    auto take_ready = [&] {
-        std::set<std::size_t>* best = best_ready();
         const std::size_t i = *best->begin();
         best->erase(best->begin());
         --ready_count;
@@ -115,8 +107,7 @@ ExecResult execute(const Plan& plan, Provider& provider, const ExecOptions& opti
     auto worker = [&] {
         std::unique_lock lock(mu);
         while (true) {
-            cv.wait(lock,
-                    [&] { return settled == n || (ready_count != 0 && best_ready() != nullptr); });
+            cv.wait(lock, [&] { return ready_count != 0 || settled == n; });
             if (settled == n) return;
             if (!out.stopped && options.stop_requested && options.stop_requested()) {
                 // Nothing new starts; what runs finishes and settles the rest.

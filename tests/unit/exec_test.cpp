@@ -5,7 +5,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -465,106 +464,6 @@ vms:
     std::vector<std::string> in_plan_order;
     for (const auto& a : plan.actions) in_plan_order.push_back("create " + a.id.str());
     EXPECT_EQ(serial.calls(), in_plan_order);
-}
-
-TEST(Exec, SerialKindsRunOneAtATimeWhileOtherKindsOverlapThem) {
-    // Three networks and three stopped VMs, all independent, four workers.
-    // With networks a serial kind (as the CLI runs them: libvirtd starts and
-    // stops networks one at a time), never two network actions at once, at
-    // create and at destroy; the VM defines still run beside a network start.
-    const Desired desired = load(R"(lab: demo
-networks:
-  n1: {mode: isolated}
-  n2: {mode: isolated}
-  n3: {mode: isolated}
-vms:
-  v1: {nics: [{network: n1}], state: stopped}
-  v2: {nics: [{network: n2}], state: stopped}
-  v3: {nics: [{network: n3}], state: stopped}
-)");
-    std::mutex mu;
-    std::condition_variable cv;
-    int vms_done = 0, networks_running = 0, networks_peak = 0;
-    // network.n1 runs until the three VMs are done (or 5 s pass); every other
-    // network action takes 20 ms, long enough for a second worker to take
-    // another network if it were allowed to.
-    auto hook = [&](const Action& a) {
-        std::unique_lock lock(mu);
-        if (a.id.kind == Kind::vm) {
-            ++vms_done;
-            cv.notify_all();
-            return;
-        }
-        networks_peak = std::max(networks_peak, ++networks_running);
-        if (a.id.str() == "network.n1" && a.type == ActionType::create) {
-            cv.wait_for(lock, std::chrono::seconds(5), [&] { return vms_done == 3; });
-        } else {
-            lock.unlock();
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-            lock.lock();
-        }
-        --networks_running;
-    };
-    FakeProvider host("demo");
-    host.before_apply = hook;
-    const Plan plan = make_plan(desired, host.read());
-    ASSERT_EQ(plan.actions.size(), 6u);
-    ExecOptions options;
-    options.parallelism = 4;
-    options.serial_kinds = {Kind::network};
-    const ExecResult result = execute(plan, host, options);
-    ASSERT_TRUE(result.ok());
-    EXPECT_EQ(networks_peak, 1);
-    EXPECT_EQ(vms_done, 3);
-    for (const char* vm : {"vm.v1", "vm.v2", "vm.v3"}) {
-        EXPECT_LT(result.results[index_of(plan, vm)].started,
-                  result.results[index_of(plan, "network.n1")].finished)
-            << vm << " waited for the network start";
-    }
-    // The timestamps agree: each network action began after the one before ended.
-    std::vector<const ActionResult*> nets;
-    for (std::size_t i = 0; i < plan.actions.size(); ++i) {
-        if (plan.actions[i].id.kind == Kind::network) nets.push_back(&result.results[i]);
-    }
-    std::sort(nets.begin(), nets.end(),
-              [](const ActionResult* a, const ActionResult* b) { return a->started < b->started; });
-    ASSERT_EQ(nets.size(), 3u);
-    for (std::size_t i = 1; i < nets.size(); ++i)
-        EXPECT_GE(nets[i]->started, nets[i - 1]->finished);
-
-    // Destroy: the network stops are serial too.
-    Desired nothing;
-    nothing.lab = "demo";
-    const Plan teardown = make_plan(nothing, host.read());
-    ASSERT_EQ(teardown.actions.size(), 6u);
-    networks_peak = 0;
-    ASSERT_TRUE(execute(teardown, host, options).ok());
-    EXPECT_EQ(networks_peak, 1);
-    EXPECT_TRUE(host.read().networks.empty());
-}
-
-TEST(Exec, WithoutSerialKindsNetworkActionsOverlap) {
-    // The control for the test above: the limit is the option's doing. Each
-    // network create waits (up to 5 s) for a second one to be running.
-    const Desired desired = load(
-        "lab: demo\nnetworks:\n  a: {mode: isolated}\n  b: {mode: isolated}\n"
-        "  c: {mode: isolated}\n");
-    std::mutex mu;
-    std::condition_variable cv;
-    int running = 0, peak = 0;
-    FakeProvider host("demo");
-    host.before_apply = [&](const Action&) {
-        std::unique_lock lock(mu);
-        peak = std::max(peak, ++running);
-        cv.notify_all();
-        cv.wait_for(lock, std::chrono::seconds(5), [&] { return peak >= 2; });
-        --running;
-    };
-    const Plan plan = make_plan(desired, host.read());
-    ExecOptions options;
-    options.parallelism = 4;
-    ASSERT_TRUE(execute(plan, host, options).ok());
-    EXPECT_GE(peak, 2);
 }
 
 }  // namespace
