@@ -4,9 +4,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <fstream>
 
 #include "netns/netns_util.h"
+#include "virtform/adapters/netlink/bridge_provider.h"
 #include "virtform/adapters/netlink/client.h"
 #include "virtform/error.h"
 
@@ -354,6 +361,41 @@ TEST_F(NetlinkClient, ReadsLinksWithNormalisedValues) {
     for (int i = 0; i < 50 && nl().link("p0").oper_state != "up"; ++i) usleep(20000);
     EXPECT_EQ(nl().link("p0").oper_state, "up");
     EXPECT_TRUE(nl().link("p0").lower_up);
+}
+
+
+// A bridge someone else deletes between the link dump and the read of its
+// options (another lab's destroy, libvirt stopping a network) is simply not
+// there: the read must not fail (it did: "read bridge options of X: no such
+// network device", seen in integration runs on a shared host).
+TEST_F(NetlinkClient, AReadSkipsABridgeDeletedWhileItReads) {
+    const pid_t churn = fork();
+    ASSERT_GE(churn, 0);
+    if (churn == 0) {
+        // Bridges appear and vanish for as long as the test reads.
+        for (;;) {
+            (void)std::system(
+                "ip link add vfchurn0 type bridge 2>/dev/null; ip link add vfchurn1 type bridge "
+                "2>/dev/null; ip link del vfchurn0 2>/dev/null; ip link del vfchurn1 2>/dev/null");
+        }
+    }
+    BridgeProvider provider("vf-churn");
+    int reads = 0;
+    std::string error;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (std::chrono::steady_clock::now() < until && error.empty()) {
+        try {
+            Live live;
+            provider.read_into(live);
+            ++reads;
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+    }
+    kill(churn, SIGKILL);
+    waitpid(churn, nullptr, 0);
+    EXPECT_EQ(error, "") << "after " << reads << " reads";
+    EXPECT_GT(reads, 10);
 }
 
 }  // namespace

@@ -197,7 +197,18 @@ void BridgeProvider::read_into(Live& live) {
             // libvirt's taps (vnetN, kind tun) come and go with VMs: never managed here.
             if (p.master == l.name && p.kind != "tun") b.ports.push_back(p.name);
         }
-        const BridgeInfo info = client_->bridge_info(l.name);
+        BridgeInfo info;
+        try {
+            info = client_->bridge_info(l.name);
+        } catch (const AdapterError& e) {
+            // Deleted by someone else between the dump and this read (another
+            // lab's destroy, libvirt stopping a network): it is not there any
+            // more, which is what the plan must see. Anything else stands.
+            if (e.code() != code::no_device) throw;
+            live.host_interfaces.erase(l.name);
+            live.interfaces.erase(l.name);
+            continue;
+        }
         b.stp = info.stp_enabled();
         b.forward_delay_cs = info.forward_delay_cs;
         b.hello_time_cs = info.hello_time_cs;
