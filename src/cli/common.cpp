@@ -446,6 +446,78 @@ const char* progress_verb(ActionType type, bool done) {
     return "";
 }
 
+void print_progress(const ExecEvent& e, std::chrono::steady_clock::time_point t0,
+                    const std::string& host) {
+    const double at = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const std::string who = host.empty() ? e.action.id.str() : host + ": " + e.action.id.str();
+    if (e.type == ExecEvent::Type::started) {
+        std::cerr << fmt::format("[{:6.1f}s] {}: {}\n", at, who,
+                                 progress_verb(e.action.type, false));
+    } else if (e.result.outcome == Outcome::done) {
+        std::cerr << fmt::format("[{:6.1f}s] {}: {} after {:.1f}s\n", at, who,
+                                 progress_verb(e.action.type, true), e.result.seconds());
+    } else {
+        std::cerr << fmt::format("[{:6.1f}s] {}: FAILED after {:.1f}s: {}\n", at, who,
+                                 e.result.seconds(), e.result.message);
+    }
+    std::cerr.flush();
+}
+
+int print_cancelled(bool destroy, bool json) {
+    std::cerr << fmt::format("\n{} cancelled.\n", destroy ? "Destroy" : "Apply");
+    if (json) {
+        std::cout << nlohmann::json{{"format_version", "1"},
+                                    {"ok", false},
+                                    {"error", "cancelled: the answer was not yes"}}
+                         .dump(2)
+                  << "\n";
+    }
+    return 1;
+}
+
+ResultTally tally(const Plan& plan, const ExecResult& result) {
+    ResultTally t;
+    for (std::size_t i = 0; i < plan.actions.size() && i < result.results.size(); ++i) {
+        if (result.results[i].outcome != Outcome::done) continue;
+        if (plan.actions[i].adopt) {
+            ++t.adopted;
+            if (plan.actions[i].changes.empty()) continue;
+        }
+        switch (plan.actions[i].type) {
+            case ActionType::create:
+                ++t.added;
+                break;
+            case ActionType::update:
+                ++t.changed;
+                break;
+            case ActionType::replace:
+                ++t.added, ++t.destroyed;
+                break;
+            case ActionType::destroy:
+                ++t.destroyed;
+                break;
+        }
+    }
+    return t;
+}
+
+std::string complete_line(bool destroy, const ResultTally& t) {
+    if (destroy) return fmt::format("\nDestroy complete! Resources: {} destroyed.\n", t.destroyed);
+    return fmt::format("\nApply complete! Resources: {}{} added, {} changed, {} destroyed.\n",
+                       t.adopted != 0 ? fmt::format("{} adopted, ", t.adopted) : "", t.added,
+                       t.changed, t.destroyed);
+}
+
+std::string incomplete_line(bool destroy, bool interrupted, const ResultTally& t,
+                            const ExecResult& result) {
+    return fmt::format(
+        "\n{} {}. Resources: {} added, {} changed, {} destroyed; {} failed, {} skipped, {} "
+        "not started.\n",
+        destroy ? "Destroy" : "Apply", interrupted ? "interrupted" : "incomplete", t.added,
+        t.changed, t.destroyed, result.count(Outcome::failed), result.count(Outcome::skipped),
+        result.count(Outcome::not_started));
+}
+
 void print_stats(HostProvider& provider) {
     if (std::getenv("VIRTFORM_STATS") == nullptr) return;
     std::cerr << fmt::format("virtform stats: libvirt round trips: {}\n",

@@ -14,6 +14,7 @@
 #include "saved_plan.h"
 #include "virtform/access.h"
 #include "virtform/adapters/libvirt/addresses.h"
+#include "virtform/exec.h"
 #include "virtform/manifest.h"
 #include "virtform/plan.h"
 
@@ -87,6 +88,27 @@ std::string access_json(const Desired& desired, const std::vector<VmAccess>& vms
 bool confirm(const std::string& question);
 
 const char* progress_verb(ActionType type, bool done);
+
+/// One progress line of apply/destroy on stderr ("[  1.2s] vm.web1: Creating..."),
+/// after `host` and ": " when `host` is not empty (a lab with `hosts:`). The
+/// caller holds g_out_mutex.
+void print_progress(const ExecEvent& e, std::chrono::steady_clock::time_point t0,
+                    const std::string& host = "");
+
+/// "Apply cancelled." on stderr, and with `json` the one document saying so; returns 1.
+int print_cancelled(bool destroy, bool json);
+
+/// What an apply did, for its closing line.
+struct ResultTally {
+    int added = 0, changed = 0, destroyed = 0, adopted = 0;
+};
+/// Done actions only; adopting an object without changes counts as adopted alone.
+ResultTally tally(const Plan& plan, const ExecResult& result);
+/// "\nApply complete! Resources: ..." / "\nDestroy complete! ...".
+std::string complete_line(bool destroy, const ResultTally& t);
+/// "\nApply incomplete. Resources: ...; N failed, N skipped, N not started."
+std::string incomplete_line(bool destroy, bool interrupted, const ResultTally& t,
+                            const ExecResult& result);
 
 /// With VIRTFORM_STATS set: libvirt round trips on stderr (benchmarks).
 void print_stats(HostProvider& provider);

@@ -281,17 +281,8 @@ int reconcile_hosts(const GlobalOptions& g, const Desired& desired, const ApplyO
             o.destroy ? "destroy" : "apply"));
     }
     const bool anything = !merged_plan(parts).empty();
-    if (anything && !o.auto_approve && !confirm(question)) {
-        std::cerr << fmt::format("\n{} cancelled.\n", o.destroy ? "Destroy" : "Apply");
-        if (o.json) {
-            std::cout << nlohmann::json{{"format_version", "1"},
-                                        {"ok", false},
-                                        {"error", "cancelled: the answer was not yes"}}
-                             .dump(2)
-                      << "\n";
-        }
-        return 1;
-    }
+    if (anything && !o.auto_approve && !confirm(question))
+        return print_cancelled(o.destroy, o.json);
     if (anything) std::cerr << "\n";
     const auto t0 = std::chrono::steady_clock::now();
     const InterruptGuard interrupt;
@@ -305,23 +296,7 @@ int reconcile_hosts(const GlobalOptions& g, const Desired& desired, const ApplyO
                 eopts.on_event = [t0, who, &heartbeat](const ExecEvent& e) {
                     std::lock_guard lock(g_out_mutex);
                     if (heartbeat) heartbeat(e);
-                    const double at =
-                        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-                            .count();
-                    if (e.type == ExecEvent::Type::started) {
-                        std::cerr << fmt::format("[{:6.1f}s] {}: {}: {}\n", at, who,
-                                                 e.action.id.str(),
-                                                 progress_verb(e.action.type, false));
-                    } else if (e.result.outcome == Outcome::done) {
-                        std::cerr << fmt::format(
-                            "[{:6.1f}s] {}: {}: {} after {:.1f}s\n", at, who, e.action.id.str(),
-                            progress_verb(e.action.type, true), e.result.seconds());
-                    } else {
-                        std::cerr << fmt::format("[{:6.1f}s] {}: {}: FAILED after {:.1f}s: {}\n",
-                                                 at, who, e.action.id.str(), e.result.seconds(),
-                                                 e.result.message);
-                    }
-                    std::cerr.flush();
+                    print_progress(e, t0, who);
                 };
                 eopts.stop_requested = [&interrupt] { return interrupt.requested(); };
                 part.result = execute(part.plan, *part.provider, eopts);
@@ -380,32 +355,9 @@ int reconcile_hosts(const GlobalOptions& g, const Desired& desired, const ApplyO
         if (interrupt.requested()) return interrupt.exit_code();
         return ok ? 0 : 1;
     }
-    int added = 0, changed = 0, destroyed = 0;
-    for (std::size_t i = 0; i < all.actions.size(); ++i) {
-        if (result.results[i].outcome != Outcome::done) continue;
-        switch (all.actions[i].type) {
-            case ActionType::create:
-                ++added;
-                break;
-            case ActionType::update:
-                ++changed;
-                break;
-            case ActionType::replace:
-                ++added, ++destroyed;
-                break;
-            case ActionType::destroy:
-                ++destroyed;
-                break;
-        }
-    }
+    const ResultTally done = tally(all, result);
     if (ok) {
-        if (o.destroy) {
-            std::cout << fmt::format("\nDestroy complete! Resources: {} destroyed.\n", destroyed);
-        } else {
-            std::cout << fmt::format(
-                "\nApply complete! Resources: {} added, {} changed, {} destroyed.\n", added,
-                changed, destroyed);
-        }
+        std::cout << complete_line(o.destroy, done);
         if (o.wait_ip) {
             bool all_found = true;
             for (auto& part : parts) {
@@ -419,13 +371,7 @@ int reconcile_hosts(const GlobalOptions& g, const Desired& desired, const ApplyO
         }
         return 0;
     }
-    const char* what = o.destroy ? "Destroy" : "Apply";
-    std::cout << fmt::format(
-        "\n{} {}. Resources: {} added, {} changed, {} destroyed; {} failed, {} skipped, {} "
-        "not started.\n",
-        what, interrupt.requested() ? "interrupted" : "incomplete", added, changed, destroyed,
-        result.count(Outcome::failed), result.count(Outcome::skipped),
-        result.count(Outcome::not_started));
+    std::cout << incomplete_line(o.destroy, interrupt.requested(), done, result);
     for (const auto& part : parts) {
         if (!part.error.empty())
             std::cout << fmt::format("  failed {}\n", terminal_escape(part.error));

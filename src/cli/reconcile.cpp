@@ -184,17 +184,7 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
         if (o.json) return finish_json(results_to_json(plan, ExecResult{}, {}), w);
         return w.missing.empty() ? 0 : 1;
     }
-    if (!o.auto_approve && !saved && !confirm(question)) {
-        std::cerr << fmt::format("\n{} cancelled.\n", o.destroy ? "Destroy" : "Apply");
-        if (o.json) {
-            std::cout << nlohmann::json{{"format_version", "1"},
-                                        {"ok", false},
-                                        {"error", "cancelled: the answer was not yes"}}
-                             .dump(2)
-                      << "\n";
-        }
-        return 1;
-    }
+    if (!o.auto_approve && !saved && !confirm(question)) return print_cancelled(o.destroy, o.json);
     std::cerr << "\n";
     ExecOptions eopts;
     eopts.parallelism = o.parallelism;
@@ -202,23 +192,11 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
     Heartbeat heartbeat(g.heartbeat);
     eopts.on_event = [t0, &heartbeat](const ExecEvent& e) {
         std::lock_guard lock(g_out_mutex);
-        const double at =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        if (e.type == ExecEvent::Type::started) {
+        if (e.type == ExecEvent::Type::started)
             heartbeat.started(e.action);
-            std::cerr << fmt::format("[{:6.1f}s] {}: {}\n", at, e.action.id.str(),
-                                     progress_verb(e.action.type, false));
-        } else {
+        else
             heartbeat.finished(e.action);
-            if (e.result.outcome == Outcome::done) {
-                std::cerr << fmt::format("[{:6.1f}s] {}: {} after {:.1f}s\n", at, e.action.id.str(),
-                                         progress_verb(e.action.type, true), e.result.seconds());
-            } else {
-                std::cerr << fmt::format("[{:6.1f}s] {}: FAILED after {:.1f}s: {}\n", at,
-                                         e.action.id.str(), e.result.seconds(), e.result.message);
-            }
-        }
-        std::cerr.flush();
+        print_progress(e, t0);
     };
     // Ctrl-C / SIGTERM (interrupt.h): start nothing new, finish what runs, report, exit 128+sig.
     const InterruptGuard interrupt;
@@ -239,38 +217,9 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
         return interrupt.requested() ? interrupt.exit_code() : code;
     }
 
-    int added = 0, changed = 0, destroyed = 0, adopted = 0;
-    for (std::size_t i = 0; i < plan.actions.size(); ++i) {
-        if (result.results[i].outcome != Outcome::done) continue;
-        if (plan.actions[i].adopt) {
-            ++adopted;
-            if (plan.actions[i].changes.empty()) continue;
-        }
-        switch (plan.actions[i].type) {
-            case ActionType::create:
-                ++added;
-                break;
-            case ActionType::update:
-                ++changed;
-                break;
-            case ActionType::replace:
-                ++added, ++destroyed;
-                break;
-            case ActionType::destroy:
-                ++destroyed;
-                break;
-        }
-    }
-    const char* what = o.destroy ? "Destroy" : "Apply";
+    const ResultTally done = tally(plan, result);
     if (ok) {
-        if (o.destroy) {
-            std::cout << fmt::format("\nDestroy complete! Resources: {} destroyed.\n", destroyed);
-        } else {
-            std::cout << fmt::format(
-                "\nApply complete! Resources: {}{} added, {} changed, {} destroyed.\n",
-                adopted != 0 ? fmt::format("{} adopted, ", adopted) : "", added, changed,
-                destroyed);
-        }
+        std::cout << complete_line(o.destroy, done);
         if (interrupt.requested()) {
             std::cerr << fmt::format("Interrupted ({}) after the last action had started.\n",
                                      signal_name(InterruptGuard::interrupt_signal()));
@@ -280,12 +229,7 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
         if (interrupt.requested()) return interrupt.exit_code();
         return all_found ? 0 : 1;
     }
-    std::cout << fmt::format(
-        "\n{} {}. Resources: {} added, {} changed, {} destroyed; {} failed, {} skipped, {} "
-        "not started.\n",
-        what, interrupt.requested() ? "interrupted" : "incomplete", added, changed, destroyed,
-        result.count(Outcome::failed), result.count(Outcome::skipped),
-        result.count(Outcome::not_started));
+    std::cout << incomplete_line(o.destroy, interrupt.requested(), done, result);
     for (std::size_t i = 0; i < plan.actions.size(); ++i) {
         const auto& r = result.results[i];
         if (r.outcome == Outcome::failed || r.outcome == Outcome::skipped) {
