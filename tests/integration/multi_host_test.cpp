@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "integration/host_b.h"
 #include "integration/testlib.h"
 
 namespace virtform::testing {
@@ -26,15 +27,11 @@ using ::testing::Not;
 
 const int kPid = static_cast<int>(::getpid());
 
-std::string script() {
-    return std::string(VIRTFORM_SOURCE_DIR) + "/tests/hosts/host_b.sh";
-}
-
 class MultiHostTest : public ::testing::Test {
 protected:
     static void SetUpTestSuite() { start_error_ = start_b(); }
     static void TearDownTestSuite() {
-        sh(script() + " stop " + ns());
+        host_b::stop(ns());
         // What virtform keeps per lab and host: the lock files and drift records.
         sh("rm -f /run/virtform/locks/" + lab() + "@* /var/lib/virtform/state/" + lab() + "@*");
     }
@@ -44,11 +41,9 @@ protected:
         // A /30 per test process from the pid (10.252.10-99.Y), so parallel runs differ.
         const int x = 10 + (kPid / 64) % 90;
         const int y = (kPid % 64) * 4;
-        const std::string p = "10.252." + std::to_string(x) + ".";
-        const auto started = sh(script() + " start " + ns() + " " + p + std::to_string(y + 1) +
-                                "/30 " + p + std::to_string(y + 2) + "/30");
-        if (started.code != 0) return started.err + started.out;
-        uri_ = trim(started.out);
+        const auto started = host_b::start(ns(), "10.252." + std::to_string(x) + ".", y);
+        if (!started.error.empty()) return started.error;
+        uri_ = started.uri;
         return "";
     }
 
@@ -67,11 +62,9 @@ protected:
     static std::string net(const std::string& which) {
         return "vfmh" + std::to_string(kPid) + which;
     }
-    static CommandResult on_b(const std::string& args) {
-        return sh("virsh -q -c " + uri_ + " " + args);
-    }
+    static CommandResult on_b(const std::string& args) { return host_b::virsh(uri_, args); }
     static bool on_b_has_network(const std::string& name) {
-        return on_b("net-info " + name + " >/dev/null 2>&1").code == 0;
+        return host_b::has_network(uri_, name);
     }
 
     /// net-a on local, net-b on host b: NAT networks in 10.252.200-249.0/25 and .128/25.
@@ -146,7 +139,7 @@ TEST_F(MultiHostTest, EachNetworkIsMadeOnItsHostAndTheNextPlanIsEmpty) {
 
 TEST_F(MultiHostTest, AHostThatDoesNotAnswerFailsItsPartOnlyAndAReapplyFinishes) {
     const auto file = manifest();
-    sh(script() + " stop " + ns());
+    host_b::stop(ns());
     const auto plan = virtform({"plan", file});
     EXPECT_EQ(plan.code, 1) << plan.describe();
     EXPECT_THAT(plan.err, HasSubstr("host 'b' (" + uri_ + ")"));

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "integration/host_b.h"
 #include "integration/testlib.h"
 
 namespace virtform::testing {
@@ -23,10 +24,6 @@ using ::testing::Not;
 
 const int kPid = static_cast<int>(::getpid());
 
-std::string script() {
-    return std::string(VIRTFORM_SOURCE_DIR) + "/tests/hosts/host_b.sh";
-}
-
 class RemoteHostTest : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
@@ -34,16 +31,14 @@ protected:
         const int x = (kPid / 64) % 250;
         const int y = (kPid % 64) * 4;
         host_net_ = "10.253." + std::to_string(x) + ".0/24";
-        const auto started = sh(script() + " start " + ns() + " 10.254." + std::to_string(x) + "." +
-                                std::to_string(y + 1) + "/30 10.254." + std::to_string(x) + "." +
-                                std::to_string(y + 2) + "/30");
-        start_error_ = started.code == 0 ? "" : started.err + started.out;
-        uri_ = trim(started.out);
+        const auto started = host_b::start(ns(), "10.254." + std::to_string(x) + ".", y);
+        start_error_ = started.error;
+        uri_ = started.uri;
         // An address only this host has: a subnet over it is a collision here, not there.
         if (start_error_.empty())
             sh("ip addr add 10.253." + std::to_string(x) + ".1/24 dev " + ns() + "-a");
     }
-    static void TearDownTestSuite() { sh(script() + " stop " + ns()); }
+    static void TearDownTestSuite() { host_b::stop(ns()); }
 
     void SetUp() override { ASSERT_EQ(start_error_, "") << "host B did not start"; }
 
@@ -60,11 +55,9 @@ protected:
     static std::string net(const std::string& which) {
         return "vfrm" + std::to_string(kPid) + "-" + which;
     }
-    static CommandResult on_b(const std::string& args) {
-        return sh("virsh -q -c " + uri_ + " " + args);
-    }
+    static CommandResult on_b(const std::string& args) { return host_b::virsh(uri_, args); }
     static bool on_b_has_network(const std::string& name) {
-        return on_b("net-info " + name + " >/dev/null 2>&1").code == 0;
+        return host_b::has_network(uri_, name);
     }
 
     /// A NAT network `which` on `subnet` (third octet form "a.b.c"), bridge vfrmb<which><pid>.
