@@ -20,6 +20,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 bin=${1:-$here/../build/src/virtform}
 shift || true
 sizes=("$@")
@@ -36,23 +38,11 @@ keep_out=${BENCH_OUT:-}
 out=${BENCH_OUT:-$work/out}
 mkdir -p "$out"
 kdir=/var/lib/virtform/bench-$tag
-mkdir -p "$kdir" && chmod 755 "$kdir"
-echo "not a kernel: the benchmark's VMs are never started" > "$kdir/vmlinuz"
+bench_kernel "$kdir"
 
 cleanup() {
     set +e
-    for f in "$work"/lab-*.yaml; do
-        [[ -e $f ]] && "$bin" destroy --auto-approve "$f" >/dev/null 2>&1
-    done
-    # Whatever a failed destroy left: only names this run made.
-    for d in $(virsh -q -c qemu:///system list --all --name | grep "^vfb-$tag-"); do
-        virsh -q -c qemu:///system undefine "$d" >/dev/null 2>&1
-    done
-    for n in $(virsh -q -c qemu:///system net-list --all --name | grep "^vfb-$tag-"); do
-        virsh -q -c qemu:///system net-destroy "$n" >/dev/null 2>&1
-        virsh -q -c qemu:///system net-undefine "$n" >/dev/null 2>&1
-    done
-    rm -f /run/virtform/locks/vf-bench-"$tag"-*@* /var/lib/virtform/state/vf-bench-"$tag"-*@*
+    bench_remove "$bin" qemu:///system "$work" "vfb-$tag-" "vf-bench-$tag-"
     rm -rf "$kdir" "$work"
     [[ -n $keep_out ]] || rm -rf "$out"
 }

@@ -29,6 +29,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 build=$(realpath "${1:-$here/../build}")
 shift || true
 sizes=("$@")
@@ -62,23 +64,11 @@ tag=$(( $$ % 100000 ))
 prefix=vfpa
 work=$(mktemp -d /tmp/vfpa-floor.XXXXXX)
 kdir=/var/lib/virtform/vfpa-bench-$tag
-mkdir -p "$kdir" && chmod 755 "$kdir"
-echo "not a kernel: the benchmark's VMs are never started" > "$kdir/vmlinuz"
+bench_kernel "$kdir"
 
 cleanup() {
     set +e
-    for f in "$work"/lab-*.yaml; do
-        [[ -e $f ]] && "$bin" destroy --auto-approve "$f" >/dev/null 2>&1
-    done
-    # Whatever a failed run left: only names this run made.
-    for d in $(virsh -q -c "$uri" list --all --name | grep "^$prefix-$tag-"); do
-        virsh -q -c "$uri" undefine "$d" >/dev/null 2>&1
-    done
-    for n in $(virsh -q -c "$uri" net-list --all --name | grep "^$prefix-$tag-"); do
-        virsh -q -c "$uri" net-destroy "$n" >/dev/null 2>&1
-        virsh -q -c "$uri" net-undefine "$n" >/dev/null 2>&1
-    done
-    rm -f /run/virtform/locks/"$prefix-$tag"-*@* /var/lib/virtform/state/"$prefix-$tag"-*@*
+    bench_remove "$bin" "$uri" "$work" "$prefix-$tag-" "$prefix-$tag-"
     rm -rf "$kdir" "$work"
 }
 trap cleanup EXIT

@@ -27,6 +27,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 build=$(realpath "${1:-$here/../build}")
 shift || true
 sizes=("$@")
@@ -52,24 +54,11 @@ fi
 tag=$(( $$ % 10000 ))   # bridges vfpp<tag>x<i>: at most 15 characters
 work=$(mktemp -d /tmp/vfpp-floor.XXXXXX)
 kdir=/var/lib/virtform/vfpp-floor-$tag
-mkdir -p "$kdir" && chmod 755 "$kdir"
-echo "not a kernel: the benchmark's VMs are never started" >"$kdir/vmlinuz"
+bench_kernel "$kdir"
 
 cleanup() {
     set +e
-    for f in "$work"/lab-*.yaml; do
-        [[ -e $f ]] && "$bin" destroy --auto-approve "$f" >/dev/null 2>&1
-    done
-    # Whatever a failed destroy left: only names this run made.
-    for d in $(virsh -q -c "$uri" list --all --name | grep "^vfpp-$tag-"); do
-        virsh -q -c "$uri" destroy "$d" >/dev/null 2>&1
-        virsh -q -c "$uri" undefine "$d" >/dev/null 2>&1
-    done
-    for n in $(virsh -q -c "$uri" net-list --all --name | grep "^vfpp-$tag-"); do
-        virsh -q -c "$uri" net-destroy "$n" >/dev/null 2>&1
-        virsh -q -c "$uri" net-undefine "$n" >/dev/null 2>&1
-    done
-    rm -f /run/virtform/locks/vfpp-floor-"$tag"-*@* /var/lib/virtform/state/vfpp-floor-"$tag"-*@*
+    bench_remove "$bin" "$uri" "$work" "vfpp-$tag-" "vfpp-floor-$tag-"
     rm -rf "$kdir" "$work"
 }
 trap cleanup EXIT
