@@ -27,9 +27,19 @@ int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptions
     }
     const auto sources = manifest_sources(m);
     const Desired desired = load_manifests(sources, manifest_vars(m));
-    if (!desired.hosts.empty()) return plan_hosts(g, desired, o);
-    check_files(desired, g.uri);
     std::optional<libvirt::HostSnapshot> snapshot;
+    if (!desired.hosts.empty()) {
+        // The local host's part: a failed early read is its failure alone there.
+        if (early.valid()) {
+            try {
+                snapshot.emplace(early.get());
+            } catch (const std::exception&) {
+                // Read again (and fail, naming the host) in its own thread.
+            }
+        }
+        return plan_hosts(g, desired, o, std::move(snapshot));
+    }
+    check_files(desired, g.uri);
     if (early.valid()) snapshot.emplace(early.get());
     auto provider = connect(g, desired, false, false, std::move(snapshot));
     PlanOptions popts;

@@ -95,7 +95,7 @@ std::vector<HostPart> host_parts(const GlobalOptions& g, const Desired& desired)
 }
 
 void read_and_plan(const GlobalOptions& g, const Desired& desired, std::vector<HostPart>& parts,
-                   const HostReadOptions& o) {
+                   const HostReadOptions& o, std::optional<libvirt::HostSnapshot> local) {
     const auto targets = parse_targets(o.targets);
     const auto adopt = parse_targets(o.adopt, "--adopt");
     each_host(parts, [&](HostPart& part) {
@@ -120,7 +120,10 @@ void read_and_plan(const GlobalOptions& g, const Desired& desired, std::vector<H
             }
             GlobalOptions hg = g;
             hg.uri = part.uri;
-            part.provider = connect(hg, part.desired, o.allow_restart, o.no_rollback);
+            std::optional<libvirt::HostSnapshot> snapshot;
+            if (part.name == kLocalHost) snapshot = std::move(local);  // one thread only
+            part.provider =
+                connect(hg, part.desired, o.allow_restart, o.no_rollback, std::move(snapshot));
             popts.last_applied = host::read_applied_record(part.uri, part.desired.lab);
             part.live = part.provider->read();
             part.plan = make_plan(part.desired, part.live, popts);
@@ -203,7 +206,8 @@ nlohmann::json hosts_plan_json(const std::vector<HostPart>& parts) {
     return doc;
 }
 
-int plan_hosts(const GlobalOptions& g, const Desired& desired, const PlanOptionsCli& o) {
+int plan_hosts(const GlobalOptions& g, const Desired& desired, const PlanOptionsCli& o,
+               std::optional<libvirt::HostSnapshot> local) {
     if (!o.out.empty()) {
         throw Error(
             "plan -o: saved plans do not cover a lab with 'hosts:' yet; plan and apply it "
@@ -218,7 +222,7 @@ int plan_hosts(const GlobalOptions& g, const Desired& desired, const PlanOptions
     HostReadOptions ro;
     ro.targets = o.targets;
     ro.adopt = o.adopt;
-    read_and_plan(g, desired, parts, ro);
+    read_and_plan(g, desired, parts, ro, std::move(local));
     bool failed = false;
     for (const auto& part : parts) {
         if (part.error.empty()) continue;

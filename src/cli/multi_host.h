@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,8 +58,10 @@ struct HostReadOptions {
 
 /// One thread per host: lock, connect, read, plan. Failures land in
 /// HostPart::error. `desired` is the whole lab (the host of each --target).
+/// `local`: the `local` host as `plan` read it while the manifests loaded; its
+/// first read.
 void read_and_plan(const GlobalOptions& g, const Desired& desired, std::vector<HostPart>& parts,
-                   const HostReadOptions& o);
+                   const HostReadOptions& o, std::optional<libvirt::HostSnapshot> local = {});
 
 /// The hosts' plans as one (depends_on re-indexed), and the host of each action.
 Plan merged_plan(const std::vector<HostPart>& parts, std::vector<std::string>* hosts = nullptr);
@@ -71,7 +74,8 @@ nlohmann::json hosts_plan_json(const std::vector<HostPart>& parts);
 nlohmann::json hosts_json(const std::vector<HostPart>& parts);
 
 /// `plan` and `apply`/`destroy` of a lab with `hosts:`.
-int plan_hosts(const GlobalOptions& g, const Desired& desired, const PlanOptionsCli& o);
+int plan_hosts(const GlobalOptions& g, const Desired& desired, const PlanOptionsCli& o,
+               std::optional<libvirt::HostSnapshot> local = {});
 /// `heartbeat`, when set, is told of every action's start and end (under
 /// g_out_mutex), for the "Still creating..." lines.
 int reconcile_hosts(const GlobalOptions& g, const Desired& desired, const ApplyOptionsCli& o,
