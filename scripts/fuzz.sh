@@ -19,7 +19,7 @@ if [ "$sanitizers" = address,undefined ]; then dir=${FUZZ_BUILD_DIR:-build-fuzz}
 
 missing=()
 for p in clang libclang-rt-14-dev cmake pkg-config libvirt-dev libyaml-cpp-dev libspdlog-dev \
-  libpugixml-dev nlohmann-json3-dev libnl-3-dev libnl-route-3-dev libisofs-dev libgtest-dev \
+  libpugixml-dev nlohmann-json3-dev libnl-3-dev libnl-route-3-dev libisofs-dev libyaml-dev libgtest-dev \
   libgmock-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done

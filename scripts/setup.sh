@@ -10,7 +10,7 @@ PACKAGES=(
   libvirt-dev libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
   qemu-system-x86 qemu-utils dnsmasq-base iptables nftables iproute2 iputils-ping
   libnl-3-dev libnl-route-3-dev libyaml-cpp-dev libspdlog-dev libcli11-dev
-  libgtest-dev libgmock-dev libpugixml-dev nlohmann-json3-dev libisofs-dev
+  libgtest-dev libgmock-dev libpugixml-dev nlohmann-json3-dev libisofs-dev libyaml-dev
   linux-image-amd64 busybox-static cpio kmod xorriso procps ovmf bc xz-utils zstd
   util-linux iputils-ping
   dpkg-dev man-db bsdextrautils

@@ -164,6 +164,12 @@ std::optional<YAML::Node> load_yaml_input(const Context& ctx, const std::string&
     // yaml-cpp's scanner is most of a no-op plan's own work, twice over before.
     const bool anchors = text.find('&') != std::string::npos;
     if (anchors && !check_yaml_input(ctx, text)) return std::nullopt;
+    if (!anchors) {
+        if (auto root = fast_yaml_load(text)) {
+            check_scalars(ctx, *root, false);
+            return root;
+        }
+    }
     YAML::Node root;
     try {
         root = YAML::Load(text);
