@@ -15,6 +15,10 @@ deb=$(ls "$tmp"/out/virtform_*.deb 2>/dev/null | head -1)
 depends=$(dpkg-deb -f "$deb" Depends)
 [[ $depends == *libvirt0* ]] || fail "Depends lacks libvirt0 (shlibdeps): $depends"
 [[ $depends == *libnl-route-3* ]] || fail "Depends lacks libnl-route-3 (shlibdeps): $depends"
+# Opened when first used (not linked): named by CMakeLists.txt, not by shlibdeps.
+for p in libgvc6 libcgraph6 libisofs6; do
+    [[ $depends == *"$p"* ]] || fail "Depends lacks $p (opened by dlopen): $depends"
+done
 
 dpkg -x "$deb" "$tmp/root"
 for f in usr/bin/virtform usr/share/man/man1/virtform.1 \

@@ -16,8 +16,8 @@
 #include <mutex>
 #include <vector>
 
-#include "virtform/c_ptr.h"
 #include "virtform/error.h"
+#include "virtform/shared_library.h"
 
 namespace virtform::libvirt {
 
@@ -28,8 +28,51 @@ constexpr const char* kOperation = "write cloud-init seed";
 constexpr time_t kEpoch = 1577836800;
 char kVolumeTime[] = "2020010100000000";
 
-using ImagePtr = std::unique_ptr<IsoImage, Free<iso_image_unref>>;
-using OptsPtr = std::unique_ptr<IsoWriteOpts, Free<iso_write_opts_free>>;
+/// libisofs, opened at the first seed (shared_library.h says why).
+struct Isofs {
+    SharedLibrary so{VIRTFORM_SONAME_ISOFS};
+#define VIRTFORM_FN(f) decltype(&::f) f = so.symbol<decltype(::f)>(#f)
+    VIRTFORM_FN(iso_error_to_msg);
+    VIRTFORM_FN(iso_init_with_flag);
+    VIRTFORM_FN(iso_set_msgs_severities);
+    VIRTFORM_FN(iso_memory_stream_new);
+    VIRTFORM_FN(iso_tree_add_new_file);
+    VIRTFORM_FN(iso_stream_unref);
+    VIRTFORM_FN(iso_node_set_permissions);
+    VIRTFORM_FN(iso_node_set_uid);
+    VIRTFORM_FN(iso_node_set_gid);
+    VIRTFORM_FN(iso_node_set_mtime);
+    VIRTFORM_FN(iso_node_set_atime);
+    VIRTFORM_FN(iso_node_set_ctime);
+    VIRTFORM_FN(iso_image_new);
+    VIRTFORM_FN(iso_image_set_volume_id);
+    VIRTFORM_FN(iso_image_set_application_id);
+    VIRTFORM_FN(iso_image_get_root);
+    VIRTFORM_FN(iso_write_opts_new);
+    VIRTFORM_FN(iso_write_opts_set_rockridge);
+    VIRTFORM_FN(iso_write_opts_set_joliet);
+    VIRTFORM_FN(iso_write_opts_set_always_gmt);
+    VIRTFORM_FN(iso_write_opts_set_relaxed_vol_atts);
+    VIRTFORM_FN(iso_write_opts_set_pvd_times);
+    VIRTFORM_FN(iso_image_create_burn_source);
+    VIRTFORM_FN(iso_image_unref);
+    VIRTFORM_FN(iso_write_opts_free);
+#undef VIRTFORM_FN
+};
+
+const Isofs& isofs() {
+    static const Isofs lib;  // a failed load throws, and is tried again next time
+    return lib;
+}
+
+struct ImageUnref {
+    void operator()(IsoImage* p) const noexcept { isofs().iso_image_unref(p); }
+};
+struct OptsFree {
+    void operator()(IsoWriteOpts* p) const noexcept { isofs().iso_write_opts_free(p); }
+};
+using ImagePtr = std::unique_ptr<IsoImage, ImageUnref>;
+using OptsPtr = std::unique_ptr<IsoWriteOpts, OptsFree>;
 
 struct BurnSourceFree {
     void operator()(burn_source* src) const noexcept {
@@ -41,7 +84,7 @@ struct BurnSourceFree {
 using BurnSourcePtr = std::unique_ptr<burn_source, BurnSourceFree>;
 
 [[noreturn]] void fail(const std::string& path, const std::string& what, int code) {
-    const char* msg = code < 0 ? iso_error_to_msg(code) : nullptr;
+    const char* msg = code < 0 ? isofs().iso_error_to_msg(code) : nullptr;
     throw AdapterError(path, kOperation, what + (msg != nullptr ? std::string(": ") + msg : ""),
                        code);
 }
@@ -52,15 +95,20 @@ using BurnSourcePtr = std::unique_ptr<burn_source, BurnSourceFree>;
 }
 
 void init_libisofs(const std::string& path) {
+    try {
+        isofs();
+    } catch (const Error& e) {
+        throw AdapterError(path, kOperation, e.what());
+    }
     static std::once_flag once;
     static int rc = 0;
     std::call_once(once, [] {
-        rc = iso_init_with_flag(1);  // bit0: leave the process locale alone
+        rc = isofs().iso_init_with_flag(1);  // bit0: leave the process locale alone
         if (rc >= 0) {
             // Nothing below the CLI prints: errors come back as codes.
             char never[] = "NEVER";
             char id[] = "virtform";
-            iso_set_msgs_severities(never, never, id);
+            isofs().iso_set_msgs_severities(never, never, id);
         }
     });
     if (rc < 0) fail(path, "initialise libisofs", rc);
@@ -81,24 +129,24 @@ void add_file(const std::string& path, IsoDir* root, const char* name, const std
         fail(path, std::string("allocate ") + name, static_cast<int>(ISO_OUT_OF_MEM));
     std::memcpy(buf, content.data(), content.size());
     IsoStream* stream = nullptr;
-    int rc = iso_memory_stream_new(buf, content.size(), &stream);
+    int rc = isofs().iso_memory_stream_new(buf, content.size(), &stream);
     if (rc < 0) {
         std::free(buf);
         fail(path, std::string("stream ") + name, rc);
     }
     IsoFile* file = nullptr;
-    rc = iso_tree_add_new_file(root, name, stream, &file);
+    rc = isofs().iso_tree_add_new_file(root, name, stream, &file);
     if (rc < 0) {
-        iso_stream_unref(stream);  // on success the new file node owns our reference
+        isofs().iso_stream_unref(stream);  // on success the new file node owns our reference
         fail(path, std::string("add ") + name, rc);
     }
     auto* node = reinterpret_cast<IsoNode*>(file);
-    iso_node_set_permissions(node, 0444);
-    iso_node_set_uid(node, 0);
-    iso_node_set_gid(node, 0);
-    iso_node_set_mtime(node, kEpoch);
-    iso_node_set_atime(node, kEpoch);
-    iso_node_set_ctime(node, kEpoch);
+    isofs().iso_node_set_permissions(node, 0444);
+    isofs().iso_node_set_uid(node, 0);
+    isofs().iso_node_set_gid(node, 0);
+    isofs().iso_node_set_mtime(node, kEpoch);
+    isofs().iso_node_set_atime(node, kEpoch);
+    isofs().iso_node_set_ctime(node, kEpoch);
 }
 
 /// Removes the temp file unless released (after the rename).
@@ -149,36 +197,36 @@ void write_nocloud_iso(const std::string& path, const NoCloudSeed& seed) {
     init_libisofs(path);
 
     IsoImage* raw_image = nullptr;
-    int rc = iso_image_new("cidata", &raw_image);
+    int rc = isofs().iso_image_new("cidata", &raw_image);
     if (rc < 0) fail(path, "create image", rc);
     ImagePtr image(raw_image);
-    iso_image_set_volume_id(image.get(), "cidata");
-    iso_image_set_application_id(image.get(), "virtform");
+    isofs().iso_image_set_volume_id(image.get(), "cidata");
+    isofs().iso_image_set_application_id(image.get(), "virtform");
 
-    IsoDir* root = iso_image_get_root(image.get());
+    IsoDir* root = isofs().iso_image_get_root(image.get());
     auto* root_node = reinterpret_cast<IsoNode*>(root);
-    iso_node_set_permissions(root_node, 0555);
-    iso_node_set_mtime(root_node, kEpoch);
-    iso_node_set_atime(root_node, kEpoch);
-    iso_node_set_ctime(root_node, kEpoch);
+    isofs().iso_node_set_permissions(root_node, 0555);
+    isofs().iso_node_set_mtime(root_node, kEpoch);
+    isofs().iso_node_set_atime(root_node, kEpoch);
+    isofs().iso_node_set_ctime(root_node, kEpoch);
     add_file(path, root, "user-data", seed.user_data);
     add_file(path, root, "meta-data", nocloud_meta_data(seed));
     if (seed.network_config) add_file(path, root, "network-config", *seed.network_config);
 
     IsoWriteOpts* raw_opts = nullptr;
-    rc = iso_write_opts_new(&raw_opts, 0);
+    rc = isofs().iso_write_opts_new(&raw_opts, 0);
     if (rc < 0) fail(path, "create write options", rc);
     OptsPtr opts(raw_opts);
-    iso_write_opts_set_rockridge(opts.get(), 1);
-    iso_write_opts_set_joliet(opts.get(), 1);
-    iso_write_opts_set_always_gmt(opts.get(), 1);
+    isofs().iso_write_opts_set_rockridge(opts.get(), 1);
+    isofs().iso_write_opts_set_joliet(opts.get(), 1);
+    isofs().iso_write_opts_set_always_gmt(opts.get(), 1);
     // Keep the volume id lower case in the primary descriptor too, as genisoimage and
     // cloud-localds do (blkid, and so cloud-init, read the label "cidata").
-    iso_write_opts_set_relaxed_vol_atts(opts.get(), 1);
-    iso_write_opts_set_pvd_times(opts.get(), kEpoch, kEpoch, 0, 0, kVolumeTime);
+    isofs().iso_write_opts_set_relaxed_vol_atts(opts.get(), 1);
+    isofs().iso_write_opts_set_pvd_times(opts.get(), kEpoch, kEpoch, 0, 0, kVolumeTime);
 
     burn_source* raw_src = nullptr;
-    rc = iso_image_create_burn_source(image.get(), opts.get(), &raw_src);
+    rc = isofs().iso_image_create_burn_source(image.get(), opts.get(), &raw_src);
     if (rc < 0) fail(path, "start image generation", rc);
     BurnSourcePtr src(raw_src);
 
