@@ -1,7 +1,10 @@
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
+#include <exception>
 #include <future>
 #include <iostream>
+#include <map>
 #include <optional>
 
 #include "common.h"
@@ -15,37 +18,80 @@
 
 namespace virtform::cli {
 
-int cmd_plan(const GlobalOptions& g, const ManifestOptions& m, const PlanOptionsCli& o) {
-    // What libvirt shows of this host does not depend on the manifests: it is
-    // read in a thread while they load (on 2 cores, libvirtd answers while the
-    // YAML is parsed). Not for another host: connecting there may take long,
-    // and a manifest error must not wait for it. Nothing is touched either way.
-    std::future<libvirt::HostSnapshot> early;
-    if (libvirt::remote_host_of(g.uri).empty()) {
-        early = std::async(std::launch::async,
-                           [uri = g.uri] { return libvirt::HostSnapshot(uri, false); });
+namespace {
+
+/// What `plan` reads of this host while the manifests load (it does not
+/// depend on them): libvirt's objects, read in a thread, which also resolves
+/// the URI (libvirt's default needs a connection, which the read then uses).
+/// Another host is only connected to: reading it may take long, and is left
+/// to the provider. A failure is kept for the caller, who reports a manifest
+/// error first.
+struct HostRead {
+    std::string uri;
+    std::optional<libvirt::HostSnapshot> libvirt;
+    std::exception_ptr error;
+};
+
+HostRead read_libvirt(const std::string& uri, std::promise<std::string>& resolved) {
+    HostRead r;
+    bool told = false;
+    try {
+        r.uri = libvirt::resolve_uri(uri);
+        resolved.set_value(r.uri);
+        told = true;
+        spdlog::info("libvirt URI: {}", r.uri);
+        if (libvirt::remote_host_of(r.uri).empty()) r.libvirt.emplace(r.uri, false);
+    } catch (...) {
+        r.error = std::current_exception();
+        r.libvirt.reset();
+        if (!told) resolved.set_value("");
     }
+    return r;
+}
+
+}  // namespace
+
+int cmd_plan(const GlobalOptions& global, const ManifestOptions& m, const PlanOptionsCli& o) {
+    // libvirt is read in a thread while this one loads the manifests, then
+    // reads netlink and the files the plan needs: on 2 cores, the YAML is
+    // parsed while libvirtd answers. Nothing is touched.
     const auto sources = manifest_sources(m);
-    const Desired desired = load_manifests(sources, manifest_vars(m));
-    std::optional<libvirt::HostSnapshot> snapshot;
-    if (!desired.hosts.empty()) {
-        // The local host's part: a failed early read is its failure alone there.
-        if (early.valid()) {
-            try {
-                snapshot.emplace(early.get());
-            } catch (const std::exception&) {
-                // Read again (and fail, naming the host) in its own thread.
-            }
+    const auto vars = manifest_vars(m);
+    std::promise<std::string> resolved;
+    std::future<std::string> uri = resolved.get_future();
+    auto reading = std::async(std::launch::async,
+                              [&resolved, u = global.uri] { return read_libvirt(u, resolved); });
+    const Desired desired = load_manifests(sources, vars);  // a manifest error first
+    GlobalOptions g = global;
+    g.uri = uri.get();
+    EarlyRead early;
+    if (!g.uri.empty() && libvirt::remote_host_of(g.uri).empty()) {
+        try {
+            early.netlink.emplace();
+        } catch (const std::exception&) {
+            // Read again by the provider, which fails there as it always has.
         }
-        return plan_hosts(g, desired, o, std::move(snapshot));
     }
-    check_files(desired, g.uri);
-    if (early.valid()) snapshot.emplace(early.get());
-    auto provider = connect(g, desired, false, false, std::move(snapshot));
+    // What the plan needs besides the host, while libvirtd still answers.
+    std::optional<std::map<std::string, std::string>> last_applied;
+    if (desired.hosts.empty() && !g.uri.empty()) {
+        check_files(desired, g.uri);
+        last_applied = host::read_applied_record(g.uri, desired.lab);
+    }
+    HostRead host = reading.get();
+    early.libvirt = std::move(host.libvirt);
+    if (!desired.hosts.empty()) {
+        // The local host's part: a failed read is its failure alone there
+        // (read again, and failing naming the host, in its own thread).
+        if (g.uri.empty()) g.uri = libvirt::resolve_uri("");  // all hosts' parts need it
+        return plan_hosts(g, desired, o, std::move(early));
+    }
+    if (host.error) std::rethrow_exception(host.error);
+    auto provider = connect(g, desired, false, false, std::move(early));
     PlanOptions popts;
     popts.targets = parse_targets(o.targets);
     for (const auto& id : parse_targets(o.adopt, "--adopt")) popts.adopt.insert(id);
-    popts.last_applied = host::read_applied_record(g.uri, desired.lab);
+    popts.last_applied = std::move(last_applied);
     const Live live = provider->read();
     const Plan plan = make_plan(desired, live, popts);
     const OutputFormat format = output_format(o.format, o.json);

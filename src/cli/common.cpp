@@ -277,12 +277,11 @@ OutputFormat output_format(const std::string& format, bool json) {
 std::mutex g_out_mutex;  // progress lines come from parallel actions
 
 std::unique_ptr<HostProvider> connect(const GlobalOptions& g, const Desired& desired,
-                                      bool allow_restart, bool no_rollback,
-                                      std::optional<libvirt::HostSnapshot> snapshot) {
+                                      bool allow_restart, bool no_rollback, EarlyRead early) {
     auto make_libvirt = [&](libvirt::ProviderOptions options) {
-        if (snapshot) {
+        if (early.libvirt) {
             return std::make_unique<libvirt::LibvirtProvider>(
-                g.uri, desired.lab, std::move(options), std::move(*snapshot));
+                g.uri, desired.lab, std::move(options), std::move(*early.libvirt));
         }
         return std::make_unique<libvirt::LibvirtProvider>(g.uri, desired.lab, std::move(options));
     };
@@ -324,9 +323,11 @@ std::unique_ptr<HostProvider> connect(const GlobalOptions& g, const Desired& des
     spdlog::info("connecting to {}", g.uri);
     netlink::BridgeProviderOptions bridge_options;
     bridge_options.take_over.no_rollback = no_rollback;
-    return std::make_unique<HostProvider>(
-        make_libvirt(std::move(options)),
-        std::make_unique<netlink::BridgeProvider>(desired.lab, bridge_options));
+    auto bridges = early.netlink
+                       ? std::make_unique<netlink::BridgeProvider>(desired.lab, bridge_options,
+                                                                   std::move(*early.netlink))
+                       : std::make_unique<netlink::BridgeProvider>(desired.lab, bridge_options);
+    return std::make_unique<HostProvider>(make_libvirt(std::move(options)), std::move(bridges));
 }
 
 std::string addresses_text(const std::vector<libvirt::GuestAddress>& addrs) {

@@ -47,11 +47,11 @@ std::string hint_for(const std::string& message);
 /// another host (a remote `uri`): its files are not this host's.
 void check_files(const Desired& desired, const std::string& uri);
 
-/// The host's provider for the lab. With `snapshot` (of g.uri, read while the
-/// manifests loaded), its first read() is that snapshot.
+/// The host's provider for the lab. With `early` (of g.uri, read while the
+/// manifests loaded), its first read() is that read.
 std::unique_ptr<HostProvider> connect(const GlobalOptions& g, const Desired& desired,
                                       bool allow_restart = false, bool no_rollback = false,
-                                      std::optional<libvirt::HostSnapshot> snapshot = {});
+                                      EarlyRead early = {});
 
 std::string addresses_text(const std::vector<libvirt::GuestAddress>& addrs);
 

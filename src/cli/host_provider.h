@@ -11,6 +11,15 @@
 
 namespace virtform::cli {
 
+/// The local host as `plan` read it while the manifests loaded (libvirt's
+/// objects, netlink's interfaces and bridges): the first read() of the
+/// provider it is handed to (connect). Either part may be absent: then that
+/// part is read when asked.
+struct EarlyRead {
+    std::optional<libvirt::HostSnapshot> libvirt;
+    std::optional<netlink::NetlinkSnapshot> netlink;
+};
+
 class HostProvider : public Provider {
 public:
     HostProvider(std::unique_ptr<libvirt::LibvirtProvider> libvirt,

@@ -429,10 +429,11 @@ int main(int argc, char** argv) {
                 }
                 return cmd_doctor(global, json);
             }
+            // Resolves the URI itself, while the manifests load.
+            if (*plan) return cmd_plan(global, manifests, plan_opts);
             // The lock and the drift record are keyed by the URI libvirt chose.
             if (global.uri.empty()) global.uri = virtform::libvirt::resolve_uri("");
             spdlog::info("libvirt URI: {}", global.uri);
-            if (*plan) return cmd_plan(global, manifests, plan_opts);
             if (*apply) return cmd_apply(global, manifests, apply_opts);
             if (*destroy) return cmd_destroy(global, manifests, destroy_opts);
             if (*status) return cmd_status(global, manifests, json);

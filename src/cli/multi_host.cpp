@@ -95,7 +95,7 @@ std::vector<HostPart> host_parts(const GlobalOptions& g, const Desired& desired)
 }
 
 void read_and_plan(const GlobalOptions& g, const Desired& desired, std::vector<HostPart>& parts,
-                   const HostReadOptions& o, std::optional<libvirt::HostSnapshot> local) {
+                   const HostReadOptions& o, EarlyRead local) {
     const auto targets = parse_targets(o.targets);
     const auto adopt = parse_targets(o.adopt, "--adopt");
     each_host(parts, [&](HostPart& part) {
@@ -120,10 +120,10 @@ void read_and_plan(const GlobalOptions& g, const Desired& desired, std::vector<H
             }
             GlobalOptions hg = g;
             hg.uri = part.uri;
-            std::optional<libvirt::HostSnapshot> snapshot;
-            if (part.name == kLocalHost) snapshot = std::move(local);  // one thread only
+            EarlyRead early;
+            if (part.name == kLocalHost) early = std::move(local);  // one thread only
             part.provider =
-                connect(hg, part.desired, o.allow_restart, o.no_rollback, std::move(snapshot));
+                connect(hg, part.desired, o.allow_restart, o.no_rollback, std::move(early));
             popts.last_applied = host::read_applied_record(part.uri, part.desired.lab);
             part.live = part.provider->read();
             part.plan = make_plan(part.desired, part.live, popts);
@@ -207,7 +207,7 @@ nlohmann::json hosts_plan_json(const std::vector<HostPart>& parts) {
 }
 
 int plan_hosts(const GlobalOptions& g, const Desired& desired, const PlanOptionsCli& o,
-               std::optional<libvirt::HostSnapshot> local) {
+               EarlyRead local) {
     if (!o.out.empty()) {
         throw Error(
             "plan -o: saved plans do not cover a lab with 'hosts:' yet; plan and apply it "

@@ -61,7 +61,7 @@ struct HostReadOptions {
 /// `local`: the `local` host as `plan` read it while the manifests loaded; its
 /// first read.
 void read_and_plan(const GlobalOptions& g, const Desired& desired, std::vector<HostPart>& parts,
-                   const HostReadOptions& o, std::optional<libvirt::HostSnapshot> local = {});
+                   const HostReadOptions& o, EarlyRead local = {});
 
 /// The hosts' plans as one (depends_on re-indexed), and the host of each action.
 Plan merged_plan(const std::vector<HostPart>& parts, std::vector<std::string>* hosts = nullptr);
@@ -75,7 +75,7 @@ nlohmann::json hosts_json(const std::vector<HostPart>& parts);
 
 /// `plan` and `apply`/`destroy` of a lab with `hosts:`.
 int plan_hosts(const GlobalOptions& g, const Desired& desired, const PlanOptionsCli& o,
-               std::optional<libvirt::HostSnapshot> local = {});
+               EarlyRead local = {});
 /// `heartbeat`, when set, is told of every action's start and end (under
 /// g_out_mutex), for the "Still creating..." lines.
 int reconcile_hosts(const GlobalOptions& g, const Desired& desired, const ApplyOptionsCli& o,

@@ -364,6 +364,41 @@ TEST_F(NetlinkClient, ReadsLinksWithNormalisedValues) {
 }
 
 
+// `plan` reads netlink while the manifests load (NetlinkSnapshot): the
+// provider's first read is that snapshot, the same as a read at that moment,
+// and later reads ask the kernel again.
+TEST_F(NetlinkClient, AProviderGivenASnapshotReadsItFirstThenTheKernel) {
+    must("ip link add vfsnap0 type bridge");
+    must("ip addr add 10.9.8.1/24 dev vfsnap0");
+    must("ip link set vfsnap0 up");
+    Live fresh;
+    BridgeProvider("vf-snap").read_into(fresh);
+    NetlinkSnapshot snapshot;
+    must("ip link add vfsnap1 type bridge");  // after the snapshot
+
+    BridgeProvider provider("vf-snap", {}, std::move(snapshot));
+    Live first;
+    first.host_interfaces.insert("from-libvirt");  // what the libvirt half put there stays
+    provider.read_into(first);
+    ASSERT_EQ(first.bridges.count("vfsnap0"), 1u);
+    EXPECT_TRUE(first.bridges.at("vfsnap0") == fresh.bridges.at("vfsnap0"));
+    EXPECT_EQ(first.bridges.count("vfsnap1"), 0u);
+    EXPECT_EQ(first.interfaces.size(), fresh.interfaces.size());
+    EXPECT_EQ(first.routes.size(), fresh.routes.size());
+    EXPECT_EQ(first.host_interfaces.count("from-libvirt"), 1u);
+    first.host_interfaces.erase("from-libvirt");
+    EXPECT_EQ(first.host_interfaces, fresh.host_interfaces);
+
+    Live second;
+    provider.read_into(second);
+    EXPECT_EQ(second.bridges.count("vfsnap0"), 1u);
+    EXPECT_EQ(second.bridges.count("vfsnap1"), 1u);
+
+    BridgeProviderOptions elsewhere;
+    elsewhere.state_dir = "/tmp/vf-snap-elsewhere";
+    EXPECT_THROW(BridgeProvider("vf-snap", elsewhere, NetlinkSnapshot()), Error);
+}
+
 // A bridge someone else deletes between the link dump and the read of its
 // options (another lab's destroy, libvirt stopping a network) is simply not
 // there: the read must not fail (it did: "read bridge options of X: no such

@@ -169,24 +169,24 @@ std::string owner_from_alias(const std::string& alias) {
     return alias.substr(std::string(kAliasPrefix).size());
 }
 
-BridgeProvider::BridgeProvider(std::string lab, BridgeProviderOptions options)
-    : lab_(std::move(lab)), options_(std::move(options)), client_(std::make_unique<Client>()) {}
+namespace {
 
-BridgeProvider::~BridgeProvider() = default;
-
-void BridgeProvider::read_into(Live& live) {
-    std::lock_guard lock(mu_);
-    const auto links = client_->links();
-    const auto addrs = client_->addresses();
+/// What BridgeProvider::read_into() fills, read into `part` alone; the
+/// interfaces deleted while it read go to `gone`.
+void read_netlink(Client& client, const std::string& state_dir, Live& part,
+                  std::vector<std::string>& gone) {
+    const auto links = client.links();
+    const auto addrs = client.addresses();
     for (const auto& l : links) {
-        live.host_interfaces.insert(l.name);
-        live.interfaces[l.name] = HostInterface{l.name, l.kind, l.master, global_addresses(addrs, l.name)};
+        part.host_interfaces.insert(l.name);
+        part.interfaces[l.name] =
+            HostInterface{l.name, l.kind, l.master, global_addresses(addrs, l.name)};
     }
     // Routes another network's subnet would collide with (the kernel's own
     // routes of addresses are covered by the addresses).
-    for (const auto& r : client_->routes()) {
+    for (const auto& r : client.routes()) {
         if (r.is_default() || r.protocol == 2 /* RTPROT_KERNEL */) continue;
-        if (auto dst = Cidr::parse(r.dst)) live.routes.push_back({*dst, r.oif_name, r.gateway});
+        if (auto dst = Cidr::parse(r.dst)) part.routes.push_back({*dst, r.oif_name, r.gateway});
     }
     for (const auto& l : links) {
         if (!l.is_bridge()) continue;
@@ -199,14 +199,15 @@ void BridgeProvider::read_into(Live& live) {
         }
         BridgeInfo info;
         try {
-            info = client_->bridge_info(l.name);
+            info = client.bridge_info(l.name);
         } catch (const AdapterError& e) {
             // Deleted by someone else between the dump and this read (another
             // lab's destroy, libvirt stopping a network): it is not there any
             // more, which is what the plan must see. Anything else stands.
             if (e.code() != code::no_device) throw;
-            live.host_interfaces.erase(l.name);
-            live.interfaces.erase(l.name);
+            part.host_interfaces.erase(l.name);
+            part.interfaces.erase(l.name);
+            gone.push_back(l.name);
             continue;
         }
         b.stp = info.stp_enabled();
@@ -221,11 +222,54 @@ void BridgeProvider::read_into(Live& live) {
         b.up = l.admin_up;
         b.normalize();
         if (plain_name(b.owner)) {
-            if (auto ports = read_ports(options_.state_dir + "/" + b.owner, b.name))
-                live.declared_ports[b.name] = std::move(*ports);
+            if (auto ports = read_ports(state_dir + "/" + b.owner, b.name))
+                part.declared_ports[b.name] = std::move(*ports);
         }
-        live.bridges[b.name] = std::move(b);
+        part.bridges[b.name] = std::move(b);
     }
+}
+
+}  // namespace
+
+NetlinkSnapshot::NetlinkSnapshot(const std::string& state_dir) : state_dir_(state_dir) {
+    Client client;
+    read_netlink(client, state_dir_, part_, gone_);
+}
+
+BridgeProvider::BridgeProvider(std::string lab, BridgeProviderOptions options)
+    : lab_(std::move(lab)), options_(std::move(options)), client_(std::make_unique<Client>()) {}
+
+BridgeProvider::BridgeProvider(std::string lab, BridgeProviderOptions options,
+                               NetlinkSnapshot snapshot)
+    : BridgeProvider(std::move(lab), std::move(options)) {
+    if (snapshot.state_dir_ != options_.state_dir)
+        throw Error("a netlink snapshot of " + snapshot.state_dir_ +
+                    " handed to the bridge provider of " + options_.state_dir);
+    snapshot_ = std::move(snapshot);
+}
+
+BridgeProvider::~BridgeProvider() = default;
+
+void BridgeProvider::read_into(Live& live) {
+    std::lock_guard lock(mu_);
+    Live part;
+    std::vector<std::string> gone;
+    if (snapshot_) {
+        part = std::move(snapshot_->part_);
+        gone = std::move(snapshot_->gone_);
+        snapshot_.reset();
+    } else {
+        read_netlink(*client_, options_.state_dir, part, gone);
+    }
+    live.host_interfaces.merge(part.host_interfaces);
+    for (auto& [name, i] : part.interfaces) live.interfaces[name] = std::move(i);
+    for (const auto& name : gone) {
+        live.host_interfaces.erase(name);
+        live.interfaces.erase(name);
+    }
+    live.routes.insert(live.routes.end(), part.routes.begin(), part.routes.end());
+    for (auto& [name, b] : part.bridges) live.bridges[name] = std::move(b);
+    for (auto& [name, ports] : part.declared_ports) live.declared_ports[name] = std::move(ports);
 }
 
 void BridgeProvider::apply(const Action& action) {

@@ -4,7 +4,9 @@
 /// addresses, take-over with automatic rollback, delete).
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "virtform/adapters/netlink/take_over.h"
 #include "virtform/exec.h"
@@ -24,9 +26,27 @@ std::string owner_alias(const std::string& lab);
 /// The lab named by an alias, "" when it is not a virtform mark.
 std::string owner_from_alias(const std::string& alias);
 
+/// The netlink half of a host's read, taken before there is a provider:
+/// `plan` reads it while the manifests load, as it reads libvirt
+/// (libvirt::HostSnapshot). The provider given one serves its first
+/// read_into() from it. Reads only; throws AdapterError as read_into() would.
+class NetlinkSnapshot {
+public:
+    /// `state_dir`: BridgeProviderOptions::state_dir of the provider it is for.
+    explicit NetlinkSnapshot(const std::string& state_dir = BridgeProviderOptions{}.state_dir);
+
+private:
+    friend class BridgeProvider;
+    std::string state_dir_;
+    Live part_;                      ///< what read_into() fills, alone
+    std::vector<std::string> gone_;  ///< interfaces deleted while it read
+};
+
 class BridgeProvider {
 public:
     BridgeProvider(std::string lab, BridgeProviderOptions options = {});
+    /// Its first read_into() is `snapshot` (of options.state_dir), later ones read.
+    BridgeProvider(std::string lab, BridgeProviderOptions options, NetlinkSnapshot snapshot);
     ~BridgeProvider();
 
     /// Fills live.bridges (every bridge, marked or not; libvirt's taps are not
@@ -47,6 +67,7 @@ private:
     std::string lab_;
     BridgeProviderOptions options_;
     std::unique_ptr<Client> client_;
+    std::optional<NetlinkSnapshot> snapshot_;
     std::mutex mu_;
 };
 
