@@ -9,6 +9,7 @@
 
 #include "common.h"
 #include "multi_host.h"
+#include "thread_elsewhere.h"
 #include "virtform/adapters/host/applied_record.h"
 #include "virtform/adapters/libvirt/connect.h"
 #include "virtform/diag.h"
@@ -59,8 +60,9 @@ int cmd_plan(const GlobalOptions& global, const ManifestOptions& m, const PlanOp
     const auto vars = manifest_vars(m);
     std::promise<std::string> resolved;
     std::future<std::string> uri = resolved.get_future();
-    auto reading = std::async(std::launch::async,
-                              [&resolved, u = global.uri] { return read_libvirt(u, resolved); });
+    // On another CPU: the read is the longest part of a plan (thread_elsewhere.h).
+    ThreadElsewhere<HostRead> reading(
+        [&resolved, u = global.uri] { return read_libvirt(u, resolved); });
     const Desired desired = load_manifests(sources, vars);  // a manifest error first
     GlobalOptions g = global;
     g.uri = uri.get();
