@@ -228,25 +228,32 @@ void check_files(const Desired& desired, const std::string& uri) {
     // On another host the files a VM names are that host's: not checked here.
     if (!libvirt::remote_host_of(uri).empty()) return;
     Diagnostics diags;
-    auto need = [&](const Location& where, const std::string& what,
-                    const std::optional<std::string>& path) {
-        std::error_code ec;
-        if (path && !path->empty() && !std::filesystem::exists(*path, ec)) {
-            diags.error(where, fmt::format("{}: no such file {}", what, *path));
+    // Each path once: a lab of 180 VMs names one kernel 180 times.
+    std::map<std::string, bool> exists;
+    auto need = [&](const Location& where, const std::optional<std::string>& path,
+                    const auto& what) {
+        if (!path || path->empty()) return;
+        auto [it, fresh] = exists.try_emplace(*path, true);
+        if (fresh) {
+            std::error_code ec;
+            it->second = std::filesystem::exists(*path, ec);
         }
+        if (!it->second) diags.error(where, fmt::format("{}: no such file {}", what(), *path));
     };
     for (const auto& [name, vm] : desired.vms) {
-        need(vm.where, fmt::format("kernel of VM '{}'", name), vm.kernel);
-        need(vm.where, fmt::format("initrd of VM '{}'", name), vm.initrd);
+        need(vm.where, vm.kernel, [&] { return fmt::format("kernel of VM '{}'", name); });
+        need(vm.where, vm.initrd, [&] { return fmt::format("initrd of VM '{}'", name); });
         for (const auto& d : vm.disks) {
             if (d.type != Disk::Type::volume) {
-                need(vm.where, fmt::format("disk '{}' of VM '{}'", d.name, name), d.path);
+                need(vm.where, d.path,
+                     [&] { return fmt::format("disk '{}' of VM '{}'", d.name, name); });
             }
         }
     }
     for (const auto& [id, vol] : desired.volumes) {
-        need(vol.where, fmt::format("backing image of volume {}", id), vol.backing);
-        need(vol.where, fmt::format("image to import into volume {}", id), vol.import_from);
+        need(vol.where, vol.backing, [&] { return fmt::format("backing image of volume {}", id); });
+        need(vol.where, vol.import_from,
+             [&] { return fmt::format("image to import into volume {}", id); });
         for (const auto& image : {vol.backing, vol.import_from}) {
             std::error_code ec;
             if (!image || !std::filesystem::exists(*image, ec)) continue;
