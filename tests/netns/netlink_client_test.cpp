@@ -200,6 +200,38 @@ TEST_F(NetlinkClient, StpOnOffAndTimersInCentiseconds) {
     EXPECT_FALSE(nl().bridge_info("br0").stp_enabled());
 }
 
+// The read takes every bridge's options from one link dump (bridge_infos),
+// not two requests per bridge: the same values as bridge_info, and only bridges.
+TEST_F(NetlinkClient, OneDumpGivesEveryBridgesOptionsAsBridgeInfoDoes) {
+    nl().create_bridge("br0");
+    nl().create_bridge("br1");
+    BridgeOptions on;
+    on.stp = true;
+    on.forward_delay_cs = 400;
+    on.hello_time_cs = 200;
+    on.max_age_cs = 1200;
+    on.priority = 4096;
+    nl().set_bridge_options("br1", on);
+    add_plain_device("d0");
+    const auto all = nl().bridge_infos();
+    EXPECT_EQ(all.count("d0"), 0u);
+    EXPECT_EQ(all.count("lo"), 0u);
+    for (const std::string name : {"br0", "br1"}) {
+        ASSERT_EQ(all.count(name), 1u) << name;
+        const BridgeInfo one = nl().bridge_info(name);
+        const BridgeInfo& dumped = all.at(name);
+        EXPECT_EQ(dumped.stp_state, one.stp_state) << name;
+        EXPECT_EQ(dumped.forward_delay_cs, one.forward_delay_cs) << name;
+        EXPECT_EQ(dumped.hello_time_cs, one.hello_time_cs) << name;
+        EXPECT_EQ(dumped.max_age_cs, one.max_age_cs) << name;
+        EXPECT_EQ(dumped.priority, one.priority) << name;
+        EXPECT_EQ(dumped.vlan_filtering, one.vlan_filtering) << name;
+    }
+    EXPECT_EQ(all.at("br1").stp_state, 1u);
+    EXPECT_EQ(all.at("br1").forward_delay_cs, 400u);
+    EXPECT_EQ(all.at("br0").stp_state, 0u);
+}
+
 TEST_F(NetlinkClient, VlanFilteringWhenTheKernelSupportsIt) {
     nl().create_bridge("br0");
     int status = 0;

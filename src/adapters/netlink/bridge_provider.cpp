@@ -188,6 +188,8 @@ void read_netlink(Client& client, const std::string& state_dir, Live& part,
         if (r.is_default() || r.protocol == 2 /* RTPROT_KERNEL */) continue;
         if (auto dst = Cidr::parse(r.dst)) part.routes.push_back({*dst, r.oif_name, r.gateway});
     }
+    // Every bridge's options from one dump, not two requests per bridge.
+    const auto infos = client.bridge_infos();
     for (const auto& l : links) {
         if (!l.is_bridge()) continue;
         Bridge b;
@@ -199,7 +201,8 @@ void read_netlink(Client& client, const std::string& state_dir, Live& part,
         }
         BridgeInfo info;
         try {
-            info = client.bridge_info(l.name);
+            const auto known = infos.find(l.name);
+            info = known != infos.end() ? known->second : client.bridge_info(l.name);
         } catch (const AdapterError& e) {
             // Deleted by someone else between the dump and this read (another
             // lab's destroy, libvirt stopping a network): it is not there any

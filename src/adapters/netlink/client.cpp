@@ -274,6 +274,8 @@ struct Client::Impl {
     }
 
     /// Sends `msg` and waits for the kernel's answer; nullopt on success.
+    /// A dump (NLM_F_DUMP in `msg`) ends with NLMSG_DONE, which the kernel
+    /// sends instead of an ACK.
     std::optional<Failure> transact(nl_msg* msg, std::function<void(nlmsghdr*)> valid = {}) {
         Transaction t;
         t.on_valid = std::move(valid);
@@ -281,6 +283,7 @@ struct Client::Impl {
         if (!cb) return Failure{0, -NLE_NOMEM, ""};
         nl_cb_err(cb.get(), NL_CB_CUSTOM, on_error, &t);
         nl_cb_set(cb.get(), NL_CB_ACK, NL_CB_CUSTOM, on_ack, &t);
+        nl_cb_set(cb.get(), NL_CB_FINISH, NL_CB_CUSTOM, on_ack, &t);
         nl_cb_set(cb.get(), NL_CB_VALID, NL_CB_CUSTOM, on_valid, &t);
         int r = nl_send_auto(sock.get(), msg);
         if (r < 0) return Failure{0, r, ""};
@@ -364,32 +367,56 @@ struct Client::Impl {
         if (r < 0) throw AdapterError(name, op, nl_geterror(r), r);
         RawLink out;
         auto f = transact(msg.get(), [&](nlmsghdr* h) {
-            if (h->nlmsg_type != RTM_NEWLINK) return;
-            std::array<nlattr*, IFLA_MAX + 1> tb{};
-            if (nlmsg_parse(h, sizeof(ifinfomsg), tb.data(), IFLA_MAX, nullptr) < 0) return;
-            if (tb[IFLA_LINKINFO] == nullptr) return;
-            std::array<nlattr*, IFLA_INFO_MAX + 1> li{};
-            if (nla_parse_nested(li.data(), IFLA_INFO_MAX, tb[IFLA_LINKINFO], nullptr) < 0) return;
-            if (li[IFLA_INFO_KIND] != nullptr) out.kind = nla_get_string(li[IFLA_INFO_KIND]);
-            if (out.kind != "bridge" || li[IFLA_INFO_DATA] == nullptr) return;
-            std::array<nlattr*, IFLA_BR_MAX + 1> br{};
-            if (nla_parse_nested(br.data(), IFLA_BR_MAX, li[IFLA_INFO_DATA], nullptr) < 0) return;
-            out.has_info_data = true;
-            BridgeInfo info;
-            if (br[IFLA_BR_STP_STATE]) info.stp_state = nla_get_u32(br[IFLA_BR_STP_STATE]);
-            if (br[IFLA_BR_FORWARD_DELAY]) {
-                info.forward_delay_cs = nla_get_u32(br[IFLA_BR_FORWARD_DELAY]);
-            }
-            if (br[IFLA_BR_HELLO_TIME]) info.hello_time_cs = nla_get_u32(br[IFLA_BR_HELLO_TIME]);
-            if (br[IFLA_BR_MAX_AGE]) info.max_age_cs = nla_get_u32(br[IFLA_BR_MAX_AGE]);
-            if (br[IFLA_BR_PRIORITY]) info.priority = nla_get_u16(br[IFLA_BR_PRIORITY]);
-            if (br[IFLA_BR_VLAN_FILTERING]) {
-                info.vlan_filtering = nla_get_u8(br[IFLA_BR_VLAN_FILTERING]) != 0;
-            }
-            out.bridge = info;
+            if (h->nlmsg_type == RTM_NEWLINK) parse_raw_link(h, out);
         });
         if (f) raise(name, op, *f);
         return out;
+    }
+
+    /// Every link in one RTM_GETLINK dump, parsed as raw_link does, by name.
+    std::map<std::string, RawLink> raw_links(const std::string& op) {
+        MsgPtr msg(nlmsg_alloc_simple(RTM_GETLINK, NLM_F_DUMP));
+        ifinfomsg ifi{};
+        ifi.ifi_family = AF_UNSPEC;
+        if (!msg || nlmsg_append(msg.get(), &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0)
+            throw AdapterError("links", op, "out of memory", -NLE_NOMEM);
+        std::map<std::string, RawLink> out;
+        auto f = transact(msg.get(), [&](nlmsghdr* h) {
+            if (h->nlmsg_type != RTM_NEWLINK) return;
+            RawLink link;
+            if (std::string name = parse_raw_link(h, link); !name.empty())
+                out[name] = std::move(link);
+        });
+        if (f) raise("links", op, *f);
+        return out;
+    }
+
+    /// Fills `out` from an RTM_NEWLINK message; returns the link's name.
+    static std::string parse_raw_link(nlmsghdr* h, RawLink& out) {
+        std::array<nlattr*, IFLA_MAX + 1> tb{};
+        if (nlmsg_parse(h, sizeof(ifinfomsg), tb.data(), IFLA_MAX, nullptr) < 0) return "";
+        std::string name = tb[IFLA_IFNAME] != nullptr ? nla_get_string(tb[IFLA_IFNAME]) : "";
+        if (tb[IFLA_LINKINFO] == nullptr) return name;
+        std::array<nlattr*, IFLA_INFO_MAX + 1> li{};
+        if (nla_parse_nested(li.data(), IFLA_INFO_MAX, tb[IFLA_LINKINFO], nullptr) < 0) return name;
+        if (li[IFLA_INFO_KIND] != nullptr) out.kind = nla_get_string(li[IFLA_INFO_KIND]);
+        if (out.kind != "bridge" || li[IFLA_INFO_DATA] == nullptr) return name;
+        std::array<nlattr*, IFLA_BR_MAX + 1> br{};
+        if (nla_parse_nested(br.data(), IFLA_BR_MAX, li[IFLA_INFO_DATA], nullptr) < 0) return name;
+        out.has_info_data = true;
+        BridgeInfo info;
+        if (br[IFLA_BR_STP_STATE]) info.stp_state = nla_get_u32(br[IFLA_BR_STP_STATE]);
+        if (br[IFLA_BR_FORWARD_DELAY]) {
+            info.forward_delay_cs = nla_get_u32(br[IFLA_BR_FORWARD_DELAY]);
+        }
+        if (br[IFLA_BR_HELLO_TIME]) info.hello_time_cs = nla_get_u32(br[IFLA_BR_HELLO_TIME]);
+        if (br[IFLA_BR_MAX_AGE]) info.max_age_cs = nla_get_u32(br[IFLA_BR_MAX_AGE]);
+        if (br[IFLA_BR_PRIORITY]) info.priority = nla_get_u16(br[IFLA_BR_PRIORITY]);
+        if (br[IFLA_BR_VLAN_FILTERING]) {
+            info.vlan_filtering = nla_get_u8(br[IFLA_BR_VLAN_FILTERING]) != 0;
+        }
+        out.bridge = info;
+        return name;
     }
 };
 
@@ -496,6 +523,14 @@ BridgeInfo Client::bridge_info(const std::string& bridge) {
     std::string vf = read_sysfs(dir + "vlan_filtering");
     if (!vf.empty()) info.vlan_filtering = vf != "0";
     return info;
+}
+
+std::map<std::string, BridgeInfo> Client::bridge_infos() {
+    std::map<std::string, BridgeInfo> out;
+    for (auto& [name, raw] : impl_->raw_links("read bridge options of")) {
+        if (raw.bridge) out.emplace(name, *raw.bridge);
+    }
+    return out;
 }
 
 bool Client::vlan_filtering_supported(const std::string& bridge) {

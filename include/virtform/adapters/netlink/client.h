@@ -11,6 +11,7 @@
 /// Every read goes to the kernel (no cache is kept between calls), so a read after
 /// a write sees the write. A Client is not thread-safe; use one per thread.
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,7 +43,7 @@ struct RouteFilter {
 };
 
 class Client {
-  public:
+public:
     /// Opens a NETLINK_ROUTE socket in the network namespace the calling thread is in
     /// now; the socket stays in that namespace for its whole life.
     Client();
@@ -64,6 +65,10 @@ class Client {
     /// A bridge's options, from IFLA_INFO_DATA (sysfs when the kernel sends none).
     /// Throws when `bridge` is not a bridge.
     BridgeInfo bridge_info(const std::string& bridge);
+    /// bridge_info of every bridge whose options the kernel reports over
+    /// netlink, by name, from one link dump (a bridge missing here: ask
+    /// bridge_info, which falls back to sysfs).
+    std::map<std::string, BridgeInfo> bridge_infos();
     /// Whether the kernel supports VLAN filtering on `bridge` (IFLA_BR_VLAN_FILTERING
     /// is reported, or the sysfs file exists).
     bool vlan_filtering_supported(const std::string& bridge);
@@ -127,7 +132,7 @@ class Client {
 
     struct Impl;
 
-  private:
+private:
     std::unique_ptr<Impl> impl_;
 };
 
