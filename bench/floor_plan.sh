@@ -11,7 +11,10 @@
 # networks with a DHCP range, the rest VMs defined and stopped: accel qemu, no
 # disk, one NIC, a dummy kernel file; every name starts with vfpp), virtform
 # applies it, and hyperfine measures, side by side as whole processes, with
-# warm-up and RUNS runs each (BENCH_RUNS, default 15):
+# warm-up and RUNS runs each (BENCH_RUNS, default 15), in ROUNDS rounds
+# (BENCH_ROUNDS, default 3) that alternate the commands (hyperfine runs all of
+# one command's runs before the next's, and this machine drifts by 20 % over
+# minutes), all rounds' runs counted together:
 #   - floor:    c_floor_plan   (connect, list all networks and domains, fetch
 #                               each one's XML; bench/c_floor_plan.c)
 #   - virtform: virtform plan --detailed-exitcode lab.yaml   (a no-op: exit 0)
@@ -34,6 +37,8 @@ shift || true
 sizes=("$@")
 [[ ${#sizes[@]} -gt 0 ]] || sizes=(200 1000)
 runs=${BENCH_RUNS:-15}
+rounds=${BENCH_ROUNDS:-3}   # hyperfine runs one command's runs, then the next's: the
+                            # rounds alternate them, so both see the machine's drift
 uri=qemu:///system
 bin=${BENCH_BIN:-$build/src/virtform}   # BENCH_BIN: another binary to measure
 base=${BENCH_BASE:-}                       # BENCH_BASE: an older binary, measured in the same runs
@@ -65,14 +70,41 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 hf() { hyperfine --shell=none --style none --warmup 3 --export-json "$@" >/dev/null 2>&1; }
-# "mean ± sd (median; CPU user+sys)" in ms of command I (0-based) of a hyperfine JSON export
-ms() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]; print("%.1f ± %.1f (%.1f; %.1f)" % (1e3*r["mean"], 1e3*r["stddev"], 1e3*r["median"], 1e3*(r["user"]+r["system"])))' "$1" "$2"; }
-# "ratio of means (ratio of medians)", command 1 over command 0
-ratio2() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print("%.2f (%.2f)" % (r[2]["mean"]/r[0]["mean"], r[2]["median"]/r[0]["median"]))' "$1"; }
-ratio() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print("%.2f (%.2f)" % (r[1]["mean"]/r[0]["mean"], r[1]["median"]/r[0]["median"]))' "$1"; }
+# Statistics over the rounds' hyperfine JSON exports FILE-1.json ... FILE-R.json
+# (all their runs together). ms FILE I: "mean ± sd (median; CPU user+sys)" in ms
+# of command I (0-based); ratio FILE [I]: "ratio of means (ratio of medians)",
+# command I (default 1) over command 0.
+stats() {
+    python3 - "$@" <<'PY'
+import glob, json, statistics, sys
+what, base, i = sys.argv[1], sys.argv[2], int(sys.argv[3])
+files = sorted(glob.glob(base + "-*.json"))
+def merged(k):
+    rs = [json.load(open(f))["results"][k] for f in files]
+    t = [x for r in rs for x in r["times"]]
+    cpu = statistics.mean(r["user"] + r["system"] for r in rs)
+    return t, cpu
+t, cpu = merged(i)
+if what == "ms":
+    print("%.1f ± %.1f (%.1f; %.1f)" % (1e3 * statistics.mean(t), 1e3 * statistics.stdev(t),
+                                         1e3 * statistics.median(t), 1e3 * cpu))
+else:
+    f, _ = merged(0)
+    print("%.2f (%.2f)" % (statistics.mean(t) / statistics.mean(f),
+                           statistics.median(t) / statistics.median(f)))
+PY
+}
+ms() { stats ms "$1" "$2"; }
+ratio() { stats ratio "$1" "${2:-1}"; }
+# hf BASE ARGS...: the rounds of one hyperfine measurement, BASE-1.json ... BASE-R.json
+hf_rounds() {
+    local base=$1 r
+    shift
+    for ((r = 1; r <= rounds; r++)); do hf "$base-$r.json" "$@"; done
+}
 
 echo "# No-op plan against the C floor, $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "# $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $("$bin" --version), commit $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?'), runs=$runs (+3 warm-up)"
+echo "# $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $("$bin" --version), commit $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?'), runs=$runs x $rounds rounds (+3 warm-up each)"
 echo "# host before: $(virsh -q -c "$uri" net-list --all --name | grep -c .) networks, $(virsh -q -c "$uri" list --all --name | grep -c .) domains, $(virsh -q -c "$uri" pool-list --all --name | grep -c .) pools"
 echo
 echo "| objects (NAT nets + stopped VMs) | floor: c_floor_plan, ms: mean ± sd (median; CPU) | virtform plan, no-op, ms: mean ± sd (median; CPU) | ratio of means (of medians) | apply, destroy (s) |"
@@ -87,7 +119,7 @@ for size in "${sizes[@]}"; do
     "$bin" apply --auto-approve "$f" >"$work/apply.log" 2>&1 || { tail -5 "$work/apply.log" >&2; exit 1; }
     t1=$(date +%s.%N)
     "$bin" plan --detailed-exitcode "$f" >/dev/null || { echo "lab $size does not converge" >&2; exit 1; }
-    hf "$work/plan-$size.json" --runs "$runs" -n floor "$floor $uri" -n virtform "$bin plan --detailed-exitcode $f" \
+    hf_rounds "$work/plan-$size" --runs "$runs" -n floor "$floor $uri" -n virtform "$bin plan --detailed-exitcode $f" \
         ${base:+-n before "$base plan --detailed-exitcode $f"}
     if [[ $size == "${sizes[0]}" ]]; then
         hf "$work/noise.json" --runs 10 -n virtform "$bin plan --detailed-exitcode $f"
@@ -96,8 +128,8 @@ for size in "${sizes[@]}"; do
     "$bin" destroy --auto-approve "$f" >"$work/destroy.log" 2>&1 || { tail -5 "$work/destroy.log" >&2; exit 1; }
     t3=$(date +%s.%N)
     rm -f "$f"
-    echo "| $size ($nets + $vms) | $(ms "$work/plan-$size.json" 0) | $(ms "$work/plan-$size.json" 1) | $(ratio "$work/plan-$size.json") | $(printf '%.0f, %.0f' "$(bc <<<"$t1 - $t0")" "$(bc <<<"$t3 - $t2")") |"
-    [[ -z $base ]] || before+=("| $size | $(ms "$work/plan-$size.json" 2) | $(ratio2 "$work/plan-$size.json") |")
+    echo "| $size ($nets + $vms) | $(ms "$work/plan-$size" 0) | $(ms "$work/plan-$size" 1) | $(ratio "$work/plan-$size") | $(printf '%.0f, %.0f' "$(bc <<<"$t1 - $t0")" "$(bc <<<"$t3 - $t2")") |"
+    [[ -z $base ]] || before+=("| $size | $(ms "$work/plan-$size" 2) | $(ratio "$work/plan-$size" 2) |")
 done
 
 if [[ -n $base ]]; then
@@ -112,8 +144,8 @@ fi
 echo
 echo "| process start | floor: c_floor_start, ms: mean ± sd (median; CPU) | virtform --version, ms: mean ± sd (median; CPU) | ratio of means (of medians) |"
 echo "|---|---|---|---|"
-hf "$work/start.json" --runs $(( runs * 2 )) -n floor "$start" -n virtform "$bin --version"
-echo "| $(ldd "$start" | grep -c '=>') and $(ldd "$bin" | grep -c '=>') shared libraries | $(ms "$work/start.json" 0) | $(ms "$work/start.json" 1) | $(ratio "$work/start.json") |"
+hf_rounds "$work/start" --runs $(( runs * 2 )) -n floor "$start" -n virtform "$bin --version"
+echo "| $(ldd "$start" | grep -c '=>') and $(ldd "$bin" | grep -c '=>') shared libraries | $(ms "$work/start" 0) | $(ms "$work/start" 1) | $(ratio "$work/start") |"
 
 # The machine's noise: the no-op plan of the first size, 10 runs (measured
 # in the loop above, before that lab's destroy).
