@@ -119,7 +119,14 @@ public:
         n.set_mark(mark);
         return n;
     }
-    void open(YAML::detail::node& n, bool map) { open_.push_back(Open{&n, map}); }
+    /// A sequence or map starts: filled until close().
+    void open(const YAML::Mark& mark, bool map, bool flow) {
+        YAML::detail::node& n = make(mark);
+        n.set_type(map ? YAML::NodeType::Map : YAML::NodeType::Sequence);
+        n.set_tag("?");
+        n.set_style(flow ? YAML::EmitterStyle::Flow : YAML::EmitterStyle::Block);
+        open_.push_back(Open{&n, map});
+    }
     void close() {
         YAML::detail::node& n = *open_.back().node;
         open_.pop_back();
@@ -190,27 +197,15 @@ std::optional<YAML::Node> fast_yaml_load(const std::string& text) {
                 break;
             }
             case YAML_SEQUENCE_START_EVENT: {
-                if (e.data.sequence_start.anchor != nullptr || e.data.sequence_start.tag != nullptr)
-                    return std::nullopt;
-                YAML::detail::node& n = b.make(mark_of(e.start_mark));
-                n.set_type(YAML::NodeType::Sequence);
-                n.set_tag("?");
-                n.set_style(e.data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE
-                                ? YAML::EmitterStyle::Flow
-                                : YAML::EmitterStyle::Block);
-                b.open(n, false);
+                const auto& d = e.data.sequence_start;
+                if (d.anchor != nullptr || d.tag != nullptr) return std::nullopt;
+                b.open(mark_of(e.start_mark), false, d.style == YAML_FLOW_SEQUENCE_STYLE);
                 break;
             }
             case YAML_MAPPING_START_EVENT: {
-                if (e.data.mapping_start.anchor != nullptr || e.data.mapping_start.tag != nullptr)
-                    return std::nullopt;
-                YAML::detail::node& n = b.make(mark_of(e.start_mark));
-                n.set_type(YAML::NodeType::Map);
-                n.set_tag("?");
-                n.set_style(e.data.mapping_start.style == YAML_FLOW_MAPPING_STYLE
-                                ? YAML::EmitterStyle::Flow
-                                : YAML::EmitterStyle::Block);
-                b.open(n, true);
+                const auto& d = e.data.mapping_start;
+                if (d.anchor != nullptr || d.tag != nullptr) return std::nullopt;
+                b.open(mark_of(e.start_mark), true, d.style == YAML_FLOW_MAPPING_STYLE);
                 break;
             }
             case YAML_SEQUENCE_END_EVENT:
