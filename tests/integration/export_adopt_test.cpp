@@ -33,6 +33,7 @@ protected:
         virsh("net-destroy " + net() + " >/dev/null 2>&1");
         virsh("net-undefine " + net() + " >/dev/null 2>&1");
         virsh("net-undefine '" + odd_net() + "' >/dev/null 2>&1");
+        remove_lab_files(lab() + "@");
         EXPECT_NE(virsh("dominfo " + vm()).code, 0) << "VM left behind";
         EXPECT_FALSE(network_exists(net())) << "network left behind";
     }

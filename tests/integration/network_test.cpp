@@ -80,6 +80,7 @@ protected:
             if (name.rfind(net_prefix(), 0) == 0) remove_network(name);
         }
         for (const auto& link : links_) remove_link(link);
+        remove_lab_files(cat("vf-it-", kPid, "-", n_, "-"));
         for (const auto& name : libvirt_networks()) {
             EXPECT_NE(name.rfind(net_prefix(), 0), 0u) << "cannot remove network " << name;
         }

@@ -171,6 +171,19 @@ inline std::string net_info(const std::string& name, const std::string& field) {
     return {};
 }
 
+/// Removes the drift records (/var/lib/virtform/state) and lock files
+/// (/run/virtform/locks) virtform keeps for the labs whose names start with
+/// `prefix`: a plan or apply of a lab writes them, and a test's labs are its own.
+inline void remove_lab_files(const std::string& prefix) {
+    for (const char* dir : {"/var/lib/virtform/state", "/run/virtform/locks"}) {
+        std::error_code ec;
+        for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+            if (e.path().filename().string().rfind(prefix, 0) == 0)
+                std::filesystem::remove(e.path(), ec);
+        }
+    }
+}
+
 inline bool link_exists(const std::string& ifname) {
     return std::filesystem::exists("/sys/class/net/" + ifname);
 }
