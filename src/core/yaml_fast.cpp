@@ -87,6 +87,12 @@ bool null_scalar(const yaml_event_t& e) {
     return v.empty() || v == "~" || v == "null" || v == "Null" || v == "NULL";
 }
 
+/// Nesting beyond this is left to yaml-cpp, which refuses more than 500 levels
+/// ("bad file"): libyaml has no limit, and the loader's walks of the tree
+/// recurse (a manifest nested 100,000 deep overflowed the stack). Manifests
+/// nest a few levels.
+constexpr std::size_t kMaxDepth = 64;
+
 /// A collection being filled; a map's pending key.
 struct Open {
     YAML::detail::node* node;
@@ -119,13 +125,16 @@ public:
         n.set_mark(mark);
         return n;
     }
-    /// A sequence or map starts: filled until close().
-    void open(const YAML::Mark& mark, bool map, bool flow) {
+    /// A sequence or map starts: filled until close(). False when it would
+    /// nest deeper than kMaxDepth.
+    bool open(const YAML::Mark& mark, bool map, bool flow) {
+        if (open_.size() >= kMaxDepth) return false;
         YAML::detail::node& n = make(mark);
         n.set_type(map ? YAML::NodeType::Map : YAML::NodeType::Sequence);
         n.set_tag("?");
         n.set_style(flow ? YAML::EmitterStyle::Flow : YAML::EmitterStyle::Block);
         open_.push_back(Open{&n, map});
+        return true;
     }
     void close() {
         YAML::detail::node& n = *open_.back().node;
@@ -199,13 +208,15 @@ std::optional<YAML::Node> fast_yaml_load(const std::string& text) {
             case YAML_SEQUENCE_START_EVENT: {
                 const auto& d = e.data.sequence_start;
                 if (d.anchor != nullptr || d.tag != nullptr) return std::nullopt;
-                b.open(mark_of(e.start_mark), false, d.style == YAML_FLOW_SEQUENCE_STYLE);
+                if (!b.open(mark_of(e.start_mark), false, d.style == YAML_FLOW_SEQUENCE_STYLE))
+                    return std::nullopt;
                 break;
             }
             case YAML_MAPPING_START_EVENT: {
                 const auto& d = e.data.mapping_start;
                 if (d.anchor != nullptr || d.tag != nullptr) return std::nullopt;
-                b.open(mark_of(e.start_mark), true, d.style == YAML_FLOW_MAPPING_STYLE);
+                if (!b.open(mark_of(e.start_mark), true, d.style == YAML_FLOW_MAPPING_STYLE))
+                    return std::nullopt;
                 break;
             }
             case YAML_SEQUENCE_END_EVENT:

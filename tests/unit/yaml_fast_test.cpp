@@ -2,6 +2,7 @@
 // by node: type, scalar, tag, style, order of keys and items, and the mark
 // every error message is placed at. Both on hand-written corners of YAML and
 // on every manifest the repository ships (manifests/, the docs' examples).
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -145,6 +146,22 @@ TEST(FastYamlLoad, BuildsWhatYamlCppBuildsOnEveryShippedManifest) {
         EXPECT_EQ(diff(want, *got, "$"), "") << text;
     }
     EXPECT_GT(compared, 10u);
+}
+
+// libyaml has no nesting limit and the loader's walks recurse: a manifest
+// nested 100,000 deep crashed `virtform validate` (stack overflow) until deep
+// documents went back to yaml-cpp, which refuses them with an error.
+TEST(FastYamlLoad, LeavesDeepNestingToYamlCppWhichRefusesIt) {
+    const std::string deep = "lab: x\nvms: " + std::string(100000, '[') + std::string(100000, ']');
+    EXPECT_FALSE(fast_yaml_load(deep).has_value());
+    Diagnostics diags;
+    const Context ctx{"deep.yaml", diags};
+    EXPECT_FALSE(load_yaml_input(ctx, deep).has_value());
+    EXPECT_THAT(diags.str(), ::testing::HasSubstr("deep.yaml:2:"));
+    EXPECT_THAT(diags.str(), ::testing::HasSubstr("YAML syntax"));
+    // Shallow enough: the fast tree, the same as yaml-cpp's.
+    const std::string nested = "a: " + std::string(40, '[') + "x" + std::string(40, ']') + "\n";
+    EXPECT_EQ(compare(nested), "");
 }
 
 TEST(FastYamlLoad, LeavesToYamlCppWhatItDoesNotCover) {
