@@ -107,6 +107,11 @@ TEST(FastYamlLoad, BuildsWhatYamlCppBuildsOnTheCornersManifestsUse) {
         "- \n- b\n-\n",
         "a: # nothing\n\n  # more nothing\nb: 1\n",
         "cloud_init:\n  user_data: |\n    #cloud-config\n    users:\n      - name: x\n",
+        // chomping and indentation indicators, '#' and ':' inside scalars
+        "a: |+\n  kept\n\nb: >-\n  folded\n  strip\nc: |2\n    indented\n",
+        "a: b#c\nd: 'x # not a comment'\n\"e:f\": g\nh: http://x:8080/p\n",
+        "? complex\n: value\n",
+        "a:\n  - [1, 2]\n  - {b: [c, {d: e}]}\n  -\n    - nested\n",
     };
     for (const auto& text : corners) EXPECT_EQ(compare(text), "") << text;
 }
