@@ -28,7 +28,6 @@ namespace {
 /// to the provider. A failure is kept for the caller, who reports a manifest
 /// error first.
 struct HostRead {
-    std::string uri;
     std::optional<libvirt::HostSnapshot> libvirt;
     std::exception_ptr error;
 };
@@ -37,14 +36,13 @@ HostRead read_libvirt(const std::string& uri, std::promise<std::string>& resolve
     HostRead r;
     bool told = false;
     try {
-        r.uri = libvirt::resolve_uri(uri);
-        resolved.set_value(r.uri);
+        const std::string chosen = libvirt::resolve_uri(uri);
+        resolved.set_value(chosen);
         told = true;
-        spdlog::info("libvirt URI: {}", r.uri);
-        if (libvirt::remote_host_of(r.uri).empty()) r.libvirt.emplace(r.uri, false);
+        spdlog::info("libvirt URI: {}", chosen);
+        if (libvirt::remote_host_of(chosen).empty()) r.libvirt.emplace(chosen, false);
     } catch (...) {
         r.error = std::current_exception();
-        r.libvirt.reset();
         if (!told) resolved.set_value("");
     }
     return r;

@@ -4,7 +4,6 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <thread>
 
 #include "common.h"
 #include "multi_host.h"
@@ -172,20 +171,16 @@ int cmd_status(const GlobalOptions& g, const ManifestOptions& m, bool json) {
         // Every host in a thread of its own; one that does not answer is reported.
         parts = host_parts(g, desired);
         std::vector<HostStatus> per(parts.size());
-        std::vector<std::thread> threads;
-        for (std::size_t i = 0; i < parts.size(); ++i) {
-            threads.emplace_back([&, i] {
-                GlobalOptions hg = g;
-                hg.uri = parts[i].uri;
-                try {
-                    per[i] = read_status(hg, parts[i].desired);
-                } catch (const std::exception& e) {
-                    per[i].error =
-                        fmt::format("host '{}' ({}): {}", parts[i].name, parts[i].uri, e.what());
-                }
-            });
-        }
-        for (auto& t : threads) t.join();
+        each_host(parts, [&](HostPart& part) {
+            HostStatus& mine = per[static_cast<std::size_t>(&part - parts.data())];
+            GlobalOptions hg = g;
+            hg.uri = part.uri;
+            try {
+                mine = read_status(hg, part.desired);
+            } catch (const std::exception& e) {
+                mine.error = fmt::format("{}: {}", describe(part), e.what());
+            }
+        });
         for (std::size_t i = 0; i < parts.size(); ++i) {
             parts[i].error = per[i].error;
             for (auto& r : per[i].rows) {

@@ -229,16 +229,19 @@ void check_files(const Desired& desired, const std::string& uri) {
     if (!libvirt::remote_host_of(uri).empty()) return;
     Diagnostics diags;
     // Each path once: a lab of 180 VMs names one kernel 180 times.
-    std::map<std::string, bool> exists;
-    auto need = [&](const Location& where, const std::optional<std::string>& path,
-                    const auto& what) {
-        if (!path || path->empty()) return;
-        auto [it, fresh] = exists.try_emplace(*path, true);
+    std::map<std::string, bool> seen;
+    auto exists = [&](const std::string& path) {
+        auto [it, fresh] = seen.try_emplace(path, true);
         if (fresh) {
             std::error_code ec;
-            it->second = std::filesystem::exists(*path, ec);
+            it->second = std::filesystem::exists(path, ec);
         }
-        if (!it->second) diags.error(where, fmt::format("{}: no such file {}", what(), *path));
+        return it->second;
+    };
+    auto need = [&](const Location& where, const std::optional<std::string>& path,
+                    const auto& what) {
+        if (path && !path->empty() && !exists(*path))
+            diags.error(where, fmt::format("{}: no such file {}", what(), *path));
     };
     for (const auto& [name, vm] : desired.vms) {
         need(vm.where, vm.kernel, [&] { return fmt::format("kernel of VM '{}'", name); });
@@ -255,8 +258,7 @@ void check_files(const Desired& desired, const std::string& uri) {
         need(vol.where, vol.import_from,
              [&] { return fmt::format("image to import into volume {}", id); });
         for (const auto& image : {vol.backing, vol.import_from}) {
-            std::error_code ec;
-            if (!image || !std::filesystem::exists(*image, ec)) continue;
+            if (!image || !exists(*image)) continue;
             if (auto p = libvirt::image_problem(*image, vol.allow_backing_chain); !p.empty())
                 diags.error(vol.where, fmt::format("volume {}: image {}: {}", id, *image, p));
         }
@@ -469,6 +471,16 @@ void print_progress(const ExecEvent& e, std::chrono::steady_clock::time_point t0
                                  e.result.seconds(), e.result.message);
     }
     std::cerr.flush();
+}
+
+void refuse_cutting_off(const std::vector<std::string>& cut_off, bool force, bool destroy,
+                        const std::string& where) {
+    if (cut_off.empty() || force) return;
+    throw Error(
+        fmt::format("refusing to delete what others on {} still use: {}. Nothing was changed; "
+                    "{} with --force to cut them off",
+                    where, terminal_escape(fmt::format("{}", fmt::join(cut_off, "; "))),
+                    destroy ? "destroy" : "apply"));
 }
 
 int print_cancelled(bool destroy, bool json) {

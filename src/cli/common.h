@@ -97,6 +97,10 @@ void print_progress(const ExecEvent& e, std::chrono::steady_clock::time_point t0
 
 /// "Apply cancelled." on stderr, and with `json` the one document saying so; returns 1.
 int print_cancelled(bool destroy, bool json);
+/// Deleting what others on `where` ("the host", "the hosts") still use needs
+/// --force: throws Error listing `cut_off` ("user (object)") without it.
+void refuse_cutting_off(const std::vector<std::string>& cut_off, bool force, bool destroy,
+                        const std::string& where);
 
 /// What an apply did, for its closing line.
 struct ResultTally {

@@ -20,11 +20,12 @@
 #include "virtform/targets.h"
 
 namespace virtform::cli {
-namespace {
 
 std::string describe(const HostPart& part) {
     return fmt::format("host '{}' ({})", part.name, part.uri);
 }
+
+namespace {
 
 /// The message of whatever a host's thread threw, naming the host.
 std::string host_failure(const HostPart& part, const std::exception_ptr& e) {
@@ -54,15 +55,6 @@ bool declared(const Desired& d, const ResourceId& id) {
             return d.vms.count(id.name) != 0;
     }
     return false;
-}
-
-/// Runs `f(part)` for every part in a thread of its own and waits for all.
-template <typename F>
-void each_host(std::vector<HostPart>& parts, F f) {
-    std::vector<std::thread> threads;
-    threads.reserve(parts.size());
-    for (auto& part : parts) threads.emplace_back([&part, &f] { f(part); });
-    for (auto& t : threads) t.join();
 }
 
 }  // namespace
@@ -277,13 +269,7 @@ int reconcile_hosts(const GlobalOptions& g, const Desired& desired, const ApplyO
                 cut_off.push_back(fmt::format("{} ({} on host {})", u, a.id.str(), part.name));
         }
     }
-    if (!cut_off.empty() && !o.force) {
-        throw Error(fmt::format(
-            "refusing to delete what others on the hosts still use: {}. Nothing was changed; "
-            "{} with --force to cut them off",
-            terminal_escape(fmt::format("{}", fmt::join(cut_off, "; "))),
-            o.destroy ? "destroy" : "apply"));
-    }
+    refuse_cutting_off(cut_off, o.force, o.destroy, "the hosts");
     const bool anything = !merged_plan(parts).empty();
     if (anything && !o.auto_approve && !confirm(question))
         return print_cancelled(o.destroy, o.json);

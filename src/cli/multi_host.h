@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "commands.h"
@@ -39,6 +40,18 @@ struct HostPart {
     ExecResult result;
     std::vector<std::string> problems;  ///< verify's, after apply
 };
+
+/// "host 'b' (qemu+tcp://...)": how messages name a host.
+std::string describe(const HostPart& part);
+
+/// Runs `f(part)` for every part in a thread of its own and waits for all.
+template <typename F>
+void each_host(std::vector<HostPart>& parts, F f) {
+    std::vector<std::thread> threads;
+    threads.reserve(parts.size());
+    for (auto& part : parts) threads.emplace_back([&part, &f] { f(part); });
+    for (auto& t : threads) t.join();
+}
 
 /// The lab's hosts (local, with the --connect URI, first), each with its
 /// objects; validated before anything is read (files, remote-host rules, one

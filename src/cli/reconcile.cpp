@@ -156,13 +156,7 @@ int reconcile(const GlobalOptions& g, const Desired& desired, const ApplyOptions
     for (const auto& a : plan.actions) {
         for (const auto& u : a.users) cut_off.push_back(fmt::format("{} ({})", u, a.id.str()));
     }
-    if (!cut_off.empty() && !o.force) {
-        throw Error(fmt::format(
-            "refusing to delete what others on the host still use: {}. Nothing was changed; "
-            "{} with --force to cut them off",
-            terminal_escape(fmt::format("{}", fmt::join(cut_off, "; "))),
-            o.destroy ? "destroy" : "apply"));
-    }
+    refuse_cutting_off(cut_off, o.force, o.destroy, "the host");
     // With --json, stdout gets exactly one document, after everything else.
     auto finish_json = [&](nlohmann::json doc, const AddressWait& wait) {
         if (wait.waited) {
